@@ -1,0 +1,1 @@
+"""Deployment: the local stack (emulators, worker, subscriptions) and the GCP set-up."""

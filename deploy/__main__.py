@@ -1,0 +1,73 @@
+"""`python -m deploy up` (the local stack in the foreground) and `python -m deploy demo`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from deploy.processes import StackError
+from deploy.stack import LocalStack, StackOptions
+
+
+def _stop_on_sigterm() -> threading.Event:
+    stopped = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stopped.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+    return stopped
+
+
+def up() -> int:
+    _stop_on_sigterm()
+    stack = LocalStack(
+        StackOptions(
+            trading_mode=os.environ.get("TRADING_MODE", "paper"),
+            worker_output_to_console=True,
+        )
+    )
+    try:
+        stack.start()
+        env_file = stack.write_env_file()
+        here = Path.cwd()
+        shown = env_file.relative_to(here) if env_file.is_relative_to(here) else env_file
+        print(
+            f"\nLocal stack is up. In another terminal:\n"
+            f"  set -a; . {shown}; set +a\n"
+            f'  gcloud pubsub topics publish intents --message=\'{{"intent":"ping"}}\'\n'
+            f"  gcloud pubsub subscriptions pull intent-results-tap --auto-ack\n"
+            f"Ctrl-C stops everything.\n",
+            file=sys.stderr,
+            flush=True,
+        )
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("\n[stack] stopping ...", file=sys.stderr, flush=True)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__)
+    parser.add_argument("command", choices=["up", "demo"])
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        return up()
+    from deploy.demo import run
+
+    _stop_on_sigterm()
+    return run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""`make demo`: start the local stack, publish intents through Pub/Sub, print their results."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from typing import Any
+
+from deploy.processes import StackError
+from deploy.stack import INTENTS_TOPIC, RESULTS_TOPIC, LocalStack
+
+
+def _print_result(result: dict[str, Any], stack: LocalStack) -> None:
+    timings = result.get("timings") or {}
+    rows = [
+        ("intent", result.get("intent")),
+        ("id", result.get("id")),
+        ("status", result.get("status")),
+        ("attempts", result.get("attempts")),
+        ("run", f"{timings.get('runMs')} ms"),
+        ("total", f"{timings.get('totalMs')} ms"),
+        ("worker", "{service} {revision} v{version}".format(**result["worker"])),
+        (
+            "audit",
+            f"Firestore intents/{result.get('id')}/events "
+            f"(emulator 127.0.0.1:{stack.firestore_port})",
+        ),
+    ]
+    if result.get("error"):
+        rows.append(("error", result["error"]["message"]))
+    for key, value in (result.get("result") or {}).items():
+        rows.append((f"result.{key}", json.dumps(value) if not isinstance(value, str) else value))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+
+
+def publish_and_wait(
+    stack: LocalStack, message: dict[str, Any], timeout: float = 120
+) -> dict[str, Any]:
+    """Publish an intent on `intents` and wait for its result on `intent-results`."""
+    from google.cloud import pubsub_v1
+
+    subscriber = pubsub_v1.SubscriberClient()
+    tap = stack.subscription(f"demo-{uuid.uuid4().hex[:8]}")
+    subscriber.create_subscription(name=tap, topic=stack.topic(RESULTS_TOPIC))
+    try:
+        intent_id = message.setdefault("id", f"demo-{uuid.uuid4().hex[:12]}")
+        pubsub_v1.PublisherClient().publish(
+            stack.topic(INTENTS_TOPIC), json.dumps(message).encode(), intent=message["intent"]
+        ).result(timeout=30)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            response = subscriber.pull(subscription=tap, max_messages=10, timeout=5)
+            if response.received_messages:
+                subscriber.acknowledge(
+                    subscription=tap, ack_ids=[m.ack_id for m in response.received_messages]
+                )
+            for received in response.received_messages:
+                if received.message.attributes.get("id") == intent_id:
+                    return json.loads(received.message.data)
+        raise TimeoutError(f"no result for intent {intent_id} within {timeout:.0f} s")
+    finally:
+        subscriber.delete_subscription(subscription=tap)
+
+
+def run() -> int:
+    try:
+        with LocalStack() as stack:
+            print(f'\n==> publishing {{"intent": "ping"}} to topic {INTENTS_TOPIC}', flush=True)
+            result = publish_and_wait(stack, {"intent": "ping", "requestedBy": "make demo"})
+            print(f"<== result from topic {RESULTS_TOPIC}:")
+            _print_result(result, stack)
+            ok = result.get("status") == "succeeded"
+            print(f"\ndemo {'succeeded' if ok else 'FAILED'}; stopping the stack", flush=True)
+            return 0 if ok else 1
+    except (StackError, TimeoutError) as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("demo interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,250 @@
+"""The local stack: one definition used by `make up`, `make demo` and the test fixtures.
+
+Pub/Sub and Firestore emulators on free ports of 127.0.0.1, the topics and subscriptions of
+production (a push subscription to the worker with retry and dead-letter policies), the worker run
+exactly as its container runs it, and seeded config.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deploy import emulators
+from deploy.processes import Child, StackError, free_port, http_answers
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The container's command (worker/Dockerfile's CMD) and the environment that makes
+# functions-framework's gunicorn run one worker with one thread.
+WORKER_COMMAND = ("functions-framework", "--target=handle", "--source=worker/main.py")
+WORKER_ENV = {"WORKERS": "1", "THREADS": "1"}
+
+INTENTS_TOPIC = "intents"
+RESULTS_TOPIC = "intent-results"
+DEAD_LETTER_TOPIC = "intents-dead-letter"
+DEAD_LETTER_SUBSCRIPTION = "intents-dead-letter-keep"
+RESULTS_TAP = "intent-results-tap"
+ACK_DEADLINE_SECONDS = 600
+
+
+@dataclass
+class StackOptions:
+    project: str = "local-ib"
+    trading_mode: str = "paper"
+    state_dir: Path = ROOT / ".devstack"
+    worker_env: dict[str, str] = field(default_factory=dict)
+    retry_backoff: tuple[int, int] = (1, 10)
+    max_delivery_attempts: int = 20
+    worker_output_to_console: bool = False
+    config_file: Path = ROOT / "deploy" / "local-config.yaml"
+
+
+def _say(message: str) -> None:
+    print(f"[stack] {message}", file=sys.stderr, flush=True)
+
+
+class LocalStack:
+    """Start with `start()` (or `with LocalStack() as stack:`); everything stops in `stop()`."""
+
+    def __init__(self, options: StackOptions | None = None, quiet: bool = False) -> None:
+        self.options = options or StackOptions()
+        self.quiet = quiet
+        self.pubsub_port = free_port()
+        self.firestore_port = free_port()
+        self.worker_port = free_port()
+        self.log_dir = self.options.state_dir / "logs"
+        self.children: dict[str, Child] = {}
+
+    def _progress(self, message: str) -> None:
+        if not self.quiet:
+            _say(message)
+
+    # -- addresses -------------------------------------------------------------------------
+
+    @property
+    def worker_url(self) -> str:
+        return f"http://127.0.0.1:{self.worker_port}/"
+
+    def topic(self, name: str) -> str:
+        return f"projects/{self.options.project}/topics/{name}"
+
+    def subscription(self, name: str) -> str:
+        return f"projects/{self.options.project}/subscriptions/{name}"
+
+    @property
+    def push_subscription(self) -> str:
+        return f"worker-push-{self.options.trading_mode}"
+
+    def client_env(self) -> dict[str, str]:
+        """What a client (library or gcloud) needs in its environment to use this stack."""
+        return {
+            "GOOGLE_CLOUD_PROJECT": self.options.project,
+            "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.pubsub_port}",
+            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{self.firestore_port}",
+            "CLOUDSDK_CORE_PROJECT": self.options.project,
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB": f"http://127.0.0.1:{self.pubsub_port}/",
+            "CLOUDSDK_AUTH_DISABLE_CREDENTIALS": "true",
+            "WORKER_URL": self.worker_url,
+        }
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        emulators.check_prerequisites()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        try:
+            self._progress("starting the Pub/Sub and Firestore emulators ...")
+            self.children["pubsub"] = emulators.pubsub(
+                self.pubsub_port, self.options.project, self.log_dir
+            ).start()
+            self.children["firestore"] = emulators.firestore(
+                self.firestore_port, self.log_dir
+            ).start()
+            with ThreadPoolExecutor(2) as pool:
+                list(
+                    pool.map(
+                        lambda n: emulators.wait_ready(*n),
+                        [
+                            (self.children["pubsub"], self.pubsub_port),
+                            (self.children["firestore"], self.firestore_port),
+                        ],
+                    )
+                )
+            self._progress(
+                f"emulators ready (Pub/Sub :{self.pubsub_port}, Firestore :{self.firestore_port})"
+            )
+            os.environ.update(self.client_env())
+            self._create_topics()
+            self._seed_config()
+            self._start_worker()
+            self._create_push_subscription()
+            self._progress(
+                f"stack up in {time.monotonic() - t0:.1f} s; worker at {self.worker_url}"
+            )
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for name in ("worker", "firestore", "pubsub"):
+            child = self.children.pop(name, None)
+            if child is not None:
+                child.stop()
+        env_file = self.options.state_dir / "env"
+        env_file.unlink(missing_ok=True)
+
+    def write_env_file(self) -> Path:
+        path = self.options.state_dir / "env"
+        lines = [f"{k}={shlex.quote(v)}" for k, v in self.client_env().items()]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    # -- parts -----------------------------------------------------------------------------
+
+    def _create_topics(self) -> None:
+        from google.api_core.exceptions import AlreadyExists
+        from google.cloud import pubsub_v1
+
+        publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+        for name in (INTENTS_TOPIC, RESULTS_TOPIC, DEAD_LETTER_TOPIC):
+            with contextlib.suppress(AlreadyExists):
+                publisher.create_topic(name=self.topic(name))
+        for sub, topic in (
+            (DEAD_LETTER_SUBSCRIPTION, DEAD_LETTER_TOPIC),
+            (RESULTS_TAP, RESULTS_TOPIC),
+        ):
+            with contextlib.suppress(AlreadyExists):
+                subscriber.create_subscription(name=self.subscription(sub), topic=self.topic(topic))
+        self._progress(f"topics {INTENTS_TOPIC}, {RESULTS_TOPIC}, {DEAD_LETTER_TOPIC} created")
+
+    def _create_push_subscription(self) -> None:
+        from google.cloud import pubsub_v1
+
+        low, high = self.options.retry_backoff
+        pubsub_v1.SubscriberClient().create_subscription(
+            request={
+                "name": self.subscription(self.push_subscription),
+                "topic": self.topic(INTENTS_TOPIC),
+                "push_config": {"push_endpoint": self.worker_url},
+                "ack_deadline_seconds": ACK_DEADLINE_SECONDS,
+                "retry_policy": {
+                    "minimum_backoff": {"seconds": low},
+                    "maximum_backoff": {"seconds": high},
+                },
+                "dead_letter_policy": {
+                    "dead_letter_topic": self.topic(DEAD_LETTER_TOPIC),
+                    "max_delivery_attempts": self.options.max_delivery_attempts,
+                },
+            }
+        )
+        self._progress(f"push subscription {self.push_subscription} -> {self.worker_url}")
+
+    def _seed_config(self) -> None:
+        from google.cloud import firestore
+
+        config: dict[str, Any] = yaml.safe_load(self.options.config_file.read_text()) or {}
+        client = firestore.Client(project=self.options.project)
+        for name, values in config.items():
+            client.collection("config").document(name).set(values or {})
+        self._progress(f"config seeded from {self.options.config_file.relative_to(ROOT)}")
+
+    def worker_environment(self) -> dict[str, str]:
+        env = {
+            **self.client_env(),
+            **WORKER_ENV,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.worker_port),
+            "TRADING_MODE": self.options.trading_mode,
+            "K_SERVICE": f"ib-{self.options.trading_mode}-local",
+            "K_REVISION": "local",
+            "PYTHONUNBUFFERED": "1",
+            **self.options.worker_env,
+        }
+        env.pop("WORKER_URL", None)
+        return env
+
+    def _start_worker(self) -> None:
+        executable = Path(sys.executable).parent / WORKER_COMMAND[0]
+        if not executable.exists():
+            raise StackError(f"{executable} not found: run `make up` so the venv is bootstrapped")
+        self.children["worker"] = worker = Child(
+            name="worker",
+            command=[str(executable), *WORKER_COMMAND[1:]],
+            env=self.worker_environment(),
+            cwd=ROOT,
+            log_path=None if self.options.worker_output_to_console else self.log_dir / "worker.log",
+        ).start()
+        worker.wait_until(http_answers(self.worker_url), 60, "answering HTTP")
+        self._progress(
+            f"worker up (gunicorn, 1 worker, 1 thread, mode {self.options.trading_mode})"
+        )
+
+    def restart_firestore(self) -> None:
+        """Stop the Firestore emulator (state is lost) and start it again on the same port."""
+        self.stop_firestore()
+        self.children["firestore"] = emulators.firestore(self.firestore_port, self.log_dir).start()
+        emulators.wait_ready(self.children["firestore"], self.firestore_port)
+
+    def stop_firestore(self) -> None:
+        child = self.children.pop("firestore", None)
+        if child is not None:
+            child.stop()

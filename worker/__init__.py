@@ -1,0 +1,3 @@
+"""Cloud Run worker that runs Interactive Brokers trading intents delivered by Pub/Sub."""
+
+__version__ = "0.1.0"

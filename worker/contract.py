@@ -1,0 +1,173 @@
+"""The message contract: parse and validate an intent message against `schemas/`."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from worker.config import TRADING_MODES
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+class Rejected(ValueError):
+    """The message can never run; it is acked with status `rejected` and this reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class IntentMessage:
+    """A validated intent, ready to run."""
+
+    id: str
+    intent: str
+    params: dict[str, Any] = field(default_factory=dict)
+    trading_mode: str = "paper"
+    expires_at: datetime | None = None
+    requested_by: str | None = None
+
+
+@cache
+def _validator(schemas_dir: Path, name: str) -> Draft202012Validator:
+    path = schemas_dir / f"{name}.schema.json"
+    schema = json.loads(path.read_text())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def has_schema(schemas_dir: Path, name: str) -> bool:
+    return (schemas_dir / f"{name}.schema.json").is_file()
+
+
+def schema_errors(schemas_dir: Path, name: str, instance: object, prefix: str = "") -> list[str]:
+    """Readable messages for every way `instance` breaks schema `name`, most useful first."""
+    errors = sorted(_validator(schemas_dir, name).iter_errors(instance), key=_error_rank)
+    return [_describe(e, prefix) for e in errors]
+
+
+def _error_rank(error: ValidationError) -> tuple[int, str]:
+    return (0 if error.validator == "additionalProperties" else 1, error.json_path)
+
+
+def _describe(error: ValidationError, prefix: str) -> str:
+    path = prefix + "".join(
+        f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path
+    )
+    where = path.lstrip(".") or "message"
+    if error.validator == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(known)) if isinstance(error.instance, dict) else []
+        names = ", ".join(repr(f"{where}.{x}" if path else x) for x in extra)
+        allowed = ", ".join(known) if known else "none"
+        return f"unknown field {names} (allowed: {allowed})"
+    if error.validator == "required":
+        return f"{where}: {error.message}"
+    if error.validator == "enum":
+        allowed = ", ".join(repr(v) for v in error.validator_value)
+        return f"{where}: {error.instance!r} is not one of {allowed}"
+    return f"{where}: {error.message}"
+
+
+def parse_json(data: bytes) -> dict[str, Any]:
+    """The message data as a JSON object, or Rejected."""
+    if not data:
+        raise Rejected("empty", 'message data is empty: expected JSON like {"intent": "ping"}')
+    try:
+        body = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise Rejected("bad-encoding", "message data is not UTF-8 text") from None
+    except ValueError as exc:
+        raise Rejected("invalid-json", f"message data is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        kind = type(body).__name__.replace("list", "array").replace("dict", "object")
+        raise Rejected("invalid-json", f"message data must be a JSON object, got a JSON {kind}")
+    return body
+
+
+def trading_mode(body: dict[str, Any], attributes: dict[str, str]) -> str:
+    """The mode the message asks for (default paper); Rejected if invalid or contradictory."""
+    attr = attributes.get("tradingMode")
+    field_value = body.get("tradingMode")
+    for source, value in (("attribute tradingMode", attr), ("field tradingMode", field_value)):
+        if value is not None and value not in TRADING_MODES:
+            raise Rejected("invalid-mode", f"{source} must be 'paper' or 'live', got {value!r}")
+    if attr is not None and field_value is not None and attr != field_value:
+        raise Rejected(
+            "mode-conflict",
+            f"attribute tradingMode={attr!r} contradicts field tradingMode={field_value!r}",
+        )
+    return field_value or attr or "paper"
+
+
+def intent_id(body: dict[str, Any], attributes: dict[str, str], message_id: str) -> str:
+    """The idempotency key: `id` from the body or attributes, else the message id."""
+    candidates = [v for v in (body.get("id"), attributes.get("id")) if v is not None]
+    valid = [v for v in candidates if isinstance(v, str) and ID_PATTERN.match(v)]
+    if len(valid) == 2 and valid[0] != valid[1]:
+        raise Rejected(
+            "id-conflict", f"attribute id={valid[1]!r} contradicts field id={valid[0]!r}"
+        )
+    return valid[0] if valid else message_id
+
+
+def validate(
+    body: dict[str, Any],
+    attributes: dict[str, str],
+    *,
+    message_id: str,
+    known_intents: list[str],
+    schemas_dir: Path,
+    published_at: datetime | None = None,
+) -> IntentMessage:
+    """Check everything about the message; return it as an IntentMessage or raise Rejected."""
+    name = body.get("intent")
+    if "intent" not in body:
+        raise Rejected("schema", "missing required field 'intent'")
+    if not isinstance(name, str):
+        raise Rejected("schema", f"field 'intent' must be a string, got {json.dumps(name)}")
+    if name not in known_intents:
+        known = ", ".join(sorted(known_intents))
+        raise Rejected("unknown-intent", f"unknown intent {name!r} (known: {known})")
+    errors = schema_errors(schemas_dir, "intent", body)
+    if errors:
+        raise Rejected("schema", "; ".join(errors))
+    params = body.get("params") or {}
+    if has_schema(schemas_dir, f"intents/{name}"):
+        errors = schema_errors(schemas_dir, f"intents/{name}", params, prefix="params")
+        if errors:
+            raise Rejected("bad-params", "; ".join(errors))
+    mode = trading_mode(body, attributes)
+    return IntentMessage(
+        id=intent_id(body, attributes, message_id),
+        intent=name,
+        params=params,
+        trading_mode=mode,
+        expires_at=_expiry(body, published_at),
+        requested_by=body.get("requestedBy"),
+    )
+
+
+def _expiry(body: dict[str, Any], published_at: datetime | None) -> datetime | None:
+    limits = []
+    if "expiresAt" in body:
+        text = body["expiresAt"]
+        try:
+            when = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+        except ValueError:
+            raise Rejected("schema", f"expiresAt: {text!r} is not an RFC 3339 time") from None
+        limits.append(when if when.tzinfo else when.replace(tzinfo=UTC))
+    if "ttlSeconds" in body:
+        start = published_at or datetime.now(UTC)
+        limits.append(start + timedelta(seconds=body["ttlSeconds"]))
+    return min(limits) if limits else None

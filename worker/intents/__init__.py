@@ -1,0 +1,5 @@
+"""The intent plugins. Importing this package registers every intent the worker knows."""
+
+from worker.intents import ping
+
+__all__ = ["ping"]

@@ -1,0 +1,20 @@
+"""`ping`: prove that a message reaches the worker and a result comes back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from worker.registry import IntentContext, intent
+
+
+@intent("ping")
+def ping(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
+    """The worker's identity, trading mode and clock."""
+    return {
+        "pong": True,
+        **ctx.settings.worker_info,
+        "tradingMode": ctx.trading_mode,
+        "time": datetime.now(UTC).isoformat(),
+        "attempt": ctx.attempt,
+    }

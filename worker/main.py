@@ -1,0 +1,57 @@
+"""HTTP entry point: `functions-framework --target=handle --source=worker/main.py`.
+
+Every delivery shape (Pub/Sub push, wrapped or not, and Eventarc CloudEvents) comes in here as
+plain HTTP; the worker decodes it itself so that nothing it cannot parse turns into an endless
+redelivery. The logic lives in `worker.pipeline`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from functools import cache
+from pathlib import Path
+
+if __package__ in (None, ""):  # loaded by path, as functions-framework does with --source
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import flask
+import functions_framework
+
+from worker import logs
+from worker.config import settings
+from worker.delivery import NotADelivery, decode
+
+logs.setup()
+log = logging.getLogger("worker")
+
+
+@cache
+def _pipeline():
+    from worker.pipeline import Pipeline
+    from worker.results import ResultPublisher
+    from worker.store import IntentStore
+
+    s = settings()
+    return Pipeline(settings=s, store=IntentStore(s), publisher=ResultPublisher(s))
+
+
+@functions_framework.http
+def handle(request: flask.Request) -> flask.Response:
+    """Answer one delivery: 2xx acks, 429/503 ask Pub/Sub to deliver again, 400 is not ours."""
+    trace = logs.trace_field(request.headers.get("X-Cloud-Trace-Context"), settings().project)
+    with logs.context(**{"logging.googleapis.com/trace": trace}):
+        if request.method != "POST":
+            return _json(405, {"error": "POST a Pub/Sub push or a CloudEvent"})
+        try:
+            delivery = decode(request.headers, request.get_data(cache=False))
+        except NotADelivery as exc:
+            log.warning("not a Pub/Sub delivery: %s", exc)
+            return _json(400, {"error": str(exc)})
+        answer = _pipeline().handle(delivery)
+        return _json(answer.status, answer.body)
+
+
+def _json(status: int, body: dict) -> flask.Response:
+    return flask.Response(json.dumps(body), status=status, mimetype="application/json")

@@ -1,0 +1,119 @@
+"""Result messages: build one per terminal intent and publish it on `intent-results`."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from worker.config import Settings
+
+
+class PublishFailed(Exception):
+    """The result could not be published in time; the delivery should be retried."""
+
+
+def iso(when: datetime | None) -> str | None:
+    return when.isoformat().replace("+00:00", "Z") if when else None
+
+
+def build(
+    *,
+    settings: Settings,
+    id: str,
+    intent: str | None,
+    trading_mode: str,
+    status: str,
+    message_id: str,
+    received_at: datetime,
+    finished_at: datetime,
+    result: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+    attempts: int = 0,
+    started_at: datetime | None = None,
+    requested_by: str | None = None,
+    timings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A result message as described by `schemas/result.schema.json`."""
+    total_ms = int((finished_at - received_at).total_seconds() * 1000)
+    return {
+        "id": id,
+        "intent": intent,
+        "tradingMode": trading_mode,
+        "status": status,
+        "result": result or {},
+        "error": error,
+        "attempts": attempts,
+        "receivedAt": iso(received_at),
+        "startedAt": iso(started_at),
+        "finishedAt": iso(finished_at),
+        "timings": {
+            "gatewayStartMs": None,
+            "gatewayReused": None,
+            "runMs": None,
+            **(timings or {}),
+            "totalMs": max(total_ms, 0),
+        },
+        "worker": settings.worker_info,
+        "messageId": message_id,
+        "requestedBy": requested_by,
+    }
+
+
+def error(code: str, message: str, *, retryable: bool = False) -> dict[str, Any]:
+    return {"code": code, "message": message, "retryable": retryable}
+
+
+class ResultPublisher:
+    """Publishes result messages with the attributes subscribers filter on."""
+
+    def __init__(self, settings: Settings, client: Any = None) -> None:
+        self.settings = settings
+        self._client = client
+
+    @cached_property
+    def client(self) -> Any:
+        if self._client is None:
+            from google.cloud import pubsub_v1
+
+            self._client = pubsub_v1.PublisherClient()
+        return self._client
+
+    @cached_property
+    def topic(self) -> str:
+        topic = self.settings.results_topic
+        if topic.startswith("projects/"):
+            return topic
+        project = self.settings.project or _default_project()
+        return f"projects/{project}/topics/{topic}"
+
+    def publish(self, result: dict[str, Any]) -> str:
+        """Publish and wait for the server's message id, or raise PublishFailed."""
+        from google.api_core import exceptions
+        from google.api_core.retry import Retry
+
+        deadline = self.settings.publish_timeout_seconds
+        attributes = {
+            "id": result["id"],
+            "intent": result["intent"] or "",
+            "status": result["status"],
+            "tradingMode": result["tradingMode"],
+        }
+        data = json.dumps(result, separators=(",", ":")).encode()
+        try:
+            future = self.client.publish(
+                self.topic, data, retry=Retry(timeout=deadline), timeout=deadline, **attributes
+            )
+            return future.result(timeout=deadline)
+        except (exceptions.GoogleAPIError, TimeoutError) as exc:
+            raise PublishFailed(f"publishing the result failed: {exc.__class__.__name__}") from exc
+
+
+def _default_project() -> str:
+    import google.auth
+
+    _, project = google.auth.default()
+    if not project:
+        raise PublishFailed("no project: set GOOGLE_CLOUD_PROJECT")
+    return project
