@@ -1,0 +1,55 @@
+"""Shared fixtures: the local stack (real emulators and the worker under gunicorn)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from deploy.processes import StackError
+from deploy.stack import LocalStack, StackOptions
+from tests.support import Results
+
+# Tests use their own short timeouts so that "unavailable" turns into a 503 quickly.
+TEST_WORKER_ENV = {
+    "FIRESTORE_TIMEOUT_SECONDS": "2",
+    "PUBLISH_TIMEOUT_SECONDS": "3",
+    "MAX_ATTEMPTS": "5",
+}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    options = StackOptions(
+        state_dir=tmp_path_factory.mktemp("devstack"),
+        worker_env=TEST_WORKER_ENV,
+        retry_backoff=(1, 2),
+    )
+    local = LocalStack(options, quiet=True)
+    try:
+        local.start()
+    except StackError as exc:
+        pytest.fail(f"the local stack did not start:\n{exc}", pytrace=False)
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="session")
+def db(stack: LocalStack):
+    from google.cloud import firestore
+
+    assert os.environ["FIRESTORE_EMULATOR_HOST"].endswith(str(stack.firestore_port))
+    return firestore.Client(project=stack.options.project)
+
+
+@pytest.fixture
+def results(stack: LocalStack) -> Iterator[Results]:
+    """A fresh subscription on `intent-results`, so each test sees only what it caused."""
+    tap = Results(stack)
+    try:
+        yield tap
+    finally:
+        tap.close()
