@@ -133,7 +133,7 @@ class LocalStack:
             )
             os.environ.update(self.client_env())
             self._create_topics()
-            self._seed_config()
+            self.seed_config()
             self._start_worker()
             self._create_push_subscription()
             self._progress(
@@ -198,7 +198,7 @@ class LocalStack:
         )
         self._progress(f"push subscription {self.push_subscription} -> {self.worker_url}")
 
-    def _seed_config(self) -> None:
+    def seed_config(self) -> None:
         from google.cloud import firestore
 
         config: dict[str, Any] = yaml.safe_load(self.options.config_file.read_text()) or {}
@@ -243,6 +243,7 @@ class LocalStack:
         self.stop_firestore()
         self.children["firestore"] = emulators.firestore(self.firestore_port, self.log_dir).start()
         emulators.wait_ready(self.children["firestore"], self.firestore_port)
+        self.seed_config()
 
     def stop_firestore(self) -> None:
         child = self.children.pop("firestore", None)

@@ -27,6 +27,9 @@ logs.setup()
 log = logging.getLogger("worker")
 
 
+# functions-framework loads this module in gunicorn's master process, before it forks the worker:
+# no threads and no gRPC clients may be created at import time. The clients come with the first
+# delivery.
 @cache
 def _pipeline():
     from worker.pipeline import Pipeline

@@ -1,7 +1,13 @@
-"""Firestore records: claiming `intents/{id}`, terminal records and the audit trail."""
+"""Firestore records: claiming `intents/{id}`, terminal records and the audit trail.
+
+Every write is a batch committed with a precondition (the document must not exist, or must be
+unchanged since it was read), so claims are atomic without transactions, and every call has a
+deadline: when Firestore is unreachable the delivery gets a 503 within seconds, not minutes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -10,6 +16,7 @@ from typing import Any
 from worker.config import Settings
 
 TERMINAL = ("succeeded", "failed", "rejected", "expired")
+_CONTENTION_RETRIES = 5
 
 
 class StoreUnavailable(Exception):
@@ -22,7 +29,7 @@ class Claim:
 
     kind: `run` (this attempt owns it), `ended` (already terminal), `busy` (running elsewhere
     under a live lease), `exhausted` (no attempts left) or `pending` (exists, not terminal,
-    claimed by a message that cannot run).
+    met by a message that cannot run).
     """
 
     kind: str
@@ -32,6 +39,10 @@ class Claim:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class _Changed(Exception):
+    """The document changed between read and write; read again."""
 
 
 class IntentStore:
@@ -62,24 +73,55 @@ class IntentStore:
     def _ref(self, intent_id: str) -> Any:
         return self.client.collection("intents").document(intent_id)
 
-    def _run(self, func: Any, *args: Any) -> Any:
-        """Run a transactional function, turning connectivity errors into StoreUnavailable."""
+    def _read(self, intent_id: str) -> Any:
+        return self._ref(intent_id).get(**self._call)
+
+    def _commit(
+        self,
+        intent_id: str,
+        snap: Any,
+        doc: dict[str, Any] | None,
+        events: list[dict[str, Any]],
+        create: bool = False,
+    ) -> None:
+        """Write the document (create, or update if unchanged since `snap`) and its events."""
+        from google.api_core import exceptions
+
+        batch, ref, now = self.client.batch(), self._ref(intent_id), _now()
+        if create:
+            batch.create(ref, doc)
+        elif doc is not None:
+            batch.update(
+                ref, doc, option=self.client.write_option(last_update_time=snap.update_time)
+            )
+        for i, event in enumerate(events):
+            # Distinct times keep the audit trail in order when read back sorted by `at`.
+            entry = {"at": now + timedelta(microseconds=i), "owner": self.settings.instance_id}
+            entry.update(event)
+            batch.create(ref.collection("events").document(), entry)
+        try:
+            batch.commit(**self._call)
+        except (exceptions.AlreadyExists, exceptions.FailedPrecondition, exceptions.Conflict):
+            raise _Changed from None
+
+    def _retrying(self, attempt: Callable[[], Any]) -> Any:
+        """Run read-decide-write until it commits on an unchanged document."""
         from google.api_core import exceptions
 
         try:
-            return func(self.client.transaction(max_attempts=3), *args)
+            for _ in range(_CONTENTION_RETRIES):
+                try:
+                    return attempt()
+                except _Changed:
+                    continue
+            raise StoreUnavailable("intent record kept changing under contention")
         except (
             exceptions.RetryError,
             exceptions.ServiceUnavailable,
             exceptions.DeadlineExceeded,
             exceptions.InternalServerError,
-            exceptions.Aborted,
         ) as exc:
             raise StoreUnavailable(f"Firestore unavailable: {exc.__class__.__name__}") from exc
-
-    def _event(self, tx: Any, intent_id: str, kind: str, **detail: Any) -> None:
-        ref = self._ref(intent_id).collection("events").document()
-        tx.create(ref, {"type": kind, "at": _now(), "owner": self.settings.instance_id, **detail})
 
     def claim(self, intent_id: str, fields: dict[str, Any], message_id: str) -> Claim:
         """Take `intents/{id}` for one attempt, or say why not."""
@@ -87,35 +129,42 @@ class IntentStore:
 
         settings, owner = self.settings, self.settings.instance_id
 
-        @firestore.transactional
-        def attempt(tx: Any) -> Claim:
-            ref, now = self._ref(intent_id), _now()
-            snap = ref.get(transaction=tx, **self._call)
+        def attempt() -> Claim:
+            snap, now = self._read(intent_id), _now()
             lease = {"owner": owner, "expiresAt": now + timedelta(seconds=settings.lease_seconds)}
             if not snap.exists:
-                tx.create(
-                    ref,
-                    {
-                        **fields,
-                        "status": "running",
-                        "attempts": 1,
-                        "lease": lease,
-                        "messageIds": [message_id],
-                        "receivedAt": now,
-                        "startedAt": now,
-                        "updatedAt": now,
-                        "resultPublished": False,
-                        "expireAt": now + timedelta(days=settings.record_ttl_days),
-                    },
+                doc = {
+                    **fields,
+                    "status": "running",
+                    "attempts": 1,
+                    "lease": lease,
+                    "messageIds": [message_id],
+                    "receivedAt": now,
+                    "startedAt": now,
+                    "updatedAt": now,
+                    "resultPublished": False,
+                    "expireAt": now + timedelta(days=settings.record_ttl_days),
+                }
+                self._commit(
+                    intent_id,
+                    snap,
+                    doc,
+                    [
+                        {"type": "received", "messageId": message_id},
+                        {"type": "claimed", "messageId": message_id, "attempt": 1},
+                    ],
+                    create=True,
                 )
-                self._event(tx, intent_id, "received", messageId=message_id)
-                self._event(tx, intent_id, "claimed", messageId=message_id, attempt=1)
                 return Claim("run", attempts=1)
             record = snap.to_dict()
             ids = firestore.ArrayUnion([message_id])
             if record.get("status") in TERMINAL:
-                tx.update(ref, {"messageIds": ids, "updatedAt": now})
-                self._event(tx, intent_id, "duplicate", messageId=message_id)
+                self._commit(
+                    intent_id,
+                    snap,
+                    {"messageIds": ids, "updatedAt": now},
+                    [{"type": "duplicate", "messageId": message_id}],
+                )
                 return Claim("ended", attempts=record.get("attempts", 0), record=record)
             held = record.get("lease") or {}
             if held.get("owner") not in (None, owner) and held.get("expiresAt", now) > now:
@@ -123,8 +172,10 @@ class IntentStore:
             attempts = int(record.get("attempts", 0)) + 1
             if attempts > settings.max_attempts:
                 return Claim("exhausted", attempts=attempts - 1, record=record)
-            tx.update(
-                ref,
+            kind = "taken over" if held.get("owner") not in (None, owner) else "claimed"
+            self._commit(
+                intent_id,
+                snap,
                 {
                     "status": "running",
                     "attempts": attempts,
@@ -133,19 +184,18 @@ class IntentStore:
                     "startedAt": now,
                     "updatedAt": now,
                 },
-            )
-            kind = "taken over" if held.get("owner") not in (None, owner) else "claimed"
-            self._event(
-                tx,
-                intent_id,
-                kind,
-                messageId=message_id,
-                attempt=attempts,
-                previousOwner=held.get("owner"),
+                [
+                    {
+                        "type": kind,
+                        "messageId": message_id,
+                        "attempt": attempts,
+                        "previousOwner": held.get("owner"),
+                    }
+                ],
             )
             return Claim("run", attempts=attempts, record=record)
 
-        return self._run(attempt)
+        return self._retrying(attempt)
 
     def close_new(
         self, intent_id: str, fields: dict[str, Any], result: dict[str, Any], message_id: str
@@ -153,59 +203,64 @@ class IntentStore:
         """Record an intent that ends on arrival (rejected, expired) unless the id is taken."""
         from google.cloud import firestore
 
-        @firestore.transactional
-        def attempt(tx: Any) -> Claim:
-            ref, now = self._ref(intent_id), _now()
-            snap = ref.get(transaction=tx, **self._call)
+        def attempt() -> Claim:
+            snap, now = self._read(intent_id), _now()
             if snap.exists:
                 record = snap.to_dict()
-                tx.update(ref, {"messageIds": firestore.ArrayUnion([message_id]), "updatedAt": now})
-                self._event(
-                    tx,
+                self._commit(
                     intent_id,
-                    "duplicate",
-                    messageId=message_id,
-                    note=f"a later message with this id was {result['status']}",
+                    snap,
+                    {"messageIds": firestore.ArrayUnion([message_id]), "updatedAt": now},
+                    [
+                        {
+                            "type": "duplicate",
+                            "messageId": message_id,
+                            "note": f"a later message with this id was {result['status']}",
+                        }
+                    ],
                 )
                 ended = record.get("status") in TERMINAL
                 return Claim("ended" if ended else "pending", record=record)
-            tx.create(
-                ref,
-                {
-                    **fields,
-                    "status": result["status"],
-                    "attempts": 0,
-                    "messageIds": [message_id],
-                    "receivedAt": now,
-                    "finishedAt": now,
-                    "updatedAt": now,
-                    "error": result["error"],
-                    "result": result["result"],
-                    "resultMessage": result,
-                    "resultPublished": False,
-                    "expireAt": now + timedelta(days=self.settings.record_ttl_days),
-                },
-            )
-            self._event(tx, intent_id, "received", messageId=message_id)
-            self._event(
-                tx, intent_id, result["status"], messageId=message_id, error=result["error"]
+            doc = {
+                **fields,
+                "status": result["status"],
+                "attempts": 0,
+                "messageIds": [message_id],
+                "receivedAt": now,
+                "finishedAt": now,
+                "updatedAt": now,
+                "error": result["error"],
+                "result": result["result"],
+                "resultMessage": result,
+                "resultPublished": False,
+                "expireAt": now + timedelta(days=self.settings.record_ttl_days),
+            }
+            self._commit(
+                intent_id,
+                snap,
+                doc,
+                [
+                    {"type": "received", "messageId": message_id},
+                    {"type": result["status"], "messageId": message_id, "error": result["error"]},
+                ],
+                create=True,
             )
             return Claim("run", record={"resultMessage": result})
 
-        return self._run(attempt)
+        return self._retrying(attempt)
 
     def finish(self, intent_id: str, result: dict[str, Any]) -> dict[str, Any]:
         """Record the terminal status; returns the result to publish (an earlier one if any)."""
         from google.cloud import firestore
 
-        @firestore.transactional
-        def attempt(tx: Any) -> dict[str, Any]:
-            ref, now = self._ref(intent_id), _now()
-            record = ref.get(transaction=tx, **self._call).to_dict() or {}
+        def attempt() -> dict[str, Any]:
+            snap, now = self._read(intent_id), _now()
+            record = snap.to_dict() or {}
             if record.get("status") in TERMINAL and record.get("resultMessage"):
                 return record["resultMessage"]
-            tx.update(
-                ref,
+            self._commit(
+                intent_id,
+                snap,
                 {
                     "status": result["status"],
                     "result": result["result"],
@@ -216,61 +271,51 @@ class IntentStore:
                     "resultMessage": result,
                     "resultPublished": False,
                 },
-            )
-            self._event(
-                tx,
-                intent_id,
-                "finished",
-                status=result["status"],
-                error=result["error"],
-                attempt=result["attempts"],
+                [
+                    {
+                        "type": "finished",
+                        "status": result["status"],
+                        "error": result["error"],
+                        "attempt": result["attempts"],
+                    }
+                ],
             )
             return result
 
-        return self._run(attempt)
+        return self._retrying(attempt)
 
     def release(self, intent_id: str, error: dict[str, Any], attempts: int) -> None:
         """Give the intent back after a retryable failure, keeping the attempt count."""
         from google.cloud import firestore
 
-        @firestore.transactional
-        def attempt(tx: Any) -> None:
-            ref, now = self._ref(intent_id), _now()
-            ref.get(transaction=tx, **self._call)
-            tx.update(
-                ref,
+        def attempt() -> None:
+            snap = self._read(intent_id)
+            self._commit(
+                intent_id,
+                snap,
                 {
                     "status": "received",
                     "lastError": error,
-                    "updatedAt": now,
+                    "updatedAt": _now(),
                     "lease": firestore.DELETE_FIELD,
                 },
+                [{"type": "attempt failed", "attempt": attempts, "error": error}],
             )
-            self._event(tx, intent_id, "attempt failed", attempt=attempts, error=error)
 
-        self._run(attempt)
+        self._retrying(attempt)
 
     def mark_published(self, intent_id: str, published_id: str) -> None:
-        from google.cloud import firestore
+        def attempt() -> None:
+            snap = self._read(intent_id)
+            self._commit(
+                intent_id,
+                snap,
+                {"resultPublished": True, "resultMessageId": published_id},
+                [{"type": "result published", "resultMessageId": published_id}],
+            )
 
-        @firestore.transactional
-        def attempt(tx: Any) -> None:
-            ref = self._ref(intent_id)
-            ref.get(transaction=tx, **self._call)
-            tx.update(ref, {"resultPublished": True, "resultMessageId": published_id})
-            self._event(tx, intent_id, "result published", resultMessageId=published_id)
-
-        self._run(attempt)
+        self._retrying(attempt)
 
     def audit(self, intent_id: str, kind: str, detail: dict[str, Any]) -> None:
-        """Append an audit event outside any transaction (orders placed, fills)."""
-        from google.api_core import exceptions
-
-        ref = self._ref(intent_id).collection("events").document()
-        try:
-            ref.create(
-                {"type": kind, "at": _now(), "owner": self.settings.instance_id, **detail},
-                **self._call,
-            )
-        except (exceptions.RetryError, exceptions.ServiceUnavailable) as exc:
-            raise StoreUnavailable(f"Firestore unavailable: {exc.__class__.__name__}") from exc
+        """Append an audit event (orders placed, fills) without touching the intent record."""
+        self._retrying(lambda: self._commit(intent_id, None, None, [{"type": kind, **detail}]))

@@ -1,0 +1,157 @@
+"""Decoding every delivery shape; anything else is NotADelivery, never an exception."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+
+import pytest
+from cloudevents.conversion import to_binary, to_structured
+from cloudevents.http import CloudEvent
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.support import envelope, post, unique
+from worker.delivery import Delivery, NotADelivery, decode
+
+DATA = b'{"intent": "ping"}'
+PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
+
+
+def cloudevent(data: bytes, message_id: str, attributes: dict | None = None) -> CloudEvent:
+    return CloudEvent(
+        {
+            "type": PUBSUB_EVENT,
+            "source": "//pubsub.googleapis.com/projects/p/topics/intents",
+            "id": message_id,
+        },
+        {
+            "message": {
+                "data": base64.b64encode(data).decode(),
+                "messageId": message_id,
+                "attributes": attributes or {},
+                "publishTime": "2026-11-23T10:00:00Z",
+            },
+            "subscription": "projects/p/subscriptions/eventarc-sub",
+        },
+    )
+
+
+def test_wrapped_push_camel_case():
+    body = envelope(DATA, {"intent": "ping"}, message_id="42", deliveryAttempt=3)
+    got = decode({"Content-Type": "application/json"}, json.dumps(body).encode())
+    assert got == Delivery(
+        message_id="42",
+        data=DATA,
+        attributes={"intent": "ping"},
+        publish_time=got.publish_time,
+        delivery_attempt=3,
+        subscription="projects/local-ib/subscriptions/test",
+        shape="push",
+    )
+    assert got.publish_time.year == 2026
+
+
+def test_wrapped_push_snake_case_with_escaped_slashes_as_the_emulator_sends():
+    raw = (
+        b'{"subscription":"projects\\/p\\/subscriptions\\/s","message":{"publish_time":'
+        b'"2026-11-23T04:24:06.989Z","data":"eyJpbnRlbnQiOiJwaW5nIn0=","message_id":"7"},'
+        b'"delivery_attempt":2}'
+    )
+    got = decode({}, raw)
+    assert (got.message_id, got.data) == ("7", b'{"intent":"ping"}')
+    assert (got.subscription, got.delivery_attempt) == ("projects/p/subscriptions/s", 2)
+    assert got.attributes == {}
+
+
+def test_unwrapped_push_reads_metadata_and_attribute_headers():
+    headers = {
+        "X-Goog-Pubsub-Message-Id": "9",
+        "X-Goog-Pubsub-Subscription-Name": "projects/p/s",
+        "X-Goog-Pubsub-Publish-Time": "2026-11-23T10:00:00Z",
+        "TradingMode": "live",
+        "Intent": "ping",
+        "Content-Type": "application/octet-stream",
+    }
+    got = decode(headers, DATA)
+    assert (got.message_id, got.data, got.shape) == ("9", DATA, "push-unwrapped")
+    assert got.attributes == {"intent": "ping", "tradingMode": "live"}
+
+
+@pytest.mark.parametrize("mode", ["binary", "structured"])
+def test_eventarc_cloudevents(mode):
+    event = cloudevent(DATA, "11", {"tradingMode": "paper"})
+    headers, body = (to_binary if mode == "binary" else to_structured)(event)
+    got = decode(headers, body)
+    assert (got.message_id, got.data, got.shape) == ("11", DATA, f"cloudevent-{mode}")
+    assert got.attributes == {"tradingMode": "paper"}
+    assert got.subscription == "projects/p/subscriptions/eventarc-sub"
+
+
+def test_bad_base64_is_a_delivery_with_a_problem():
+    body = envelope(None, message_id="5")
+    body["message"]["data"] = "@@@"
+    got = decode({}, json.dumps(body).encode())
+    assert got.problem == "message data is not valid base64"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"message": "x"}',
+        b'{"message": {"data": "e30="}}',
+        b"\xff\xfe",
+    ],
+)
+def test_not_a_delivery(body):
+    with pytest.raises(NotADelivery):
+        decode({"Content-Type": "application/json"}, body)
+
+
+def test_malformed_cloudevent_is_not_a_delivery():
+    with pytest.raises(NotADelivery):
+        decode({"ce-specversion": "1.0", "Content-Type": "application/json"}, b'{"message": {}}')
+
+
+@given(
+    st.binary(max_size=300),
+    st.dictionaries(
+        st.sampled_from(["content-type", "ce-specversion", "ce-id", "x-goog-pubsub-message-id"]),
+        st.text(max_size=20),
+    ),
+)
+def test_arbitrary_input_never_raises_anything_else(body, headers):
+    with contextlib.suppress(NotADelivery):
+        decode(headers, body)
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+    )
+)
+def test_arbitrary_json_envelopes_never_raise_anything_else(value):
+    for body in (value, {"message": value}, {"message": {"messageId": "1", "data": value}}):
+        with contextlib.suppress(NotADelivery):
+            decode({}, json.dumps(body).encode())
+
+
+@pytest.mark.parametrize("shape", ["binary", "structured", "unwrapped"])
+def test_every_shape_runs_through_the_worker(stack, results, shape):
+    intent_id = unique(shape)
+    data = json.dumps({"intent": "ping", "id": intent_id}).encode()
+    if shape == "unwrapped":
+        headers = {"X-Goog-Pubsub-Message-Id": unique("m"), "intent": "ping"}
+        body = data
+    else:
+        headers, body = (to_binary if shape == "binary" else to_structured)(
+            cloudevent(data, unique("m"))
+        )
+    status, answer = post(stack, body, dict(headers))
+    assert (status, answer["status"]) == (200, "succeeded")
+    assert results.for_id(intent_id)["status"] == "succeeded"

@@ -1,0 +1,64 @@
+"""Faults in the parts around the worker: Firestore down, ad-hoc gcloud publishing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+from tests.support import envelope, post, publish, record, unique
+
+
+def wait_for_log(stack, needle: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if needle in (stack.log_dir / "worker.log").read_text():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{needle!r} not in the worker log within {timeout} s")
+
+
+def test_firestore_down_answers_503_and_the_redelivery_succeeds(stack, db, results):
+    stack.stop_firestore()
+    try:
+        direct = unique("fs-down")
+        status, body = post(stack, envelope({"intent": "ping", "id": direct}))
+        assert status == 503, body
+        assert body["retryable"] is True
+        # Through Pub/Sub: the push is answered 503 and redelivered until Firestore is back.
+        pushed = unique("fs-down")
+        publish(stack, {"intent": "ping", "id": pushed})
+        wait_for_log(stack, f'"intentId": "{pushed}"')
+        time.sleep(1)
+    finally:
+        stack.restart_firestore()
+    result = results.for_id(pushed, timeout=60)
+    assert result["status"] == "succeeded"
+    assert result["attempts"] == 1  # the 503s claimed nothing
+    assert record(db, pushed)["status"] == "succeeded"
+    assert record(db, direct) is None  # nothing recorded half-way, nothing redelivered
+    assert len(results.all_for(pushed, settle=2)) == 1
+
+
+def test_adhoc_gcloud_publish_is_executed(stack, results):
+    intent_id = unique("gcloud")
+    message = json.dumps({"intent": "ping", "id": intent_id, "requestedBy": "gcloud"})
+    completed = subprocess.run(
+        [
+            "gcloud",
+            "pubsub",
+            "topics",
+            "publish",
+            "intents",
+            f"--message={message}",
+            "--attribute=intent=ping",
+        ],
+        env={**os.environ, **stack.client_env()},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    result = results.for_id(intent_id, timeout=60)
+    assert (result["status"], result["requestedBy"]) == ("succeeded", "gcloud")
