@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from deploy.processes import StackError
-from deploy.stack import LocalStack, StackOptions
+from deploy.stack import ROOT, LocalStack, StackOptions
 
 
 def _stop_on_sigterm() -> threading.Event:
@@ -24,12 +24,13 @@ def _stop_on_sigterm() -> threading.Event:
     return stopped
 
 
-def up() -> int:
+def up(state_dir: Path) -> int:
     _stop_on_sigterm()
     stack = LocalStack(
         StackOptions(
             trading_mode=os.environ.get("TRADING_MODE", "paper"),
             worker_output_to_console=True,
+            state_dir=state_dir,
         )
     )
     try:
@@ -60,13 +61,19 @@ def up() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__)
     parser.add_argument("command", choices=["up", "demo"])
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=ROOT / ".devstack",
+        help="where the env file and logs go (default: .devstack)",
+    )
     args = parser.parse_args(argv)
     if args.command == "up":
-        return up()
+        return up(args.state_dir)
     from deploy.demo import run
 
     _stop_on_sigterm()
-    return run()
+    return run(args.state_dir / "demo")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,11 @@ import json
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from deploy.processes import StackError
-from deploy.stack import INTENTS_TOPIC, RESULTS_TOPIC, LocalStack
+from deploy.stack import INTENTS_TOPIC, RESULTS_TOPIC, LocalStack, StackOptions
 
 
 def _print_result(result: dict[str, Any], stack: LocalStack) -> None:
@@ -66,9 +67,10 @@ def publish_and_wait(
         subscriber.delete_subscription(subscription=tap)
 
 
-def run() -> int:
+def run(state_dir: Path) -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # keep our lines in order with the stack's
     try:
-        with LocalStack() as stack:
+        with LocalStack(StackOptions(state_dir=state_dir)) as stack:
             print(f'\n==> publishing {{"intent": "ping"}} to topic {INTENTS_TOPIC}', flush=True)
             result = publish_and_wait(stack, {"intent": "ping", "requestedBy": "make demo"})
             print(f"<== result from topic {RESULTS_TOPIC}:")

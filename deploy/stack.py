@@ -64,6 +64,7 @@ class LocalStack:
         self.worker_port = free_port()
         self.log_dir = self.options.state_dir / "logs"
         self.children: dict[str, Child] = {}
+        self._env_file: Path | None = None
 
     def _progress(self, message: str) -> None:
         if not self.quiet:
@@ -149,11 +150,12 @@ class LocalStack:
             child = self.children.pop(name, None)
             if child is not None:
                 child.stop()
-        env_file = self.options.state_dir / "env"
-        env_file.unlink(missing_ok=True)
+        if self._env_file is not None:
+            self._env_file.unlink(missing_ok=True)
+            self._env_file = None
 
     def write_env_file(self) -> Path:
-        path = self.options.state_dir / "env"
+        path = self._env_file = self.options.state_dir / "env"
         lines = [f"{k}={shlex.quote(v)}" for k, v in self.client_env().items()]
         path.write_text("\n".join(lines) + "\n")
         return path
