@@ -77,7 +77,9 @@ class ResultPublisher:
         if self._client is None:
             from google.cloud import pubsub_v1
 
-            self._client = pubsub_v1.PublisherClient()
+            # One result at a time: send at once instead of waiting to fill a batch.
+            batching = pubsub_v1.types.BatchSettings(max_messages=1)
+            self._client = pubsub_v1.PublisherClient(batch_settings=batching)
         return self._client
 
     @cached_property

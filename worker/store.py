@@ -3,6 +3,8 @@
 Every write is a batch committed with a precondition (the document must not exist, or must be
 unchanged since it was read), so claims are atomic without transactions, and every call has a
 deadline: when Firestore is unreachable the delivery gets a 503 within seconds, not minutes.
+Writes start from a guess (a new id does not exist; an intent this process claimed is unchanged
+since) and read the document only when the precondition says the guess was wrong.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from worker.config import Settings
 
 TERMINAL = ("succeeded", "failed", "rejected", "expired")
 _CONTENTION_RETRIES = 5
+T = TypeVar("T")
 
 
 class StoreUnavailable(Exception):
@@ -37,12 +40,24 @@ class Claim:
     record: dict[str, Any] = field(default_factory=dict)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+@dataclass(frozen=True)
+class _Doc:
+    """A document as read (or as guessed): its data and the update time to write against."""
+
+    exists: bool
+    data: dict[str, Any] = field(default_factory=dict)
+    update_time: Any = None
+
+
+_ABSENT = _Doc(exists=False)
 
 
 class _Changed(Exception):
-    """The document changed between read and write; read again."""
+    """The document is not as assumed; read it and decide again."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class IntentStore:
@@ -51,6 +66,7 @@ class IntentStore:
     def __init__(self, settings: Settings, client: Any = None) -> None:
         self.settings = settings
         self._client = client
+        self._written: dict[str, Any] = {}  # intent id -> update time of this process's last write
 
     @cached_property
     def client(self) -> Any:
@@ -73,47 +89,57 @@ class IntentStore:
     def _ref(self, intent_id: str) -> Any:
         return self.client.collection("intents").document(intent_id)
 
-    def _read(self, intent_id: str) -> Any:
-        return self._ref(intent_id).get(**self._call)
+    def _read(self, intent_id: str) -> _Doc:
+        snap = self._ref(intent_id).get(**self._call)
+        return _Doc(snap.exists, snap.to_dict() or {}, snap.update_time)
 
     def _commit(
         self,
         intent_id: str,
-        snap: Any,
+        base: _Doc | None,
         doc: dict[str, Any] | None,
         events: list[dict[str, Any]],
-        create: bool = False,
     ) -> None:
-        """Write the document (create, or update if unchanged since `snap`) and its events."""
+        """Create the document (base absent) or update it (base unchanged), with its events."""
         from google.api_core import exceptions
 
         batch, ref, now = self.client.batch(), self._ref(intent_id), _now()
-        if create:
+        if doc is not None and base is not None and not base.exists:
             batch.create(ref, doc)
         elif doc is not None:
-            batch.update(
-                ref, doc, option=self.client.write_option(last_update_time=snap.update_time)
-            )
+            option = None
+            if base is not None and base.update_time is not None:
+                option = self.client.write_option(last_update_time=base.update_time)
+            batch.update(ref, doc, option=option)
         for i, event in enumerate(events):
             # Distinct times keep the audit trail in order when read back sorted by `at`.
             entry = {"at": now + timedelta(microseconds=i), "owner": self.settings.instance_id}
             entry.update(event)
             batch.create(ref.collection("events").document(), entry)
         try:
-            batch.commit(**self._call)
-        except (exceptions.AlreadyExists, exceptions.FailedPrecondition, exceptions.Conflict):
+            written = batch.commit(**self._call)
+        except (
+            exceptions.AlreadyExists,
+            exceptions.FailedPrecondition,
+            exceptions.Conflict,
+            exceptions.NotFound,
+        ):
+            self._written.pop(intent_id, None)
             raise _Changed from None
+        if doc is not None:
+            self._written[intent_id] = written[0].update_time
 
-    def _retrying(self, attempt: Callable[[], Any]) -> Any:
-        """Run read-decide-write until it commits on an unchanged document."""
+    def _retrying(self, intent_id: str, guess: _Doc | None, attempt: Callable[[_Doc], T]) -> T:
+        """Decide and write on `guess` (or a fresh read) until the write's precondition holds."""
         from google.api_core import exceptions
 
         try:
+            doc = guess or self._read(intent_id)
             for _ in range(_CONTENTION_RETRIES):
                 try:
-                    return attempt()
+                    return attempt(doc)
                 except _Changed:
-                    continue
+                    doc = self._read(intent_id)
             raise StoreUnavailable("intent record kept changing under contention")
         except (
             exceptions.RetryError,
@@ -123,45 +149,48 @@ class IntentStore:
         ) as exc:
             raise StoreUnavailable(f"Firestore unavailable: {exc.__class__.__name__}") from exc
 
+    def _mine(self, intent_id: str) -> _Doc | None:
+        """The guess for an intent this process wrote last: unchanged and not terminal."""
+        version = self._written.get(intent_id)
+        return _Doc(True, {"status": "running"}, version) if version is not None else None
+
     def claim(self, intent_id: str, fields: dict[str, Any], message_id: str) -> Claim:
         """Take `intents/{id}` for one attempt, or say why not."""
         from google.cloud import firestore
 
         settings, owner = self.settings, self.settings.instance_id
 
-        def attempt() -> Claim:
-            snap, now = self._read(intent_id), _now()
+        def attempt(doc: _Doc) -> Claim:
+            now = _now()
             lease = {"owner": owner, "expiresAt": now + timedelta(seconds=settings.lease_seconds)}
-            if not snap.exists:
-                doc = {
-                    **fields,
-                    "status": "running",
-                    "attempts": 1,
-                    "lease": lease,
-                    "messageIds": [message_id],
-                    "receivedAt": now,
-                    "startedAt": now,
-                    "updatedAt": now,
-                    "resultPublished": False,
-                    "expireAt": now + timedelta(days=settings.record_ttl_days),
-                }
+            if not doc.exists:
                 self._commit(
                     intent_id,
-                    snap,
                     doc,
+                    {
+                        **fields,
+                        "status": "running",
+                        "attempts": 1,
+                        "lease": lease,
+                        "messageIds": [message_id],
+                        "receivedAt": now,
+                        "startedAt": now,
+                        "updatedAt": now,
+                        "resultPublished": False,
+                        "expireAt": now + timedelta(days=settings.record_ttl_days),
+                    },
                     [
                         {"type": "received", "messageId": message_id},
                         {"type": "claimed", "messageId": message_id, "attempt": 1},
                     ],
-                    create=True,
                 )
                 return Claim("run", attempts=1)
-            record = snap.to_dict()
+            record = doc.data
             ids = firestore.ArrayUnion([message_id])
             if record.get("status") in TERMINAL:
                 self._commit(
                     intent_id,
-                    snap,
+                    doc,
                     {"messageIds": ids, "updatedAt": now},
                     [{"type": "duplicate", "messageId": message_id}],
                 )
@@ -175,7 +204,7 @@ class IntentStore:
             kind = "taken over" if held.get("owner") not in (None, owner) else "claimed"
             self._commit(
                 intent_id,
-                snap,
+                doc,
                 {
                     "status": "running",
                     "attempts": attempts,
@@ -195,7 +224,7 @@ class IntentStore:
             )
             return Claim("run", attempts=attempts, record=record)
 
-        return self._retrying(attempt)
+        return self._retrying(intent_id, _ABSENT, attempt)
 
     def close_new(
         self, intent_id: str, fields: dict[str, Any], result: dict[str, Any], message_id: str
@@ -203,13 +232,12 @@ class IntentStore:
         """Record an intent that ends on arrival (rejected, expired) unless the id is taken."""
         from google.cloud import firestore
 
-        def attempt() -> Claim:
-            snap, now = self._read(intent_id), _now()
-            if snap.exists:
-                record = snap.to_dict()
+        def attempt(doc: _Doc) -> Claim:
+            now = _now()
+            if doc.exists:
                 self._commit(
                     intent_id,
-                    snap,
+                    doc,
                     {"messageIds": firestore.ArrayUnion([message_id]), "updatedAt": now},
                     [
                         {
@@ -219,48 +247,45 @@ class IntentStore:
                         }
                     ],
                 )
-                ended = record.get("status") in TERMINAL
-                return Claim("ended" if ended else "pending", record=record)
-            doc = {
-                **fields,
-                "status": result["status"],
-                "attempts": 0,
-                "messageIds": [message_id],
-                "receivedAt": now,
-                "finishedAt": now,
-                "updatedAt": now,
-                "error": result["error"],
-                "result": result["result"],
-                "resultMessage": result,
-                "resultPublished": False,
-                "expireAt": now + timedelta(days=self.settings.record_ttl_days),
-            }
+                ended = doc.data.get("status") in TERMINAL
+                return Claim("ended" if ended else "pending", record=doc.data)
             self._commit(
                 intent_id,
-                snap,
                 doc,
+                {
+                    **fields,
+                    "status": result["status"],
+                    "attempts": 0,
+                    "messageIds": [message_id],
+                    "receivedAt": now,
+                    "finishedAt": now,
+                    "updatedAt": now,
+                    "error": result["error"],
+                    "result": result["result"],
+                    "resultMessage": result,
+                    "resultPublished": False,
+                    "expireAt": now + timedelta(days=self.settings.record_ttl_days),
+                },
                 [
                     {"type": "received", "messageId": message_id},
                     {"type": result["status"], "messageId": message_id, "error": result["error"]},
                 ],
-                create=True,
             )
             return Claim("run", record={"resultMessage": result})
 
-        return self._retrying(attempt)
+        return self._retrying(intent_id, _ABSENT, attempt)
 
     def finish(self, intent_id: str, result: dict[str, Any]) -> dict[str, Any]:
         """Record the terminal status; returns the result to publish (an earlier one if any)."""
         from google.cloud import firestore
 
-        def attempt() -> dict[str, Any]:
-            snap, now = self._read(intent_id), _now()
-            record = snap.to_dict() or {}
-            if record.get("status") in TERMINAL and record.get("resultMessage"):
-                return record["resultMessage"]
+        def attempt(doc: _Doc) -> dict[str, Any]:
+            if doc.data.get("status") in TERMINAL and doc.data.get("resultMessage"):
+                return doc.data["resultMessage"]
+            now = _now()
             self._commit(
                 intent_id,
-                snap,
+                doc,
                 {
                     "status": result["status"],
                     "result": result["result"],
@@ -282,17 +307,16 @@ class IntentStore:
             )
             return result
 
-        return self._retrying(attempt)
+        return self._retrying(intent_id, self._mine(intent_id), attempt)
 
     def release(self, intent_id: str, error: dict[str, Any], attempts: int) -> None:
         """Give the intent back after a retryable failure, keeping the attempt count."""
         from google.cloud import firestore
 
-        def attempt() -> None:
-            snap = self._read(intent_id)
+        def attempt(doc: _Doc) -> None:
             self._commit(
                 intent_id,
-                snap,
+                doc,
                 {
                     "status": "received",
                     "lastError": error,
@@ -302,20 +326,27 @@ class IntentStore:
                 [{"type": "attempt failed", "attempt": attempts, "error": error}],
             )
 
-        self._retrying(attempt)
+        self._retrying(intent_id, self._mine(intent_id), attempt)
+        self._written.pop(intent_id, None)
 
     def mark_published(self, intent_id: str, published_id: str) -> None:
-        def attempt() -> None:
-            snap = self._read(intent_id)
-            self._commit(
+        """Note that the result went out, so a redelivery does not publish it again."""
+        self._retrying(
+            intent_id,
+            _Doc(True),
+            lambda doc: self._commit(
                 intent_id,
-                snap,
+                None,
                 {"resultPublished": True, "resultMessageId": published_id},
                 [{"type": "result published", "resultMessageId": published_id}],
-            )
-
-        self._retrying(attempt)
+            ),
+        )
+        self._written.pop(intent_id, None)
 
     def audit(self, intent_id: str, kind: str, detail: dict[str, Any]) -> None:
         """Append an audit event (orders placed, fills) without touching the intent record."""
-        self._retrying(lambda: self._commit(intent_id, None, None, [{"type": kind, **detail}]))
+        self._retrying(
+            intent_id,
+            _Doc(True),
+            lambda doc: self._commit(intent_id, None, None, [{"type": kind, **detail}]),
+        )

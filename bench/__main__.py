@@ -1,0 +1,26 @@
+"""`make bench`: start the local stack once, run every benchmark, print one table."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from bench import pipeline
+from bench.report import table
+from deploy.stack import LocalStack, StackOptions
+
+
+def main() -> int:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-") as tmp,
+        LocalStack(StackOptions(state_dir=Path(tmp))) as stack,
+    ):
+        print("running benchmarks ...", file=sys.stderr, flush=True)
+        figures = pipeline.run(stack)
+    print(table(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
