@@ -62,6 +62,7 @@ class LocalStack:
         self.pubsub_port = free_port()
         self.firestore_port = free_port()
         self.worker_port = free_port()
+        self.gateway_port = free_port()
         self.log_dir = self.options.state_dir / "logs"
         self.children: dict[str, Child] = {}
         self._env_file: Path | None = None
@@ -96,6 +97,8 @@ class LocalStack:
             "CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB": f"http://127.0.0.1:{self.pubsub_port}/",
             "CLOUDSDK_AUTH_DISABLE_CREDENTIALS": "true",
             "WORKER_URL": self.worker_url,
+            "IB_GATEWAY_HOST": "127.0.0.1",
+            "IB_GATEWAY_PORT": str(self.gateway_port),
         }
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -216,6 +219,7 @@ class LocalStack:
             "HOST": "127.0.0.1",
             "PORT": str(self.worker_port),
             "TRADING_MODE": self.options.trading_mode,
+            "GATEWAY_MODE": os.environ.get("GATEWAY_MODE", "simulator"),
             "K_SERVICE": f"ib-{self.options.trading_mode}-local",
             "K_REVISION": "local",
             "PYTHONUNBUFFERED": "1",

@@ -11,6 +11,7 @@ from pathlib import Path
 from worker import __version__
 
 TRADING_MODES = ("paper", "live")
+GATEWAY_MODES = ("ibc", "external", "simulator")
 
 
 class ConfigError(ValueError):
@@ -30,7 +31,7 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
-def _float(env: dict[str, str], name: str, default: float) -> float:
+def _float(env: dict[str, str], name: str, default: float, allow_zero: bool = False) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -38,8 +39,8 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be > 0, got {value}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{name} must be {'>=' if allow_zero else '>'} 0, got {value}")
     return value
 
 
@@ -61,6 +62,24 @@ class Settings:
     firestore_timeout_seconds: float = 10.0
     publish_timeout_seconds: float = 10.0
     schemas_dir: Path = Path(__file__).resolve().parent.parent / "schemas"
+    gateway_mode: str = "ibc"
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 4002
+    gateway_keepalive_seconds: int = 0
+    gateway_connect_timeout_seconds: float = 120.0
+    gateway_client_id: int = 1
+    gateway_lease_seconds: int = 120
+    simulator_boot_delay: float = 0.0
+    credentials_json: str | None = field(default=None, repr=False)
+    credentials_secret: str | None = None
+    credentials_version: str = "latest"
+    secret_manager_endpoint: str | None = None
+    ibc_path: Path = Path("/opt/ibc")
+    ibc_ini: Path = Path("/opt/ibc/config.ini.template")
+    tws_path: Path = Path("/opt/ibgateway")
+    tws_settings_path: Path = Path("/home/ib/Jts")
+    java_path: Path | None = None
+    ibc_2fa_timeout_action: str = "restart"
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @classmethod
@@ -70,6 +89,12 @@ class Settings:
         if mode not in TRADING_MODES:
             raise ConfigError(f"TRADING_MODE must be 'paper' or 'live', got {mode!r}")
         schemas = env.get("SCHEMAS_DIR")
+        gateway = env.get("GATEWAY_MODE", "ibc").strip().lower() or "ibc"
+        if gateway not in GATEWAY_MODES:
+            raise ConfigError(
+                f"GATEWAY_MODE must be one of {', '.join(GATEWAY_MODES)}, got {gateway!r}"
+            )
+        default_port = 4002 if mode == "paper" else 4001
         return cls(
             trading_mode=mode,
             project=env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT") or None,
@@ -84,6 +109,24 @@ class Settings:
             firestore_timeout_seconds=_float(env, "FIRESTORE_TIMEOUT_SECONDS", 10.0),
             publish_timeout_seconds=_float(env, "PUBLISH_TIMEOUT_SECONDS", 10.0),
             schemas_dir=Path(schemas) if schemas else cls.schemas_dir,
+            gateway_mode=gateway,
+            gateway_host=env.get("IB_GATEWAY_HOST", "127.0.0.1"),
+            gateway_port=_int(env, "IB_GATEWAY_PORT", default_port, minimum=1),
+            gateway_keepalive_seconds=_int(env, "GATEWAY_KEEPALIVE_SECONDS", 0),
+            gateway_connect_timeout_seconds=_float(env, "GATEWAY_CONNECT_TIMEOUT_SECONDS", 120.0),
+            gateway_client_id=_int(env, "IB_CLIENT_ID", 1, minimum=0),
+            gateway_lease_seconds=_int(env, "GATEWAY_LEASE_SECONDS", 120, minimum=10),
+            simulator_boot_delay=_float(env, "SIMULATOR_BOOT_DELAY", 0.0, allow_zero=True),
+            credentials_json=env.get("IB_CREDENTIALS_JSON") or None,
+            credentials_secret=env.get("IB_CREDENTIALS_SECRET") or f"ib-credentials-{mode}",
+            credentials_version=env.get("IB_CREDENTIALS_VERSION", "latest"),
+            secret_manager_endpoint=env.get("SECRET_MANAGER_ENDPOINT") or None,
+            ibc_path=Path(env.get("IBC_PATH", "/opt/ibc")),
+            ibc_ini=Path(env.get("IBC_INI", "/opt/ibc/config.ini.template")),
+            tws_path=Path(env.get("TWS_PATH", "/opt/ibgateway")),
+            tws_settings_path=Path(env.get("TWS_SETTINGS_PATH", "/home/ib/Jts")),
+            java_path=Path(env["JAVA_PATH"]) if env.get("JAVA_PATH") else None,
+            ibc_2fa_timeout_action=env.get("IBC_2FA_TIMEOUT_ACTION", "restart"),
         )
 
     @property

@@ -12,6 +12,7 @@ import logging
 import sys
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 if __package__ in (None, ""):  # loaded by path, as functions-framework does with --source
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -19,9 +20,12 @@ if __package__ in (None, ""):  # loaded by path, as functions-framework does wit
 import flask
 import functions_framework
 
-from worker import logs
+from worker import lifecycle, logs
 from worker.config import settings
 from worker.delivery import NotADelivery, decode
+
+if TYPE_CHECKING:
+    from worker.pipeline import Pipeline
 
 logs.setup()
 log = logging.getLogger("worker")
@@ -31,13 +35,20 @@ log = logging.getLogger("worker")
 # no threads and no gRPC clients may be created at import time. The clients come with the first
 # delivery.
 @cache
-def _pipeline():
+def _pipeline() -> Pipeline:
+    from worker import lifecycle
+    from worker.gateway.session import GatewaySession
     from worker.pipeline import Pipeline
     from worker.results import ResultPublisher
+    from worker.runner import Runner
     from worker.store import IntentStore
 
     s = settings()
-    return Pipeline(settings=s, store=IntentStore(s), publisher=ResultPublisher(s))
+    store = IntentStore(s)
+    session = cache(lambda: GatewaySession(s, store.client))
+    lifecycle.install(on_idle_shutdown=lambda: session().close())
+    runner = Runner(s, session=session, audit=store.audit)
+    return Pipeline(settings=s, store=store, publisher=ResultPublisher(s), runner=runner)
 
 
 @functions_framework.http
@@ -52,7 +63,9 @@ def handle(request: flask.Request) -> flask.Response:
         except NotADelivery as exc:
             log.warning("not a Pub/Sub delivery: %s", exc)
             return _json(400, {"error": str(exc)})
-        answer = _pipeline().handle(delivery)
+        pipeline = _pipeline()
+        with lifecycle.request():
+            answer = pipeline.handle(delivery)
         return _json(answer.status, answer.body)
 
 

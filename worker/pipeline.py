@@ -7,18 +7,18 @@ duplicate, other mode), 429 asks for a later retry (busy), 503 counts a transien
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from worker import contract, registry, results
 from worker.config import Settings
 from worker.contract import IntentMessage, Rejected
 from worker.delivery import Delivery
+from worker.lifecycle import ShuttingDown
 from worker.logs import bind
-from worker.registry import IntentContext, IntentFailed
 from worker.results import PublishFailed, ResultPublisher
+from worker.runner import Runner
 from worker.store import Claim, IntentStore, StoreUnavailable
 
 log = logging.getLogger("worker")
@@ -37,6 +37,7 @@ class Pipeline:
     settings: Settings
     store: IntentStore
     publisher: ResultPublisher
+    runner: Runner
 
     def handle(self, delivery: Delivery) -> Answer:
         received_at = datetime.now(UTC)
@@ -165,32 +166,20 @@ class Pipeline:
         spec = registry.get(message.intent)
         assert spec is not None  # validate() only lets registered intents through
         started_at = datetime.now(UTC)
-        deadline = started_at + timedelta(seconds=self.settings.intent_deadline_seconds)
-        ctx = IntentContext(
-            id=message.id,
-            intent=message.intent,
-            trading_mode=message.trading_mode,
-            settings=self.settings,
-            attempt=claim.attempts,
-            deadline=deadline,
-            audit=lambda kind, detail: self.store.audit(message.id, kind, detail),
-        )
-        log.info("running intent %s (attempt %d)", message.intent, claim.attempts)
-        t0 = time.perf_counter()
-        try:
-            output, err = spec.run(ctx, message.params), None
-        except IntentFailed as exc:
-            output, err = {}, results.error(exc.code, str(exc), retryable=exc.retryable)
-        except StoreUnavailable:
-            raise
-        except Exception as exc:
-            log.exception("intent %s raised", message.intent)
-            output, err = (
-                {},
-                results.error("internal", f"{exc.__class__.__name__}: {exc}", retryable=True),
+        outcome = self.runner.run(spec, message, claim.attempts)
+        if outcome.busy or isinstance(outcome.interrupted, ShuttingDown):
+            # Neither is the intent's fault: give the attempt back and ask for a redelivery.
+            reason = outcome.busy or str(outcome.interrupted)
+            self.store.release(
+                message.id,
+                results.error("busy", reason, retryable=True),
+                claim.attempts,
+                count=False,
             )
-        run_ms = int((time.perf_counter() - t0) * 1000)
-
+            log.info("intent %s not run now: %s", message.id, reason)
+            status = 429 if outcome.busy else 503
+            return Answer(status, {"id": message.id, "status": "busy", "retryable": True})
+        err = outcome.error
         if err and err["retryable"] and claim.attempts < self.settings.max_attempts:
             self.store.release(message.id, err, claim.attempts)
             log.warning(
@@ -205,12 +194,12 @@ class Pipeline:
             message,
             delivery,
             status,
-            output,
+            outcome.output,
             err,
             claim.attempts,
             received_at,
             started_at,
-            {"runMs": run_ms},
+            outcome.timings,
         )
 
     def _finish(

@@ -27,6 +27,13 @@ class IntentContext:
     attempt: int
     deadline: datetime
     audit: Callable[[str, dict[str, Any]], None]
+    open_gateway: Callable[[], Any] | None = None
+
+    def ib(self) -> Any:
+        """The connected `ib_async.IB` of this worker's gateway session (started on first use)."""
+        if self.open_gateway is None:
+            raise IntentFailed("no-gateway", "this worker has no gateway session")
+        return self.open_gateway()
 
 
 IntentFunction = Callable[[IntentContext, dict[str, Any]], dict[str, Any]]
@@ -34,11 +41,10 @@ IntentFunction = Callable[[IntentContext, dict[str, Any]], dict[str, Any]]
 
 @dataclass(frozen=True)
 class IntentSpec:
-    """A registered intent: its name, its function and whether it needs an IB session."""
+    """A registered intent: its name and its function."""
 
     name: str
     run: IntentFunction
-    needs_gateway: bool = False
 
 
 class IntentFailed(Exception):
@@ -54,13 +60,13 @@ _registry: dict[str, IntentSpec] = {}
 _loaded = False
 
 
-def intent(name: str, *, needs_gateway: bool = False) -> Callable[[IntentFunction], IntentFunction]:
+def intent(name: str) -> Callable[[IntentFunction], IntentFunction]:
     """Register the decorated function as the intent `name`."""
 
     def register(func: IntentFunction) -> IntentFunction:
         if name in _registry and _registry[name].run is not func:
             raise ValueError(f"intent {name!r} is registered twice")
-        _registry[name] = IntentSpec(name=name, run=func, needs_gateway=needs_gateway)
+        _registry[name] = IntentSpec(name=name, run=func)
         return func
 
     return register

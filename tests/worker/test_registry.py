@@ -7,7 +7,7 @@ from worker import registry
 
 def test_registered_by_name():
     spec = registry.get("ping")
-    assert spec is not None and spec.name == "ping" and spec.needs_gateway is False
+    assert spec is not None and spec.name == "ping"
     assert registry.get("worker.intents.ping") is None
     assert registry.get("../ping") is None
 

@@ -10,11 +10,20 @@ from worker.registry import IntentContext, intent
 
 @intent("ping")
 def ping(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
-    """The worker's identity, trading mode and clock."""
-    return {
+    """The worker's identity, trading mode and clock; with `gateway`, the session's too."""
+    result: dict[str, Any] = {
         "pong": True,
         **ctx.settings.worker_info,
         "tradingMode": ctx.trading_mode,
         "time": datetime.now(UTC).isoformat(),
         "attempt": ctx.attempt,
     }
+    if params.get("gateway"):
+        ib = ctx.ib()
+        result["gateway"] = {
+            "mode": ctx.settings.gateway_mode,
+            "accounts": ib.managedAccounts(),
+            "serverVersion": ib.client.serverVersion(),
+            "time": ib.reqCurrentTime().isoformat(),
+        }
+    return result

@@ -1,0 +1,69 @@
+"""The gateway lease against the Firestore emulator."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.support import unique
+from worker.gateway.errors import GatewayBusy
+from worker.gateway.lease import GatewayLease
+
+
+def lease(db, mode: str, owner: str, ttl: int = 60) -> GatewayLease:
+    return GatewayLease(db, mode, owner, ttl)
+
+
+def test_one_owner_at_a_time_then_release(db):
+    mode = unique("mode")
+    first, second = lease(db, mode, "a"), lease(db, mode, "b")
+    first.acquire()
+    try:
+        with pytest.raises(GatewayBusy, match="held by a"):
+            second.acquire()
+        first.acquire()  # the owner may take it again
+    finally:
+        first.release()
+    assert not db.collection("locks").document(f"gateway-{mode}").get().exists
+    second.acquire()
+    second.release()
+
+
+def test_expired_lease_is_taken_over(db):
+    mode = unique("mode")
+    db.collection("locks").document(f"gateway-{mode}").set(
+        {"owner": "crashed", "expiresAt": datetime.now(UTC) - timedelta(seconds=1)}
+    )
+    taker = lease(db, mode, "b")
+    taker.acquire()
+    try:
+        assert db.collection("locks").document(f"gateway-{mode}").get().to_dict()["owner"] == "b"
+    finally:
+        taker.release()
+
+
+def test_lease_is_renewed_while_held(db):
+    mode = unique("mode")
+    held = lease(db, mode, "a", ttl=12)  # renewed every 4 s
+    held.acquire()
+    try:
+        ref = db.collection("locks").document(f"gateway-{mode}")
+        first = ref.get().to_dict()["expiresAt"]
+        time.sleep(5)
+        assert ref.get().to_dict()["expiresAt"] > first
+    finally:
+        held.release()
+
+
+def test_release_does_not_delete_someone_elses_lease(db):
+    mode = unique("mode")
+    mine = lease(db, mode, "a", ttl=1)
+    mine.acquire()
+    mine._stop.set()
+    db.collection("locks").document(f"gateway-{mode}").set(
+        {"owner": "b", "expiresAt": datetime.now(UTC) + timedelta(minutes=1)}
+    )
+    mine.release()
+    assert db.collection("locks").document(f"gateway-{mode}").get().to_dict()["owner"] == "b"

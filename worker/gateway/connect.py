@@ -1,0 +1,122 @@
+"""Connect ib_async to a starting gateway: poll fast, and say what to do when it fails.
+
+Ready means the API handshake completed and the managed accounts arrived (what `IB.connect`
+waits for), not that the port is open.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from worker.gateway.errors import GatewayError
+from worker.gateway.launchers import Launcher
+
+log = logging.getLogger("worker.gateway")
+
+INFORMATIONAL = frozenset({2104, 2106, 2107, 2108, 2119, 2158})
+CLIENT_ID_IN_USE = 326
+ADVICE = {
+    321: "the API is read-only: set ReadOnlyApi=no in IBC's config.ini (or uncheck "
+    "'Read-Only API' in the gateway's API settings)",
+    10197: "a competing session is logged in with the same user (TWS or IBKR Mobile): log it "
+    "out, or give the API its own user",
+    502: "the gateway refused the connection: allow 127.0.0.1 as a trusted API client",
+}
+
+
+@dataclass
+class ErrorLog:
+    """IB error messages seen on a connection, with the informational ones set aside."""
+
+    seen: list[tuple[int, str]] = field(default_factory=list)
+
+    def __call__(self, req_id: int, code: int, message: str, contract: Any = None) -> None:
+        if code in INFORMATIONAL:
+            log.debug("IB %d: %s", code, message)
+            return
+        self.seen.append((code, message))
+
+    def codes(self) -> set[int]:
+        return {code for code, _ in self.seen}
+
+    def last(self) -> str | None:
+        return f"IB error {self.seen[-1][0]}: {self.seen[-1][1]}" if self.seen else None
+
+
+def connect(launcher: Launcher, client_id: int, timeout: float, poll: float = 0.25) -> Any:
+    """An `ib_async.IB` connected and synchronised, or GatewayError after `timeout` seconds."""
+    import ib_async
+
+    deadline = time.monotonic() + timeout
+    last_error = "no attempt"
+    while True:
+        failure = launcher.failure()
+        if failure:
+            raise GatewayError("gateway-exited", f"{failure}\n{launcher.log_tail()}")
+        ib, errors = ib_async.IB(), ErrorLog()
+        ib.errorEvent += errors
+        remaining = deadline - time.monotonic()
+        try:
+            ib.connect(
+                launcher.host,
+                launcher.port,
+                clientId=client_id,
+                timeout=max(1.0, min(remaining, 10.0)),
+            )
+            return _watch(ib)
+        except (ConnectionRefusedError, ConnectionResetError) as exc:
+            last_error = f"{exc.__class__.__name__}: {exc}"
+        except TimeoutError:
+            last_error = "the API handshake did not complete (gateway still logging in?)"
+        except (OSError, ConnectionError) as exc:
+            last_error = f"{exc.__class__.__name__}: {exc}"
+        finally:
+            ib.errorEvent -= errors
+        ib.disconnect()
+        if CLIENT_ID_IN_USE in errors.codes():
+            log.warning("client id %d is in use; trying %d", client_id, client_id + 1)
+            client_id += 1
+            continue
+        for code in (321, 10197, 502):
+            if code in errors.codes():
+                raise GatewayError(f"ib-{code}", ADVICE[code], retryable=code == 10197)
+        last_error = errors.last() or last_error
+        if time.monotonic() + poll >= deadline:
+            raise GatewayError(
+                "gateway-not-ready",
+                f"gateway not accepting API connections at {launcher.host}:{launcher.port} "
+                f"within {timeout:g} s; last error: {last_error}\n"
+                f"gateway log (tail):\n{launcher.log_tail()}",
+            )
+        time.sleep(poll)
+
+
+def _watch(ib: Any) -> Any:
+    """Log IB's messages at their real severity and track connectivity (1100/1101/1102)."""
+    ib.connectivity_lost = False
+
+    def on_error(req_id: int, code: int, message: str, contract: Any = None) -> None:
+        if code in INFORMATIONAL:
+            log.info("IB %d: %s", code, message)
+        elif code == 1100:
+            ib.connectivity_lost = True
+            log.warning("IB %d: %s; orders are held until it is restored", code, message)
+        elif code in (1101, 1102):
+            ib.connectivity_lost = False
+            log.info("IB %d: %s", code, message)
+        else:
+            log.warning("IB %d (request %d): %s", code, req_id, message)
+
+    ib.errorEvent += on_error
+    return ib
+
+
+def ensure_connected(ib: Any) -> None:
+    """Raise a retryable GatewayError when the session cannot place orders now."""
+    if not ib.isConnected():
+        raise GatewayError("ib-disconnected", "the connection to the gateway was lost")
+    if getattr(ib, "connectivity_lost", False):
+        raise GatewayError("ib-connectivity", "IB reported connectivity lost (1100)")

@@ -1,0 +1,119 @@
+"""IB login credentials: `IB_CREDENTIALS_JSON` (a Cloud Run secret mount) or Secret Manager.
+
+The value is `{"userid": ..., "password": ...}`. It is read once per process, registered with the
+log redactor, and never logged, put on a command line, or included in an error message.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from worker import logs
+from worker.config import Settings
+from worker.gateway.errors import CredentialsError, GatewayError
+
+
+@dataclass(frozen=True)
+class Credentials:
+    userid: str
+    password: str = field(repr=False)
+
+
+def parse(raw: bytes | str, source: str) -> Credentials:
+    """Credentials from their JSON text; errors name the source, never the content."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise CredentialsError(f"{source} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise CredentialsError(f'{source} must be a JSON object {{"userid": ..., "password": ...}}')
+    missing = [
+        k for k in ("userid", "password") if not isinstance(value.get(k), str) or not value[k]
+    ]
+    if missing:
+        raise CredentialsError(f"{source} lacks {' and '.join(missing)} (non-empty strings)")
+    credentials = Credentials(userid=value["userid"], password=value["password"])
+    logs.register_secret(credentials.password)
+    return credentials
+
+
+class CredentialSource:
+    """Reads the credentials once per process; `refresh()` re-reads after a failed login."""
+
+    def __init__(self, settings: Settings, client: Any = None) -> None:
+        self.settings = settings
+        self._client = client
+        self._cached: Credentials | None = None
+
+    @property
+    def secret_name(self) -> str:
+        secret = self.settings.credentials_secret or f"ib-credentials-{self.settings.trading_mode}"
+        if secret.startswith("projects/"):
+            return (
+                secret
+                if "/versions/" in secret
+                else f"{secret}/versions/{self.settings.credentials_version}"
+            )
+        project = self.settings.project or "-"
+        return f"projects/{project}/secrets/{secret}/versions/{self.settings.credentials_version}"
+
+    def get(self) -> Credentials:
+        if self._cached is None:
+            self._cached = self._load()
+        return self._cached
+
+    def refresh(self) -> Credentials:
+        self._cached = None
+        return self.get()
+
+    def _load(self) -> Credentials:
+        if self.settings.credentials_json:
+            return parse(self.settings.credentials_json, "IB_CREDENTIALS_JSON")
+        return parse(self._access(), f"secret {self.secret_name}")
+
+    def _access(self) -> bytes:
+        from google.api_core import exceptions
+
+        name = self.secret_name
+        try:
+            response = self.client.access_secret_version(request={"name": name}, timeout=15)
+        except exceptions.NotFound:
+            raise CredentialsError(
+                f"secret {name} not found: create it with "
+                f"`gcloud secrets create ... --data-file=-` (see the README)"
+            ) from None
+        except exceptions.PermissionDenied:
+            raise CredentialsError(
+                f"no access to secret {name}: grant roles/secretmanager.secretAccessor on it "
+                f"to the worker's service account"
+            ) from None
+        except (
+            exceptions.ServiceUnavailable,
+            exceptions.DeadlineExceeded,
+            exceptions.RetryError,
+        ) as exc:
+            raise GatewayError(
+                "secret-manager", f"Secret Manager unavailable ({exc.__class__.__name__})"
+            ) from None
+        return response.payload.data
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from google.cloud import secretmanager
+
+            endpoint = self.settings.secret_manager_endpoint
+            if endpoint:  # a local stand-in (tests): plain-text gRPC, no Google credentials
+                import grpc
+                from google.auth.credentials import AnonymousCredentials
+                from google.cloud.secretmanager_v1.services import secret_manager_service as sms
+
+                transport = sms.transports.SecretManagerServiceGrpcTransport(
+                    channel=grpc.insecure_channel(endpoint), credentials=AnonymousCredentials()
+                )
+                self._client = secretmanager.SecretManagerServiceClient(transport=transport)
+            else:
+                self._client = secretmanager.SecretManagerServiceClient()
+        return self._client

@@ -1,0 +1,105 @@
+"""`locks/gateway-{mode}`: one IB session per trading mode across every instance.
+
+IB allows one session per user, and Cloud Run can briefly run two instances (revision rollouts).
+The lease is taken before a gateway starts, renewed in the background while it runs, and
+released when it stops; a lease whose owner stopped renewing it expires and is taken over.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from worker.gateway.errors import GatewayBusy, GatewayError
+
+log = logging.getLogger("worker.gateway")
+
+
+class GatewayLease:
+    def __init__(
+        self, client: Any, mode: str, owner: str, ttl_seconds: int, timeout: float = 10.0
+    ) -> None:
+        self.ref = client.collection("locks").document(f"gateway-{mode}")
+        self.client = client
+        self.owner = owner
+        self.ttl = ttl_seconds
+        self.timeout = timeout
+        self.held = False
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def _doc(self, now: datetime) -> dict[str, Any]:
+        return {
+            "owner": self.owner,
+            "expiresAt": now + timedelta(seconds=self.ttl),
+            "renewedAt": now,
+        }
+
+    def acquire(self) -> None:
+        """Take the lease or raise GatewayBusy; start renewing it."""
+        from google.api_core import exceptions
+
+        try:
+            for _ in range(3):
+                now = datetime.now(UTC)
+                snap = self.ref.get(timeout=self.timeout)
+                if not snap.exists:
+                    try:
+                        self.ref.create(self._doc(now), timeout=self.timeout)
+                    except exceptions.AlreadyExists:
+                        continue
+                    break
+                held = snap.to_dict() or {}
+                if held.get("owner") != self.owner and held.get("expiresAt", now) > now:
+                    raise GatewayBusy(
+                        f"gateway lease held by {held.get('owner')} until "
+                        f"{held['expiresAt'].isoformat()}"
+                    )
+                option = self.client.write_option(last_update_time=snap.update_time)
+                try:
+                    self.ref.update(self._doc(now), option=option, timeout=self.timeout)
+                except exceptions.FailedPrecondition:
+                    continue
+                if held.get("owner") != self.owner:
+                    log.warning("took over the expired gateway lease of %s", held.get("owner"))
+                break
+            else:
+                raise GatewayBusy("gateway lease contended")
+        except (
+            exceptions.ServiceUnavailable,
+            exceptions.DeadlineExceeded,
+            exceptions.RetryError,
+        ) as exc:
+            raise GatewayError(
+                "firestore", f"gateway lease unavailable: {exc.__class__.__name__}"
+            ) from exc
+        self.held = True
+        self._stop.clear()
+        self._renewer = threading.Thread(target=self._renew_loop, name="lease-renewer", daemon=True)
+        self._renewer.start()
+
+    def _renew_loop(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            try:
+                self.ref.update(self._doc(datetime.now(UTC)), timeout=self.timeout)
+            except Exception as exc:  # the next acquire will tell; an expiring lease is safe
+                log.warning("renewing the gateway lease failed: %s", exc.__class__.__name__)
+
+    def release(self) -> None:
+        """Stop renewing and delete the lease if it is still ours."""
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=5)
+            self._renewer = None
+        if not self.held:
+            return
+        self.held = False
+        try:
+            snap = self.ref.get(timeout=self.timeout)
+            if snap.exists and (snap.to_dict() or {}).get("owner") == self.owner:
+                option = self.client.write_option(last_update_time=snap.update_time)
+                self.ref.delete(option=option, timeout=self.timeout)
+        except Exception as exc:  # it expires on its own
+            log.warning("releasing the gateway lease failed: %s", exc.__class__.__name__)

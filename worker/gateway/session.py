@@ -1,0 +1,141 @@
+"""The process-wide IB session: lease, launch, connect, reuse while warm, stop when idle."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from worker.config import Settings
+from worker.gateway import connect as connector
+from worker.gateway.credentials import CredentialSource
+from worker.gateway.errors import GatewayError
+from worker.gateway.launchers import Launcher, launcher_for
+from worker.gateway.lease import GatewayLease
+
+log = logging.getLogger("worker.gateway")
+
+
+@dataclass(frozen=True)
+class Opened:
+    """An IB connection ready for an intent, and how it came to be."""
+
+    ib: Any
+    reused: bool
+    start_ms: int | None
+
+
+class GatewaySession:
+    """At most one gateway and one connection per process; all use is under `lock`."""
+
+    def __init__(
+        self, settings: Settings, firestore_client: Any, credentials: CredentialSource | None = None
+    ) -> None:
+        self.settings = settings
+        self.credentials = credentials or CredentialSource(settings)
+        self.lease = GatewayLease(
+            firestore_client,
+            settings.trading_mode,
+            settings.instance_id,
+            settings.gateway_lease_seconds,
+            timeout=settings.firestore_timeout_seconds,
+        )
+        self.lock = threading.RLock()
+        self.ib: Any = None
+        self.launcher: Launcher | None = None
+        self._idle: threading.Timer | None = None
+        self._refresh_credentials = False
+
+    def open(self) -> Opened:
+        """A connected session: the warm one if it is healthy, else a fresh gateway."""
+        with self.lock:
+            self._cancel_idle()
+            if self.ib is not None:
+                if self._healthy():
+                    return Opened(self.ib, reused=True, start_ms=None)
+                log.warning("the warm gateway session failed its health check; restarting it")
+                self.close()
+            self.lease.acquire()  # GatewayBusy -> 429
+            t0 = time.monotonic()
+            try:
+                if self._refresh_credentials:
+                    self.credentials.refresh()
+                    self._refresh_credentials = False
+                self.launcher = launcher_for(self.settings, self.credentials)
+                self.launcher.start()
+                log.info(
+                    "waiting for the %s gateway at %s:%d",
+                    self.launcher.name,
+                    self.launcher.host,
+                    self.launcher.port,
+                )
+                self.ib = connector.connect(
+                    self.launcher,
+                    self.settings.gateway_client_id,
+                    self.settings.gateway_connect_timeout_seconds,
+                )
+            except BaseException as exc:
+                if isinstance(exc, GatewayError) and self.settings.gateway_mode == "ibc":
+                    self._refresh_credentials = True  # a changed password gets one more try
+                self.close()
+                raise
+            start_ms = int((time.monotonic() - t0) * 1000)
+            log.info(
+                "gateway ready in %d ms (accounts %s)",
+                start_ms,
+                ",".join(self.ib.managedAccounts()),
+            )
+            return Opened(self.ib, reused=False, start_ms=start_ms)
+
+    def _healthy(self) -> bool:
+        try:
+            if not self.ib.isConnected() or getattr(self.ib, "connectivity_lost", False):
+                return False
+            self.ib.reqCurrentTime()
+            return True
+        except Exception:
+            return False
+
+    def done(self) -> None:
+        """After an intent: keep the session warm for GATEWAY_KEEPALIVE_SECONDS, or stop it."""
+        keepalive = self.settings.gateway_keepalive_seconds
+        with self.lock:
+            if keepalive <= 0 or self.ib is None:
+                self.close()
+                return
+            self._idle = threading.Timer(keepalive, self._idle_stop)
+            self._idle.daemon = True
+            self._idle.start()
+
+    def _idle_stop(self) -> None:
+        # Runs on the timer thread; the lock keeps it from stopping a session in use.
+        if self.lock.acquire(timeout=1):
+            try:
+                log.info(
+                    "gateway idle for %d s; stopping it", self.settings.gateway_keepalive_seconds
+                )
+                self.close()
+            finally:
+                self.lock.release()
+
+    def _cancel_idle(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+    def close(self) -> None:
+        """Disconnect, stop the gateway and release the lease (safe to call twice)."""
+        with self.lock:
+            self._cancel_idle()
+            if self.ib is not None:
+                try:
+                    self.ib.disconnect()
+                except Exception:
+                    log.debug("disconnect failed", exc_info=True)
+                self.ib = None
+            if self.launcher is not None:
+                self.launcher.stop()
+                self.launcher = None
+            self.lease.release()

@@ -1,0 +1,81 @@
+"""Signals that interrupt an intent: its deadline (SIGALRM) and the instance's shutdown (SIGTERM).
+
+Both raise BaseExceptions in the main thread, where gunicorn's sync worker runs the request, so
+that `except Exception` in intent code cannot swallow them.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+class Interrupted(BaseException):
+    """The attempt was cut short; the intent stays retryable."""
+
+    code = "interrupted"
+
+
+class DeadlineExceeded(Interrupted):
+    code = "deadline"
+
+
+class ShuttingDown(Interrupted):
+    code = "shutdown"
+
+
+_in_request = threading.Event()
+_on_idle_shutdown: list[Callable[[], None]] = []
+_installed = False
+
+
+def install(on_idle_shutdown: Callable[[], None]) -> None:
+    """Handle SIGTERM in this process (call from the serving process, not before a fork)."""
+    global _installed
+    _on_idle_shutdown.append(on_idle_shutdown)
+    if _installed or threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum: int, frame: Any) -> None:
+        if callable(previous):
+            previous(signum, frame)  # gunicorn: stop accepting, exit after this request
+        if _in_request.is_set():
+            raise ShuttingDown("the instance is shutting down (SIGTERM)")
+        for stop in _on_idle_shutdown:
+            stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    _installed = True
+
+
+@contextmanager
+def request() -> Iterator[None]:
+    """Mark the span in which SIGTERM interrupts the running intent."""
+    _in_request.set()
+    try:
+        yield
+    finally:
+        _in_request.clear()
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise DeadlineExceeded in this (main) thread after `seconds`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals only reach the main thread; tests calling from threads run unbounded
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise DeadlineExceeded(f"the intent deadline of {seconds:g} s passed")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

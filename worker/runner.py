@@ -1,0 +1,93 @@
+"""Run one attempt of an intent: its context, its gateway session, its deadline."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from worker import lifecycle, results
+from worker.config import Settings
+from worker.contract import IntentMessage
+from worker.gateway.errors import GatewayBusy, GatewayError
+from worker.registry import IntentContext, IntentFailed, IntentSpec
+from worker.store import StoreUnavailable
+
+log = logging.getLogger("worker")
+
+
+@dataclass
+class Outcome:
+    """What an attempt produced. `busy` and `interrupted` attempts do not count."""
+
+    output: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    timings: dict[str, Any] = field(default_factory=dict)
+    busy: str | None = None
+    interrupted: lifecycle.Interrupted | None = None
+
+
+@dataclass
+class Runner:
+    settings: Settings
+    session: Callable[[], Any]  # -> GatewaySession, created on first use
+    audit: Callable[[str, str, dict[str, Any]], None]
+
+    def run(self, spec: IntentSpec, message: IntentMessage, attempt: int) -> Outcome:
+        outcome = Outcome()
+        opened: list[Any] = []
+
+        def open_gateway() -> Any:
+            if not opened:
+                session = self.session()
+                got = session.open()
+                opened.append(session)
+                outcome.timings.update(gatewayStartMs=got.start_ms, gatewayReused=got.reused)
+                if not got.reused:
+                    self.audit(message.id, "gateway started", {"startMs": got.start_ms})
+                return got.ib
+            return opened[0].ib
+
+        seconds = self.settings.intent_deadline_seconds
+        ctx = IntentContext(
+            id=message.id,
+            intent=message.intent,
+            trading_mode=message.trading_mode,
+            settings=self.settings,
+            attempt=attempt,
+            deadline=datetime.now(UTC) + timedelta(seconds=seconds),
+            audit=lambda kind, detail: self.audit(message.id, kind, detail),
+            open_gateway=open_gateway,
+        )
+        log.info("running intent %s (attempt %d)", message.intent, attempt)
+        t0 = time.perf_counter()
+        healthy = True
+        try:
+            with lifecycle.deadline(seconds):
+                outcome.output = spec.run(ctx, message.params)
+        except GatewayBusy as exc:
+            outcome.busy = str(exc)
+        except lifecycle.Interrupted as exc:
+            healthy = False
+            outcome.interrupted = exc
+            outcome.error = results.error(exc.code, str(exc), retryable=True)
+        except IntentFailed as exc:
+            healthy = not isinstance(exc, GatewayError)
+            outcome.error = results.error(exc.code, str(exc), retryable=exc.retryable)
+        except StoreUnavailable:
+            healthy = False
+            raise
+        except Exception as exc:
+            healthy = False
+            log.exception("intent %s raised", message.intent)
+            outcome.error = results.error(
+                "internal", f"{exc.__class__.__name__}: {exc}", retryable=True
+            )
+        finally:
+            outcome.timings["runMs"] = int((time.perf_counter() - t0) * 1000)
+            for session in opened:
+                session.done() if healthy else session.close()
+        return outcome
