@@ -10,6 +10,7 @@ import urllib.request
 import uuid
 from typing import Any
 
+from deploy.processes import free_port
 from deploy.stack import INTENTS_TOPIC, RESULTS_TOPIC, LocalStack
 
 
@@ -121,3 +122,36 @@ def events(db: Any, intent_id: str) -> list[str]:
 def record(db: Any, intent_id: str) -> dict[str, Any] | None:
     snap = db.collection("intents").document(intent_id).get()
     return snap.to_dict() if snap.exists else None
+
+
+def pipeline(stack: LocalStack, **env: str) -> Any:
+    """An in-process pipeline on the stack's emulators, with settings of its own."""
+    from worker.config import Settings
+    from worker.gateway.session import GatewaySession
+    from worker.pipeline import Pipeline
+    from worker.results import ResultPublisher
+    from worker.runner import Runner
+    from worker.store import IntentStore
+
+    settings = Settings.from_env(
+        {
+            **stack.worker_environment(),
+            "FIRESTORE_TIMEOUT_SECONDS": "3",
+            "IB_GATEWAY_PORT": str(free_port()),
+            **env,
+        }
+    )
+    store = IntentStore(settings)
+    session = GatewaySession(settings, store.client)
+    runner = Runner(settings, session=lambda: session, audit=store.audit)
+    built = Pipeline(
+        settings=settings, store=store, publisher=ResultPublisher(settings), runner=runner
+    )
+    built.session = session  # for tests to inspect and close
+    return built
+
+
+def delivery(data: dict, message_id: str | None = None) -> Any:
+    from worker.delivery import decode
+
+    return decode({}, json.dumps(envelope(data, message_id=message_id)).encode())

@@ -309,22 +309,22 @@ class IntentStore:
 
         return self._retrying(intent_id, self._mine(intent_id), attempt)
 
-    def release(self, intent_id: str, error: dict[str, Any], attempts: int) -> None:
-        """Give the intent back after a retryable failure, keeping the attempt count."""
+    def release(
+        self, intent_id: str, error: dict[str, Any], attempts: int, count: bool = True
+    ) -> None:
+        """Give the intent back for a redelivery; `count=False` does not use up the attempt."""
         from google.cloud import firestore
 
+        fields: dict[str, Any] = {"status": "received", "lease": firestore.DELETE_FIELD}
+        if count:
+            fields["lastError"] = error
+            event = {"type": "attempt failed", "attempt": attempts, "error": error}
+        else:
+            fields["attempts"] = attempts - 1
+            event = {"type": "attempt returned", "attempt": attempts, "reason": error["message"]}
+
         def attempt(doc: _Doc) -> None:
-            self._commit(
-                intent_id,
-                doc,
-                {
-                    "status": "received",
-                    "lastError": error,
-                    "updatedAt": _now(),
-                    "lease": firestore.DELETE_FIELD,
-                },
-                [{"type": "attempt failed", "attempt": attempts, "error": error}],
-            )
+            self._commit(intent_id, doc, {**fields, "updatedAt": _now()}, [event])
 
         self._retrying(intent_id, self._mine(intent_id), attempt)
         self._written.pop(intent_id, None)

@@ -18,6 +18,7 @@ log = logging.getLogger("worker.gateway")
 
 INFORMATIONAL = frozenset({2104, 2106, 2107, 2108, 2119, 2158})
 CLIENT_ID_IN_USE = 326
+REQUEST_TIMEOUT_SECONDS = 30.0
 ADVICE = {
     321: "the API is read-only: set ReadOnlyApi=no in IBC's config.ini (or uncheck "
     "'Read-Only API' in the gateway's API settings)",
@@ -97,6 +98,7 @@ def connect(launcher: Launcher, client_id: int, timeout: float, poll: float = 0.
 def _watch(ib: Any) -> Any:
     """Log IB's messages at their real severity and track connectivity (1100/1101/1102)."""
     ib.connectivity_lost = False
+    ib.RequestTimeout = REQUEST_TIMEOUT_SECONDS  # no request may hang an intent forever
 
     def on_error(req_id: int, code: int, message: str, contract: Any = None) -> None:
         if code in INFORMATIONAL:

@@ -28,6 +28,9 @@ class GatewayLease:
         self.timeout = timeout
         self.held = False
         self._stop = threading.Event()
+        from google.api_core.retry import Retry
+
+        self._call = {"retry": Retry(initial=0.1, maximum=1.0, timeout=timeout), "timeout": timeout}
         self._renewer: threading.Thread | None = None
 
     def _doc(self, now: datetime) -> dict[str, Any]:
@@ -44,10 +47,10 @@ class GatewayLease:
         try:
             for _ in range(3):
                 now = datetime.now(UTC)
-                snap = self.ref.get(timeout=self.timeout)
+                snap = self.ref.get(**self._call)
                 if not snap.exists:
                     try:
-                        self.ref.create(self._doc(now), timeout=self.timeout)
+                        self.ref.create(self._doc(now), **self._call)
                     except exceptions.AlreadyExists:
                         continue
                     break
@@ -59,7 +62,7 @@ class GatewayLease:
                     )
                 option = self.client.write_option(last_update_time=snap.update_time)
                 try:
-                    self.ref.update(self._doc(now), option=option, timeout=self.timeout)
+                    self.ref.update(self._doc(now), option=option, **self._call)
                 except exceptions.FailedPrecondition:
                     continue
                 if held.get("owner") != self.owner:
@@ -83,7 +86,7 @@ class GatewayLease:
     def _renew_loop(self) -> None:
         while not self._stop.wait(self.ttl / 3):
             try:
-                self.ref.update(self._doc(datetime.now(UTC)), timeout=self.timeout)
+                self.ref.update(self._doc(datetime.now(UTC)), **self._call)
             except Exception as exc:  # the next acquire will tell; an expiring lease is safe
                 log.warning("renewing the gateway lease failed: %s", exc.__class__.__name__)
 
@@ -97,9 +100,9 @@ class GatewayLease:
             return
         self.held = False
         try:
-            snap = self.ref.get(timeout=self.timeout)
+            snap = self.ref.get(**self._call)
             if snap.exists and (snap.to_dict() or {}).get("owner") == self.owner:
                 option = self.client.write_option(last_update_time=snap.update_time)
-                self.ref.delete(option=option, timeout=self.timeout)
+                self.ref.delete(option=option, **self._call)
         except Exception as exc:  # it expires on its own
             log.warning("releasing the gateway lease failed: %s", exc.__class__.__name__)

@@ -16,6 +16,7 @@ from worker.gateway.launchers import Launcher, launcher_for
 from worker.gateway.lease import GatewayLease
 
 log = logging.getLogger("worker.gateway")
+HEALTH_CHECK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,11 @@ class GatewaySession:
         try:
             if not self.ib.isConnected() or getattr(self.ib, "connectivity_lost", False):
                 return False
-            self.ib.reqCurrentTime()
+            self.ib.RequestTimeout, timeout = HEALTH_CHECK_SECONDS, self.ib.RequestTimeout
+            try:
+                self.ib.reqCurrentTime()
+            finally:
+                self.ib.RequestTimeout = timeout
             return True
         except Exception:
             return False
