@@ -38,6 +38,41 @@ def _print_result(result: dict[str, Any], stack: LocalStack) -> None:
         print(f"  {key:<{width}}  {value}")
 
 
+def _print_summary(result: dict[str, Any]) -> None:
+    summary = result.get("result") or {}
+    timings = result.get("timings") or {}
+    print(
+        f"  account {summary.get('account')} ({summary.get('baseCurrency')}), gateway started in "
+        f"{timings.get('gatewayStartMs')} ms, reused: {timings.get('gatewayReused')}"
+    )
+    for key, value in (summary.get("values") or {}).items():
+        print(
+            f"    {key:<20} {value:>16,.2f}"
+            if isinstance(value, float)
+            else f"    {key:<20} {value}"
+        )
+    rows = [("symbol", "type", "position", "price", "value", "unrealized")] + [
+        (
+            p["symbol"],
+            p["secType"],
+            f"{p['position']:g}",
+            f"{p['marketPrice']:,.2f}",
+            f"{p['marketValue']:,.2f}",
+            f"{p['unrealizedPnL']:,.2f}",
+        )
+        for p in summary.get("portfolio", [])
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
+    for row in rows:
+        print(
+            "    "
+            + "  ".join(
+                c.rjust(w) if i >= 2 else c.ljust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+
+
 def publish_and_wait(
     stack: LocalStack, message: dict[str, Any], timeout: float = 120
 ) -> dict[str, Any]:
@@ -76,6 +111,14 @@ def run(state_dir: Path) -> int:
             print(f"<== result from topic {RESULTS_TOPIC}:")
             _print_result(result, stack)
             ok = result.get("status") == "succeeded"
+            print('\n==> publishing {"intent": "summary"} (starts the simulated gateway)')
+            summary = publish_and_wait(stack, {"intent": "summary", "requestedBy": "make demo"})
+            print(f"<== summary {summary.get('status')}:")
+            if summary.get("status") == "succeeded":
+                _print_summary(summary)
+            else:
+                _print_result(summary, stack)
+            ok = ok and summary.get("status") == "succeeded"
             print(f"\ndemo {'succeeded' if ok else 'FAILED'}; stopping the stack", flush=True)
             return 0 if ok else 1
     except (StackError, TimeoutError) as exc:

@@ -244,6 +244,14 @@ class LocalStack:
             f"worker up (gunicorn, 1 worker, 1 thread, mode {self.options.trading_mode})"
         )
 
+    def restart_worker(self, **env: str) -> None:
+        """Stop the worker (SIGTERM to its group) and start it again with `env` on top."""
+        child = self.children.pop("worker", None)
+        if child is not None:
+            child.stop()
+        self.options.worker_env = {**self.options.worker_env, **env}
+        self._start_worker()
+
     def restart_firestore(self) -> None:
         """Stop the Firestore emulator (state is lost) and start it again on the same port."""
         self.stop_firestore()

@@ -70,6 +70,8 @@ class Settings:
     gateway_client_id: int = 1
     gateway_lease_seconds: int = 120
     simulator_boot_delay: float = 0.0
+    simulator_state: Path | None = None
+    simulator_control_port: int | None = None
     credentials_json: str | None = field(default=None, repr=False)
     credentials_secret: str | None = None
     credentials_version: str = "latest"
@@ -117,6 +119,8 @@ class Settings:
             gateway_client_id=_int(env, "IB_CLIENT_ID", 1, minimum=0),
             gateway_lease_seconds=_int(env, "GATEWAY_LEASE_SECONDS", 120, minimum=10),
             simulator_boot_delay=_float(env, "SIMULATOR_BOOT_DELAY", 0.0, allow_zero=True),
+            simulator_state=Path(env["SIMULATOR_STATE"]) if env.get("SIMULATOR_STATE") else None,
+            simulator_control_port=_int(env, "SIMULATOR_CONTROL_PORT", 0) or None,
             credentials_json=env.get("IB_CREDENTIALS_JSON") or None,
             credentials_secret=env.get("IB_CREDENTIALS_SECRET") or f"ib-credentials-{mode}",
             credentials_version=env.get("IB_CREDENTIALS_VERSION", "latest"),

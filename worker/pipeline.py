@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from worker import contract, registry, results
+from worker import contract, logs, registry, results
 from worker.config import Settings
 from worker.contract import IntentMessage, Rejected
 from worker.delivery import Delivery
-from worker.lifecycle import ShuttingDown
+from worker.lifecycle import Interrupted, ShuttingDown
 from worker.logs import bind
 from worker.results import PublishFailed, ResultPublisher
 from worker.runner import Runner
@@ -40,8 +40,11 @@ class Pipeline:
     runner: Runner
 
     def handle(self, delivery: Delivery) -> Answer:
+        with logs.context(messageId=delivery.message_id):
+            return self._answer(delivery)
+
+    def _answer(self, delivery: Delivery) -> Answer:
         received_at = datetime.now(UTC)
-        bind(messageId=delivery.message_id)
         try:
             return self._handle(delivery, received_at)
         except StoreUnavailable as exc:
@@ -49,6 +52,9 @@ class Pipeline:
             return Answer(503, {"error": str(exc), "retryable": True})
         except PublishFailed as exc:
             log.warning("%s; the terminal record keeps it for the redelivery", exc)
+            return Answer(503, {"error": str(exc), "retryable": True})
+        except Interrupted as exc:
+            log.warning("%s; asking Pub/Sub to redeliver", exc)
             return Answer(503, {"error": str(exc), "retryable": True})
 
     def _handle(self, delivery: Delivery, received_at: datetime) -> Answer:

@@ -80,6 +80,14 @@ class Runner:
         except StoreUnavailable:
             healthy = False
             raise
+        except (ConnectionError, TimeoutError) as exc:
+            healthy = False
+            what = "lost" if isinstance(exc, ConnectionError) else "not answering in time"
+            outcome.error = results.error(
+                "ib-disconnected",
+                f"the gateway connection was {what}: {exc.__class__.__name__}: {exc}",
+                retryable=True,
+            )
         except Exception as exc:
             healthy = False
             log.exception("intent %s raised", message.intent)

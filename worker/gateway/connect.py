@@ -49,6 +49,19 @@ class ErrorLog:
 
 def connect(launcher: Launcher, client_id: int, timeout: float, poll: float = 0.25) -> Any:
     """An `ib_async.IB` connected and synchronised, or GatewayError after `timeout` seconds."""
+
+    # ib_async logs every refused attempt as an error; while polling a booting gateway that is
+    # expected, so its client logger is quiet here and the outcome is reported once, below.
+    client_log = logging.getLogger("ib_async.client")
+    level = client_log.level
+    client_log.setLevel(logging.CRITICAL)
+    try:
+        return _poll(launcher, client_id, timeout, poll)
+    finally:
+        client_log.setLevel(level)
+
+
+def _poll(launcher: Launcher, client_id: int, timeout: float, poll: float) -> Any:
     import ib_async
 
     deadline = time.monotonic() + timeout
@@ -67,6 +80,11 @@ def connect(launcher: Launcher, client_id: int, timeout: float, poll: float = 0.
                 clientId=client_id,
                 timeout=max(1.0, min(remaining, 10.0)),
             )
+            ib.sleep(0.05)  # let messages sent right after the handshake arrive
+            if blocking := errors.codes() & {321, 10197}:
+                ib.disconnect()
+                code = min(blocking)
+                raise GatewayError(f"ib-{code}", ADVICE[code], retryable=code == 10197)
             return _watch(ib)
         except (ConnectionRefusedError, ConnectionResetError) as exc:
             last_error = f"{exc.__class__.__name__}: {exc}"

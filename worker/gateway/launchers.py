@@ -72,23 +72,14 @@ class SimulatorLauncher(Launcher):
 
     def start(self) -> None:
         s = self.settings
-        self.process = GatewayProcess(
-            "simulator",
-            [
-                sys.executable,
-                "-m",
-                "simulator",
-                "--host",
-                self.host,
-                "--port",
-                str(self.port),
-                "--boot-delay",
-                str(s.simulator_boot_delay),
-                "--trading-mode",
-                s.trading_mode,
-            ],
-            cwd=str(ROOT),
-        ).start()
+        command = [sys.executable, "-m", "simulator", "--host", self.host]
+        command += ["--port", str(self.port), "--boot-delay", str(s.simulator_boot_delay)]
+        command += ["--trading-mode", s.trading_mode]
+        if s.simulator_state:
+            command += ["--state", str(s.simulator_state)]
+        if s.simulator_control_port:
+            command += ["--control-port", str(s.simulator_control_port)]
+        self.process = GatewayProcess("simulator", command, cwd=str(ROOT)).start()
 
 
 class IbcLauncher(Launcher):

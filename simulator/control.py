@@ -1,0 +1,102 @@
+"""The control interface: a small HTTP/JSON server to inspect state and inject faults.
+
+GET  /state                 broker-side state (account, cash, positions, faults) as JSON
+POST /faults                set faults, e.g. {"hang_handshake": 5, "read_only": true}
+POST /faults/reset          clear every fault
+POST /drop                  drop every API connection now
+POST /connectivity          {"lost": true} sends 1100; {"restored": true} sends 1102
+POST /competing-session     sends 10197 to every client
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import fields as dataclass_fields
+from typing import Any
+
+from simulator.server import ApiServer
+from simulator.state import Faults
+
+log = logging.getLogger("simulator")
+
+
+class ControlServer:
+    def __init__(self, api: ApiServer) -> None:
+        self.api = api
+        self._server: asyncio.base_events.Server | None = None
+
+    async def start(self, host: str, port: int) -> int:
+        self._server = await asyncio.start_server(self._handle, host, port)
+        return self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            lines = head.decode(errors="replace").split("\r\n")
+            method, path = lines[0].split(" ")[:2]
+            length = next(
+                (
+                    int(h.split(":", 1)[1])
+                    for h in lines[1:]
+                    if h.lower().startswith("content-length:")
+                ),
+                0,
+            )
+            body = await reader.readexactly(length) if length else b""
+            status, answer = self.route(method, path, json.loads(body) if body else {})
+        except (
+            TimeoutError,
+            ValueError,
+            TypeError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+        ) as exc:
+            status, answer = 400, {"error": str(exc)}
+        payload = json.dumps(answer).encode()
+        writer.write(
+            f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
+            + payload
+        )
+        await writer.drain()
+        writer.close()
+
+    def route(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        state = self.api.state
+        if method == "GET" and path == "/state":
+            return 200, state.to_json()
+        if method != "POST":
+            return 404, {"error": f"no route {method} {path}"}
+        if path == "/faults":
+            known = {f.name for f in dataclass_fields(Faults)}
+            unknown = set(body) - known
+            if unknown:
+                return 400, {"error": f"unknown faults {sorted(unknown)}; known {sorted(known)}"}
+            for key, value in body.items():
+                setattr(state.faults, key, value)
+            log.info("faults set: %s", body)
+            return 200, {"faults": state.to_json()["faults"]}
+        if path == "/faults/reset":
+            state.faults = Faults()
+            return 200, {"faults": state.to_json()["faults"]}
+        if path == "/drop":
+            return 200, {"dropped": self.api.drop_all()}
+        if path == "/connectivity":
+            if body.get("lost"):
+                self.api.broadcast_error(1100, "Connectivity between IB and TWS has been lost.")
+            else:
+                self.api.broadcast_error(
+                    1102, "Connectivity between IB and TWS has been restored - data maintained."
+                )
+            return 200, {"sent": 1100 if body.get("lost") else 1102}
+        if path == "/competing-session":
+            self.api.broadcast_error(10197, "No market data during competing live session")
+            return 200, {"sent": 10197}
+        return 404, {"error": f"no route {method} {path}"}

@@ -1,0 +1,137 @@
+"""The broker-side state: account, cash, positions and instruments, with a YAML override."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class Instrument:
+    conId: int
+    symbol: str
+    secType: str = "STK"
+    exchange: str = "SMART"
+    primaryExchange: str = "ARCA"
+    currency: str = "USD"
+    localSymbol: str = ""
+    tradingClass: str = ""
+    multiplier: str = ""
+    lastTradeDateOrContractMonth: str = ""
+    price: float = 100.0
+
+    def contract_fields(self, exchange: str | None = None) -> list[object]:
+        """conId .. tradingClass, as positions and portfolio messages carry them."""
+        return [
+            self.conId,
+            self.symbol,
+            self.secType,
+            self.lastTradeDateOrContractMonth,
+            0.0,
+            "",
+            self.multiplier,
+            exchange if exchange is not None else self.exchange,
+            self.currency,
+            self.localSymbol or self.symbol,
+            self.tradingClass or self.symbol,
+        ]
+
+
+@dataclass
+class Position:
+    conId: int
+    quantity: float
+    averageCost: float
+
+
+@dataclass
+class Faults:
+    """Faults a test can switch on at start or at run time."""
+
+    boot_delay: float = 0.0
+    hang_handshake: float = 0.0
+    response_delay: float = 0.0
+    drop_on_next_order: bool = False
+    reject_next_order: str | None = None
+    read_only: bool = False
+    competing_session: bool = False
+    pacing_violation: bool = False
+    drop_on_request: int | None = None  # drop every connection when this request id arrives
+
+
+@dataclass
+class State:
+    account: str = "DU1234567"
+    base_currency: str = "USD"
+    cash: dict[str, float] = field(
+        default_factory=lambda: {"USD": 100_000.0, "EUR": 12_000.0, "CHF": 8_000.0}
+    )
+    fx: dict[str, float] = field(
+        default_factory=lambda: {  # base currency per unit
+            "USD": 1.0,
+            "EUR": 1.08,
+            "CHF": 1.12,
+            "GBP": 1.27,
+        }
+    )
+    instruments: list[Instrument] = field(
+        default_factory=lambda: [
+            Instrument(756733, "SPY", price=550.0),
+            Instrument(320227571, "QQQ", primaryExchange="NASDAQ", price=480.0),
+            Instrument(15547841, "TLT", primaryExchange="NASDAQ", price=92.0),
+            Instrument(265598, "AAPL", primaryExchange="NASDAQ", price=225.0),
+        ]
+    )
+    positions: list[Position] = field(
+        default_factory=lambda: [Position(756733, 100, 500.0), Position(15547841, 50, 95.0)]
+    )
+    faults: Faults = field(default_factory=Faults)
+    next_order_id: int = 1
+
+    def instrument(self, con_id: int) -> Instrument | None:
+        return next((i for i in self.instruments if i.conId == con_id), None)
+
+    def market_value(self, position: Position) -> float:
+        instrument = self.instrument(position.conId)
+        if instrument is None:
+            return 0.0
+        multiplier = float(instrument.multiplier or 1)
+        return (
+            position.quantity * instrument.price * multiplier * self.fx.get(instrument.currency, 1)
+        )
+
+    def net_liquidation(self) -> float:
+        cash = sum(amount * self.fx.get(ccy, 1.0) for ccy, amount in self.cash.items())
+        return cash + sum(self.market_value(p) for p in self.positions)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load(path: Path | None, trading_mode: str = "paper") -> State:
+    """The default state, with the YAML file's keys on top of it."""
+    state = State()
+    if trading_mode == "live":
+        state.account = "U1234567"
+    if path is None:
+        return state
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    for key in ("account", "base_currency", "next_order_id"):
+        if key in data:
+            setattr(state, key, data[key])
+    if "cash" in data:
+        state.cash = {str(k): float(v) for k, v in data["cash"].items()}
+    if "fx" in data:
+        state.fx.update({str(k): float(v) for k, v in data["fx"].items()})
+    if "instruments" in data:
+        state.instruments = [Instrument(**item) for item in data["instruments"]]
+    if "positions" in data:
+        state.positions = [Position(**item) for item in data["positions"]]
+    if "faults" in data:
+        state.faults = Faults(**data["faults"])
+    return state
