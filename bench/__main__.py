@@ -6,7 +6,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import pipeline
+from bench import gateway, pipeline
 from bench.report import table
 from deploy.stack import LocalStack, StackOptions
 
@@ -17,7 +17,7 @@ def main() -> int:
         LocalStack(StackOptions(state_dir=Path(tmp))) as stack,
     ):
         print("running benchmarks ...", file=sys.stderr, flush=True)
-        figures = pipeline.run(stack)
+        figures = pipeline.run(stack) + gateway.run(stack)
     print(table(figures))
     return 0
 

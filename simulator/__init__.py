@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 
 from simulator.control import ControlServer
@@ -43,6 +44,7 @@ class Simulator:
         self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        self.ready_at: float | None = None  # time.monotonic() when the API port opened
 
     async def serve(self) -> None:
         """Open the control port, wait the boot delay, then open the API port."""
@@ -51,6 +53,7 @@ class Simulator:
         if self.state.faults.boot_delay:
             await asyncio.sleep(self.state.faults.boot_delay)
         self.port = await self.api.start(self.host, self.port)
+        self.ready_at = time.monotonic()
         self._ready.set()
 
     def start(self, wait: bool = True) -> Simulator:
