@@ -39,7 +39,7 @@ class Simulator:
         self.state = state if isinstance(state, State) else load(state, trading_mode)
         if boot_delay:
             self.state.faults.boot_delay = boot_delay
-        self.api = ApiServer(self.state)
+        self.api = ApiServer(self.state, seed)
         self.control = ControlServer(self.api)
         self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None

@@ -22,6 +22,7 @@ class Instrument:
     multiplier: str = ""
     lastTradeDateOrContractMonth: str = ""
     price: float = 100.0
+    longName: str = ""
 
     def contract_fields(self, exchange: str | None = None) -> list[object]:
         """conId .. tradingClass, as positions and portfolio messages carry them."""
@@ -77,14 +78,7 @@ class State:
             "GBP": 1.27,
         }
     )
-    instruments: list[Instrument] = field(
-        default_factory=lambda: [
-            Instrument(756733, "SPY", price=550.0),
-            Instrument(320227571, "QQQ", primaryExchange="NASDAQ", price=480.0),
-            Instrument(15547841, "TLT", primaryExchange="NASDAQ", price=92.0),
-            Instrument(265598, "AAPL", primaryExchange="NASDAQ", price=225.0),
-        ]
-    )
+    instruments: list[Instrument] = field(default_factory=lambda: _default_instruments())
     positions: list[Position] = field(
         default_factory=lambda: [Position(756733, 100, 500.0), Position(15547841, 50, 95.0)]
     )
@@ -109,6 +103,12 @@ class State:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _default_instruments() -> list[Instrument]:
+    from simulator.market import default_instruments
+
+    return default_instruments()
 
 
 def load(path: Path | None, trading_mode: str = "paper") -> State:

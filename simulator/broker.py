@@ -1,0 +1,214 @@
+"""Orders, fills and their effect on positions and cash."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from simulator.market import Market
+from simulator.state import Instrument, Position, State
+
+WORKING = ("PreSubmitted", "Submitted")
+
+
+@dataclass
+class Order:
+    orderId: int
+    clientId: int
+    permId: int
+    instrument: Instrument
+    action: str
+    totalQuantity: float
+    orderType: str
+    lmtPrice: float | None = None
+    tif: str = "DAY"
+    orderRef: str = ""
+    goodAfterTime: str = ""
+    account: str = ""
+    algoStrategy: str = ""
+    algoParams: list[tuple[str, str]] = field(default_factory=list)
+    status: str = "PreSubmitted"
+    filled: float = 0.0
+    avgFillPrice: float = 0.0
+    lastFillPrice: float = 0.0
+    completedTime: str = ""
+
+
+@dataclass
+class Execution:
+    execId: str
+    orderId: int
+    permId: int
+    clientId: int
+    instrument: Instrument
+    account: str
+    side: str
+    shares: float
+    price: float
+    cumQty: float
+    avgPrice: float
+    orderRef: str
+    time: datetime
+    commission: float
+    commissionCurrency: str
+    realizedPnL: float
+
+
+class OrderError(ValueError):
+    """An order the broker refuses: (code, message) as IB sends them."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def commission_for(instrument: Instrument, shares: float, price: float) -> float:
+    if instrument.secType == "FUT":
+        return round(2.25 * shares, 2)
+    if instrument.secType == "CASH":
+        return round(max(2.0, shares * price * 0.00002), 2)
+    return round(max(1.0, 0.005 * shares), 2)
+
+
+class Broker:
+    """Accepts orders, fills them against the market and books the results in the state."""
+
+    def __init__(self, state: State, market: Market) -> None:
+        self.state = state
+        self.market = market
+        self.orders: dict[int, Order] = {}
+        self.executions: list[Execution] = []
+        self._perm_ids = itertools.count(1_000_001)
+        self._exec_ids = itertools.count(1)
+
+    def place(self, order: Order) -> Order:
+        """Accept (or amend) an order; fill it now if it is marketable."""
+        if order.totalQuantity <= 0:
+            raise OrderError(434, "The order size cannot be zero.")
+        if order.orderType not in ("MKT", "LMT"):
+            raise OrderError(387, f"Unsupported order type {order.orderType} (simulator: MKT, LMT)")
+        if order.orderType == "LMT" and not order.lmtPrice:
+            raise OrderError(320, "Limit price missing for LMT order")
+        existing = self.orders.get(order.orderId)
+        order.permId = existing.permId if existing else next(self._perm_ids)
+        order.account = order.account or self.state.account
+        order.status = "Submitted"
+        self.orders[order.orderId] = order
+        self.state.next_order_id = max(self.state.next_order_id, order.orderId + 1)
+        self.try_fill(order)
+        return order
+
+    def try_fill(self, order: Order) -> Execution | None:
+        if order.status not in WORKING:
+            return None
+        self.market.step(order.instrument)
+        bid, ask = self.market.bid_ask(order.instrument)
+        price = ask if order.action == "BUY" else bid
+        if order.orderType == "LMT" and (
+            (order.action == "BUY" and order.lmtPrice < ask)
+            or (order.action == "SELL" and order.lmtPrice > bid)
+        ):
+            return None
+        return self._fill(order, order.totalQuantity - order.filled, price)
+
+    def _fill(self, order: Order, shares: float, price: float) -> Execution:
+        instrument, signed = order.instrument, shares if order.action == "BUY" else -shares
+        realized = self._book_position(instrument, signed, price)
+        commission = commission_for(instrument, shares, price)
+        self._book_cash(instrument, signed, price, commission)
+        order.avgFillPrice = (order.avgFillPrice * order.filled + price * shares) / (
+            order.filled + shares
+        )
+        order.filled += shares
+        order.lastFillPrice = price
+        now = datetime.now(UTC)
+        if order.filled >= order.totalQuantity:
+            order.status = "Filled"
+            order.completedTime = now.strftime("%Y%m%d %H:%M:%S UTC")
+        execution = Execution(
+            execId=f"0000e0d5.{next(self._exec_ids):08x}.01.01",
+            orderId=order.orderId,
+            permId=order.permId,
+            clientId=order.clientId,
+            instrument=instrument,
+            account=order.account,
+            side="BOT" if signed > 0 else "SLD",
+            shares=shares,
+            price=price,
+            cumQty=order.filled,
+            avgPrice=order.avgFillPrice,
+            orderRef=order.orderRef,
+            time=now,
+            commission=commission,
+            commissionCurrency=self.state.base_currency,
+            realizedPnL=round(realized - commission if realized else 0, 2),
+        )
+        self.executions.append(execution)
+        return execution
+
+    def _book_position(self, instrument: Instrument, signed: float, price: float) -> float:
+        """Update the position; returns the realized P&L of the part that was closed."""
+        multiplier = float(instrument.multiplier or 1)
+        position = next((p for p in self.state.positions if p.conId == instrument.conId), None)
+        if instrument.secType == "CASH":
+            return 0.0
+        if position is None:
+            self.state.positions.append(Position(instrument.conId, signed, price * multiplier))
+            return 0.0
+        realized = 0.0
+        old = position.quantity
+        if old * signed < 0:  # reducing or flipping
+            closed = min(abs(old), abs(signed)) * (1 if old > 0 else -1)
+            realized = closed * (price * multiplier - position.averageCost)
+        new = old + signed
+        if new == 0:
+            self.state.positions.remove(position)
+        elif old * new < 0 or abs(new) > abs(old):  # flipped or increased
+            if old * new > 0:
+                position.averageCost = (
+                    position.averageCost * old + price * multiplier * signed
+                ) / new
+            else:
+                position.averageCost = price * multiplier
+            position.quantity = new
+        else:
+            position.quantity = new
+        return realized
+
+    def _book_cash(
+        self, instrument: Instrument, signed: float, price: float, commission: float
+    ) -> None:
+        cash = self.state.cash
+        base = self.state.base_currency
+        if instrument.secType == "CASH":  # EUR.USD: +EUR, -USD
+            cash[instrument.symbol] = cash.get(instrument.symbol, 0.0) + signed
+            cash[instrument.currency] = cash.get(instrument.currency, 0.0) - signed * price
+        elif instrument.secType != "FUT":  # futures settle their P&L, not their notional
+            multiplier = float(instrument.multiplier or 1)
+            cash[instrument.currency] = (
+                cash.get(instrument.currency, 0.0) - signed * price * multiplier
+            )
+        cash[base] = cash.get(base, 0.0) - commission
+
+    def cancel(self, order_id: int) -> Order:
+        order = self.orders.get(order_id)
+        if order is None or order.status not in WORKING:
+            raise OrderError(
+                10148,
+                f"OrderId {order_id} that needs to be cancelled cannot be "
+                "cancelled, state: " + (order.status if order else "unknown"),
+            )
+        order.status = "Cancelled"
+        order.completedTime = datetime.now(UTC).strftime("%Y%m%d %H:%M:%S UTC")
+        return order
+
+    def working(self, client_id: int | None = None) -> list[Order]:
+        return [
+            o
+            for o in self.orders.values()
+            if o.status in WORKING and (client_id is None or o.clientId == client_id)
+        ]
+
+    def completed(self) -> list[Order]:
+        return [o for o in self.orders.values() if o.status in ("Filled", "Cancelled")]

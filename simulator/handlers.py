@@ -1,0 +1,426 @@
+"""Request handlers: one function per TWS API request the simulator answers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from simulator import messages
+from simulator.broker import Order, OrderError
+from simulator.market import matches
+from simulator.orders import Fields, parse_place_order
+from simulator.protocol import In, Out
+from simulator.state import Instrument, State
+
+if TYPE_CHECKING:
+    from simulator.server import ClientSession
+
+log = logging.getLogger("simulator")
+NO_SECURITY = (200, "No security definition has been found for the request")
+TICKS = {"bid": (1, 0), "ask": (2, 3), "last": (4, 5), "close": (9, None)}
+
+
+def _resolve(s: ClientSession, want: dict[str, str]) -> list[Instrument]:
+    return [i for i in s.state.instruments if matches(i, want)]
+
+
+# -- session and account --------------------------------------------------------------------------
+
+
+def start_api(s: ClientSession, fields: list[str]) -> None:
+    client_id = int(fields[2])
+    if any(o.client_id == client_id for o in s.server.sessions if o is not s):
+        s.error(
+            -1,
+            326,
+            f"Unable to connect as the client id {client_id} is already in use. "
+            "Retry with a unique client id.",
+        )
+        s.writer.close()
+        return
+    s.client_id = client_id
+    s.send(Out.NEXT_VALID_ID, 1, s.state.next_order_id)
+    s.send(Out.MANAGED_ACCTS, 1, s.state.account)
+    if s.state.faults.competing_session:
+        s.error(-1, 10197, "No market data during competing live session")
+
+
+def current_time(s: ClientSession, fields: list[str]) -> None:
+    s.send(Out.CURRENT_TIME, 1, int(time.time()))
+
+
+def account_values(st: State) -> list[tuple[str, str, str]]:
+    """(key, value, currency) as reqAccountUpdates reports them."""
+    base, net = st.base_currency, st.net_liquidation()
+    gross = sum(abs(st.market_value(p)) for p in st.positions)
+    total_cash = sum(a * st.fx.get(c, 1) for c, a in st.cash.items())
+    values = [
+        ("AccountType", "INDIVIDUAL", ""),
+        ("NetLiquidation", f"{net:.2f}", base),
+        ("TotalCashValue", f"{total_cash:.2f}", base),
+        ("GrossPositionValue", f"{gross:.2f}", base),
+        ("MaintMarginReq", f"{gross * 0.25:.2f}", base),
+        ("BuyingPower", f"{(net - gross * 0.25) * 4:.2f}", base),
+        ("AvailableFunds", f"{net - gross * 0.25:.2f}", base),
+        ("ExcessLiquidity", f"{net - gross * 0.25:.2f}", base),
+    ]
+    for ccy, amount in st.cash.items():
+        values.append(("CashBalance", f"{amount:.2f}", ccy))
+        values.append(("ExchangeRate", f"{st.fx.get(ccy, 1.0):.6f}", ccy))
+    values.append(("CashBalance", f"{total_cash:.2f}", "BASE"))
+    return values
+
+
+def send_account(s: ClientSession) -> None:
+    st = s.state
+    for key, value, ccy in account_values(st):
+        s.send(Out.ACCOUNT_VALUE, 2, key, value, ccy, st.account)
+    for p in st.positions:
+        instrument = st.instrument(p.conId)
+        if instrument is None:
+            continue
+        value = p.quantity * instrument.price * float(instrument.multiplier or 1)
+        s.send(
+            Out.PORTFOLIO_VALUE,
+            8,
+            *instrument.contract_fields(instrument.primaryExchange),
+            p.quantity,
+            instrument.price,
+            round(value, 2),
+            p.averageCost,
+            round(value - p.quantity * p.averageCost, 2),
+            0.0,
+            st.account,
+        )
+    s.send(Out.ACCOUNT_TIME, 1, datetime.now().strftime("%H:%M"))
+
+
+def account_updates(s: ClientSession, fields: list[str]) -> None:
+    s.account_updates = fields[2] not in ("0", "False", "")
+    if s.account_updates:
+        send_account(s)
+        s.send(Out.ACCOUNT_DOWNLOAD_END, 1, s.state.account)
+
+
+def account_updates_multi(s: ClientSession, fields: list[str]) -> None:
+    req_id, model = int(fields[2]), fields[4] if len(fields) > 4 else ""
+    for key, value, ccy in account_values(s.state):
+        s.send(Out.ACCOUNT_UPDATE_MULTI, 1, req_id, s.state.account, model, key, value, ccy)
+    s.send(Out.ACCOUNT_UPDATE_MULTI_END, 1, req_id)
+
+
+def account_summary(s: ClientSession, fields: list[str]) -> None:
+    req_id, tags = int(fields[2]), fields[4] if len(fields) > 4 else "All"
+    wanted = None if tags in ("", "All") else set(tags.split(","))
+    for key, value, ccy in account_values(s.state):
+        if ccy != "BASE" and (wanted is None or key in wanted):
+            s.send(Out.ACCOUNT_SUMMARY, 1, req_id, s.state.account, key, value, ccy)
+    s.send(Out.ACCOUNT_SUMMARY_END, 1, req_id)
+
+
+def send_position(s: ClientSession, con_id: int) -> None:
+    st = s.state
+    instrument = st.instrument(con_id)
+    position = next((p for p in st.positions if p.conId == con_id), None)
+    if instrument is not None:
+        quantity, cost = (position.quantity, position.averageCost) if position else (0.0, 0.0)
+        s.send(Out.POSITION, 3, st.account, *instrument.contract_fields(), quantity, cost)
+
+
+def positions(s: ClientSession, fields: list[str]) -> None:
+    s.position_updates = True
+    for p in s.state.positions:
+        send_position(s, p.conId)
+    s.send(Out.POSITION_END, 1)
+
+
+def managed_accounts(s: ClientSession, fields: list[str]) -> None:
+    s.send(Out.MANAGED_ACCTS, 1, s.state.account)
+
+
+def next_ids(s: ClientSession, fields: list[str]) -> None:
+    s.send(Out.NEXT_VALID_ID, 1, s.state.next_order_id)
+
+
+# -- contracts and market data --------------------------------------------------------------------
+
+
+def contract_details(s: ClientSession, fields: list[str]) -> None:
+    f = Fields(fields, start=2)
+    req_id, want = int(f.next()), f.contract()
+    found = _resolve(s, want)
+    if not found:
+        s.error(req_id, *NO_SECURITY)
+        return
+    for instrument in found:
+        s.send(*messages.contract_details(req_id, instrument))
+    s.send(Out.CONTRACT_DATA_END, 1, req_id)
+
+
+def market_data_type(s: ClientSession, fields: list[str]) -> None:
+    s.market_data_type = int(fields[2])
+
+
+def _send_ticks(s: ClientSession, req_id: int, instrument: Instrument) -> None:
+    s.server.market.step(instrument)
+    bid, ask = s.server.market.bid_ask(instrument)
+    for name, price in (
+        ("bid", bid),
+        ("ask", ask),
+        ("last", instrument.price),
+        ("close", instrument.price),
+    ):
+        tick, _ = TICKS[name]
+        s.send(Out.TICK_PRICE, 6, req_id, tick, price, 100 if name != "close" else 0, 0)
+
+
+def market_data(s: ClientSession, fields: list[str]) -> None:
+    f = Fields(fields, start=2)
+    req_id, want = int(f.next()), f.contract()
+    if f.next() == "1":  # delta-neutral contract
+        f.skip(3)
+    f.next()  # generic tick list
+    snapshot = f.next() == "1"
+    found = _resolve(s, want)
+    if len(found) != 1:
+        s.error(req_id, *NO_SECURITY)
+        return
+    s.send(Out.MARKET_DATA_TYPE, 1, req_id, s.market_data_type)
+    _send_ticks(s, req_id, found[0])
+    if snapshot:
+        s.send(Out.TICK_SNAPSHOT_END, 1, req_id)
+        return
+
+    async def stream() -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            _send_ticks(s, req_id, found[0])
+
+    s.streams[req_id] = asyncio.ensure_future(stream())
+
+
+def cancel_market_data(s: ClientSession, fields: list[str]) -> None:
+    task = s.streams.pop(int(fields[2]), None)
+    if task is not None:
+        task.cancel()
+
+
+def _days(duration: str) -> int:
+    """Trading days in an IB duration string ("30 D", "2 W", "6 M", "1 Y")."""
+    match = re.fullmatch(r"(\d+)\s*([DWMY])", duration.strip().upper())
+    if not match:
+        raise ValueError(f"bad duration {duration!r}")
+    count, unit = int(match[1]), match[2]
+    if unit == "D":
+        return max(1, count * 5 // 7)
+    return count * {"W": 5, "M": 21, "Y": 252}[unit]
+
+
+def historical_data(s: ClientSession, fields: list[str]) -> None:
+    f = Fields(fields)
+    req_id, want = int(f.next()), f.contract()
+    f.next()  # includeExpired
+    end_text, bar_size, duration = f.next(), f.next(), f.next()
+    if s.state.faults.pacing_violation:
+        s.state.faults.pacing_violation = False
+        s.error(
+            req_id,
+            162,
+            "Historical Market Data Service error message:API scanner "
+            "subscription cancelled: pacing violation",
+        )
+        return
+    found = _resolve(s, want)
+    if len(found) != 1:
+        s.error(req_id, *NO_SECURITY)
+        return
+    if bar_size.strip() != "1 day":
+        s.error(
+            req_id,
+            162,
+            f"Historical Market Data Service error message: bar size "
+            f"{bar_size!r} not simulated (use '1 day')",
+        )
+        return
+    end = (
+        datetime.strptime(end_text[:8], "%Y%m%d").date()
+        if end_text[:8].isdigit()
+        else (date.today())
+    )
+    bars = s.server.market.daily_bars(found[0], _days(duration), end)
+    rows: list[object] = []
+    for day, open_, high, low, close, volume in bars:
+        rows += [
+            day.strftime("%Y%m%d"),
+            open_,
+            high,
+            low,
+            close,
+            volume,
+            round((high + low + close) / 3, 4),
+            volume // 100,
+        ]
+    start = bars[0][0].strftime("%Y%m%d") if bars else ""
+    s.send(Out.HISTORICAL_DATA, req_id, start, end.strftime("%Y%m%d"), len(bars), *rows)
+
+
+# -- orders -------------------------------------------------------------------------------------
+
+
+def _publish_fill(s: ClientSession, order: Order, execution) -> None:
+    owner = next((o for o in s.server.sessions if o.client_id == order.clientId), s)
+    owner.send(*messages.exec_details(-1, execution))
+    owner.send(*messages.order_status(order))
+    owner.send(*messages.open_order(order))
+    owner.send(*messages.commission_report(execution))
+    for session in list(s.server.sessions):
+        if session.position_updates:
+            send_position(session, order.instrument.conId)
+        if session.account_updates:
+            send_account(session)
+
+
+def place_order(s: ClientSession, fields: list[str]) -> None:
+    faults = s.state.faults
+    parsed = parse_place_order(fields)
+    order_id = parsed["orderId"]
+    if faults.drop_on_next_order:
+        faults.drop_on_next_order = False
+        log.info("fault: dropping every connection on order %d", order_id)
+        s.server.drop_all()
+        return
+    if faults.read_only:
+        s.error(
+            order_id,
+            321,
+            "Error validating request.-'bN' : cause - The API interface is "
+            "currently in Read-Only mode.",
+        )
+        return
+    if faults.reject_next_order:
+        reason, faults.reject_next_order = faults.reject_next_order, None
+        s.error(order_id, 201, f"Order rejected - reason:{reason}")
+        return
+    found = _resolve(s, parsed["contract"])
+    if len(found) != 1:
+        s.error(order_id, *NO_SECURITY)
+        return
+    order = Order(
+        orderId=order_id,
+        clientId=s.client_id or 0,
+        permId=0,
+        instrument=found[0],
+        **{
+            k: parsed[k]
+            for k in (
+                "action",
+                "totalQuantity",
+                "orderType",
+                "lmtPrice",
+                "tif",
+                "orderRef",
+                "goodAfterTime",
+                "account",
+                "algoStrategy",
+                "algoParams",
+            )
+        },
+    )
+    try:
+        s.server.broker.place(order)
+    except OrderError as exc:
+        s.error(order_id, exc.code, str(exc))
+        return
+    s.send(*messages.open_order(order))
+    s.send(*messages.order_status(order))
+    if order.status == "Filled":
+        _publish_fill(s, order, s.server.broker.executions[-1])
+
+
+def cancel_order(s: ClientSession, fields: list[str]) -> None:
+    order_id = int(fields[2])
+    try:
+        order = s.server.broker.cancel(order_id)
+    except OrderError as exc:
+        s.error(order_id, exc.code, str(exc))
+        return
+    s.send(*messages.order_status(order))
+    s.error(order_id, 202, "Order Canceled - reason:")
+
+
+def _open_orders(s: ClientSession, client_id: int | None) -> None:
+    for order in s.server.broker.working(client_id):
+        s.send(*messages.open_order(order))
+        s.send(*messages.order_status(order))
+    s.send(Out.OPEN_ORDER_END, 1)
+
+
+def open_orders(s: ClientSession, fields: list[str]) -> None:
+    _open_orders(s, None if s.client_id == 0 else s.client_id)
+
+
+def all_open_orders(s: ClientSession, fields: list[str]) -> None:
+    _open_orders(s, None)
+
+
+def completed_orders(s: ClientSession, fields: list[str]) -> None:
+    for order in s.server.broker.completed():
+        s.send(*messages.completed_order(order, order.completedTime))
+    s.send(Out.COMPLETED_ORDERS_END)
+
+
+def executions(s: ClientSession, fields: list[str]) -> None:
+    f = Fields(fields, start=2)
+    req_id = int(f.next())
+    client_id, account, since, symbol, sec_type, exchange, side = (f.next() for _ in range(7))
+    for e in s.server.broker.executions:
+        if (
+            (client_id not in ("", "0") and str(e.clientId) != client_id)
+            or (account and e.account != account)
+            or (symbol and e.instrument.symbol != symbol)
+            or (sec_type and e.instrument.secType != sec_type)
+            or (exchange and e.instrument.exchange != exchange)
+            or (side and e.side != {"BUY": "BOT", "SELL": "SLD"}.get(side, side))
+            or (since and e.time.strftime("%Y%m%d-%H:%M:%S") < since.replace(" ", "-")[:17])
+        ):
+            continue
+        s.send(*messages.exec_details(req_id, e))
+        s.send(*messages.commission_report(e))
+    s.send(Out.EXECUTION_DATA_END, 1, req_id)
+
+
+def ignore(s: ClientSession, fields: list[str]) -> None:
+    """Requests that need no answer (cancellations, auto-bind)."""
+
+
+HANDLERS: dict[int, Callable[[ClientSession, list[str]], None]] = {
+    In.START_API: start_api,
+    In.REQ_CURRENT_TIME: current_time,
+    In.REQ_POSITIONS: positions,
+    In.REQ_ACCOUNT_UPDATES: account_updates,
+    In.REQ_ACCOUNT_UPDATES_MULTI: account_updates_multi,
+    In.REQ_ACCOUNT_SUMMARY: account_summary,
+    In.REQ_OPEN_ORDERS: open_orders,
+    In.REQ_ALL_OPEN_ORDERS: all_open_orders,
+    In.REQ_COMPLETED_ORDERS: completed_orders,
+    In.REQ_EXECUTIONS: executions,
+    In.REQ_MANAGED_ACCTS: managed_accounts,
+    In.REQ_IDS: next_ids,
+    In.REQ_MARKET_DATA_TYPE: market_data_type,
+    In.REQ_CONTRACT_DETAILS: contract_details,
+    In.REQ_MKT_DATA: market_data,
+    In.CANCEL_MKT_DATA: cancel_market_data,
+    In.REQ_HISTORICAL_DATA: historical_data,
+    In.PLACE_ORDER: place_order,
+    In.CANCEL_ORDER: cancel_order,
+    In.REQ_AUTO_OPEN_ORDERS: ignore,
+    In.CANCEL_ACCOUNT_SUMMARY: ignore,
+    In.CANCEL_POSITIONS: ignore,
+    In.CANCEL_ACCOUNT_UPDATES_MULTI: ignore,
+    In.CANCEL_HISTORICAL_DATA: ignore,
+}

@@ -1,0 +1,133 @@
+"""Each fault, observed the way a client sees it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import time
+import urllib.request
+
+import ib_async as ib_
+import pytest
+
+from deploy.processes import free_port
+from simulator import Simulator
+
+
+def spy(ib):
+    return ib.qualifyContracts(ib_.Stock("SPY", "SMART", "USD"))[0]
+
+
+def errors_of(ib) -> list[int]:
+    seen: list[int] = []
+    ib.errorEvent += lambda req, code, msg, contract: seen.append(code)
+    return seen
+
+
+def test_boot_delay_keeps_the_port_closed():
+    sim = Simulator(port=free_port(), boot_delay=1.0)
+    sim.start(wait=False)
+    try:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", sim.port), timeout=1).close()
+        time.sleep(1.3)
+        socket.create_connection(("127.0.0.1", sim.port), timeout=1).close()
+    finally:
+        sim.stop()
+
+
+def test_hung_handshake_times_the_client_out(sim):
+    sim.call("POST", "/faults", {"hang_handshake": 3})
+    ib = ib_.IB()
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError):
+        ib.connect("127.0.0.1", sim.port, clientId=5, timeout=1)
+    assert time.monotonic() - t0 < 2.5
+
+
+def test_drop_now_and_on_next_order(connect, sim):
+    ib = connect()
+    sim.call("POST", "/drop", {})
+    with contextlib.suppress(ConnectionError):  # ib_async raises it from a running wait
+        ib.sleep(0.3)
+    assert not ib.isConnected()
+    ib = connect()
+    sim.call("POST", "/faults", {"drop_on_next_order": True})
+    ib.placeOrder(spy(ib), ib_.MarketOrder("BUY", 1))
+    with contextlib.suppress(ConnectionError):
+        ib.sleep(0.3)
+    assert not ib.isConnected()
+    assert sim.api.broker.orders == {}
+
+
+def test_reject_next_order_with_a_reason(connect, sim):
+    ib = connect()
+    seen = errors_of(ib)
+    sim.call("POST", "/faults", {"reject_next_order": "insufficient margin"})
+    trade = ib.placeOrder(spy(ib), ib_.MarketOrder("BUY", 1))
+    ib.sleep(0.3)
+    assert 201 in seen and trade.orderStatus.status == "Cancelled"
+    assert "insufficient margin" in trade.log[-1].message
+    again = ib.placeOrder(spy(ib), ib_.MarketOrder("BUY", 1))  # one shot
+    ib.sleep(0.3)
+    assert again.orderStatus.status == "Filled"
+
+
+def test_read_only_api(connect, sim):
+    ib = connect()
+    seen = errors_of(ib)
+    sim.call("POST", "/faults", {"read_only": True})
+    ib.placeOrder(spy(ib), ib_.MarketOrder("BUY", 1))
+    ib.sleep(0.3)
+    assert 321 in seen and sim.api.broker.orders == {}
+
+
+def test_connectivity_lost_and_restored(connect, sim):
+    ib = connect()
+    seen = errors_of(ib)
+    sim.call("POST", "/connectivity", {"lost": True})
+    sim.call("POST", "/connectivity", {"restored": True})
+    ib.sleep(0.3)
+    assert seen == [1100, 1102]
+
+
+def test_competing_session_and_pacing(connect, sim):
+    sim.call("POST", "/faults", {"competing_session": True, "pacing_violation": True})
+    ib = ib_.IB()
+    seen = errors_of(ib)
+    ib.connect("127.0.0.1", sim.port, clientId=9, timeout=5)
+    try:
+        ib.sleep(0.2)
+        assert 10197 in seen
+        assert list(ib.reqHistoricalData(spy(ib), "", "5 D", "1 day", "TRADES", True)) == []
+        assert 162 in seen
+    finally:
+        ib.disconnect()
+
+
+def test_response_delay(connect, sim):
+    ib = connect()
+    sim.call("POST", "/faults", {"response_delay": 0.4})
+    t0 = time.monotonic()
+    ib.reqCurrentTime()
+    assert time.monotonic() - t0 >= 0.4
+
+
+def test_control_interface_over_http(sim):
+    base = f"http://127.0.0.1:{sim.control_port}"
+    with urllib.request.urlopen(f"{base}/state", timeout=5) as response:
+        state = json.loads(response.read())
+    assert state["account"] == "DU1234567" and state["cash"]["USD"] == 100_000
+    request = urllib.request.Request(f"{base}/faults", data=b'{"no_such_fault": 1}', method="POST")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=5)
+    assert caught.value.code == 400
+
+
+def test_faults_from_a_state_file(tmp_path):
+    path = tmp_path / "state.yaml"
+    path.write_text("account: DU7654321\ncash: {USD: 5000}\nfaults: {read_only: true}\n")
+    with Simulator(port=0, state=path) as sim:
+        assert sim.state.account == "DU7654321" and sim.state.faults.read_only
+        assert sim.state.cash == {"USD": 5000.0}
