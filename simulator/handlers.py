@@ -340,6 +340,12 @@ def place_order(s: ClientSession, fields: list[str]) -> None:
     s.send(*messages.order_status(order))
     if order.status == "Filled":
         _publish_fill(s, order, s.server.broker.executions[-1])
+    if faults.drop_after_orders is not None:
+        faults.drop_after_orders -= 1
+        if faults.drop_after_orders <= 0:
+            faults.drop_after_orders = None
+            log.info("fault: dropping every connection after order %d", order_id)
+            asyncio.get_running_loop().call_later(0.05, s.server.drop_all)
 
 
 def cancel_order(s: ClientSession, fields: list[str]) -> None:

@@ -61,6 +61,7 @@ class Faults:
     competing_session: bool = False
     pacing_violation: bool = False
     drop_on_request: int | None = None  # drop every connection when this request id arrives
+    drop_after_orders: int | None = None  # drop every connection after this many more orders
 
 
 @dataclass

@@ -36,6 +36,7 @@ class IntentMessage:
     trading_mode: str = "paper"
     expires_at: datetime | None = None
     requested_by: str | None = None
+    explicit_mode: bool = False  # the message itself named its trading mode
 
 
 @cache
@@ -155,6 +156,7 @@ def validate(
         trading_mode=mode,
         expires_at=_expiry(body, published_at),
         requested_by=body.get("requestedBy"),
+        explicit_mode="tradingMode" in body or "tradingMode" in attributes,
     )
 
 

@@ -47,7 +47,7 @@ def _pipeline() -> Pipeline:
     store = IntentStore(s)
     session = cache(lambda: GatewaySession(s, store.client))
     lifecycle.install(on_idle_shutdown=lambda: session().close())
-    runner = Runner(s, session=session, audit=store.audit)
+    runner = Runner(s, session=session, audit=store.audit, db=lambda: store.client)
     return Pipeline(settings=s, store=store, publisher=ResultPublisher(s), runner=runner)
 
 

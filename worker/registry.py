@@ -28,6 +28,8 @@ class IntentContext:
     deadline: datetime
     audit: Callable[[str, dict[str, Any]], None]
     open_gateway: Callable[[], Any] | None = None
+    db: Any = None  # the Firestore client, for config and holdings
+    explicit_mode: bool = False
 
     def ib(self) -> Any:
         """The connected `ib_async.IB` of this worker's gateway session (started on first use)."""

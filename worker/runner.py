@@ -35,6 +35,7 @@ class Runner:
     settings: Settings
     session: Callable[[], Any]  # -> GatewaySession, created on first use
     audit: Callable[[str, str, dict[str, Any]], None]
+    db: Callable[[], Any] = lambda: None
 
     def run(self, spec: IntentSpec, message: IntentMessage, attempt: int) -> Outcome:
         outcome = Outcome()
@@ -61,6 +62,8 @@ class Runner:
             deadline=datetime.now(UTC) + timedelta(seconds=seconds),
             audit=lambda kind, detail: self.audit(message.id, kind, detail),
             open_gateway=open_gateway,
+            db=self.db(),
+            explicit_mode=message.explicit_mode,
         )
         log.info("running intent %s (attempt %d)", message.intent, attempt)
         t0 = time.perf_counter()

@@ -1,5 +1,5 @@
 """The intent plugins. Importing this package registers every intent the worker knows."""
 
-from worker.intents import ping, summary
+from worker.intents import close_all, ping, summary
 
-__all__ = ["ping", "summary"]
+__all__ = ["close_all", "ping", "summary"]

@@ -1,0 +1,1 @@
+"""Trading on the session: config from Firestore, risk limits, idempotent orders, holdings."""

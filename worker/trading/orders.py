@@ -1,0 +1,230 @@
+"""Idempotent orders: every order's `orderRef` starts with the intent id, and an order whose
+`orderRef` is already among the open orders or today's executions is never placed again."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from worker.gateway.connect import ErrorLog, ensure_connected
+from worker.gateway.errors import GatewayError
+from worker.registry import IntentContext, IntentFailed
+from worker.trading.config import RiskLimits
+
+log = logging.getLogger("worker.trading")
+SETTLE_SECONDS = 10.0
+
+
+@dataclass
+class OrderRequest:
+    """One order to send: what, how many, at about what price, and for which strategies."""
+
+    contract: Any  # ib_async.Contract, qualified
+    action: str  # BUY or SELL
+    quantity: float
+    order_ref: str
+    price: float = 0.0  # for the notional risk checks
+    multiplier: float = 1.0
+    sources: dict[str, float] = field(default_factory=dict)  # strategy -> signed quantity
+
+    @property
+    def notional(self) -> float:
+        return abs(self.quantity) * self.price * self.multiplier
+
+    @property
+    def symbol(self) -> str:
+        return self.contract.localSymbol or self.contract.symbol
+
+
+def order_ref(intent_id: str, step: str, leg: str) -> str:
+    return f"{intent_id}:{step}:{leg}"
+
+
+def check_limits(requests: list[OrderRequest], limits: RiskLimits) -> None:
+    """Fail (not retryable) before anything is sent when a limit would be breached."""
+
+    def breach(message: str) -> IntentFailed:
+        return IntentFailed("risk-limit", message, retryable=False)
+
+    if limits.max_orders_per_intent is not None and len(requests) > limits.max_orders_per_intent:
+        raise breach(
+            f"{len(requests)} orders exceed maxOrdersPerIntent {limits.max_orders_per_intent}"
+        )
+    for r in requests:
+        if limits.allowed_instruments is not None and r.contract.symbol not in (
+            limits.allowed_instruments
+        ):
+            raise breach(f"{r.symbol} is not in allowedInstruments")
+        if limits.max_notional_per_order is not None and r.notional > limits.max_notional_per_order:
+            raise breach(
+                f"{r.action} {r.quantity:g} {r.symbol} is {r.notional:,.0f} notional, "
+                f"over maxNotionalPerOrder {limits.max_notional_per_order:,.0f}"
+            )
+    total = sum(r.notional for r in requests)
+    if limits.max_notional_per_intent is not None and total > limits.max_notional_per_intent:
+        raise breach(
+            f"{total:,.0f} notional exceeds maxNotionalPerIntent "
+            f"{limits.max_notional_per_intent:,.0f}"
+        )
+
+
+class OrderDesk:
+    """Sends an intent's orders once, however often the intent is delivered."""
+
+    def __init__(
+        self,
+        ctx: IntentContext,
+        ib: Any,
+        properties: dict[str, Any] | None = None,
+        algo_priority: str = "Normal",
+    ) -> None:
+        self.ctx = ctx
+        self.ib = ib
+        self.properties = properties or {}
+        self.algo_priority = algo_priority
+
+    def guard(self) -> None:
+        if self.ctx.trading_mode == "live" and not self.ctx.explicit_mode:
+            raise IntentFailed(
+                "live-guard",
+                "a live worker places orders only for messages that "
+                'say "tradingMode": "live" explicitly',
+                retryable=False,
+            )
+
+    def already_sent(self) -> dict[str, float]:
+        """orderRefs of this intent among open orders and today's executions, with the
+        quantity filled so far."""
+        import ib_async
+
+        today = datetime.now(UTC).strftime("%Y%m%d-00:00:00")
+        mine = f"{self.ctx.id}:"
+        sent = {
+            t.order.orderRef: 0.0
+            for t in self.ib.reqAllOpenOrders()
+            if t.order.orderRef.startswith(mine)
+        }
+        for fill in self.ib.reqExecutions(ib_async.ExecutionFilter(time=today)):
+            ref = fill.execution.orderRef
+            if ref.startswith(mine):
+                sent[ref] = sent.get(ref, 0.0) + fill.execution.shares
+        return sent
+
+    def place(self, requests: list[OrderRequest]) -> list[dict[str, Any]]:
+        """Place what was not placed before; returns what happened to each order."""
+        import ib_async
+
+        self.guard()
+        sent = self.already_sent()
+        outcomes = []
+        for request in requests:
+            if request.order_ref in sent:
+                log.info("order %s was placed by an earlier attempt; not again", request.order_ref)
+                filled = sent[request.order_ref]
+                outcomes.append(
+                    {
+                        "orderRef": request.order_ref,
+                        "symbol": request.symbol,
+                        "action": request.action,
+                        "quantity": request.quantity,
+                        "status": "Filled" if filled >= abs(request.quantity) else "already placed",
+                        "filled": filled,
+                        "sources": request.sources,
+                        "placedBefore": True,
+                    }
+                )
+                continue
+            ensure_connected(self.ib)
+            order = self._order(ib_async, request)
+            errors = ErrorLog()
+            self.ib.errorEvent += errors
+            try:
+                trade = self.ib.placeOrder(request.contract, order)
+                self.ctx.audit(
+                    "order placed",
+                    {
+                        "orderRef": request.order_ref,
+                        "symbol": request.symbol,
+                        "action": request.action,
+                        "quantity": request.quantity,
+                        "orderId": trade.order.orderId,
+                    },
+                )
+                self._settle(trade)
+            finally:
+                self.ib.errorEvent -= errors
+            self._raise_for(errors.seen, request)
+            for fill in trade.fills:
+                self.ctx.audit(
+                    "fill",
+                    {
+                        "orderRef": request.order_ref,
+                        "execId": fill.execution.execId,
+                        "shares": fill.execution.shares,
+                        "price": fill.execution.price,
+                    },
+                )
+            outcomes.append(
+                {
+                    "orderRef": request.order_ref,
+                    "symbol": request.symbol,
+                    "action": request.action,
+                    "quantity": request.quantity,
+                    "status": trade.orderStatus.status,
+                    "filled": trade.orderStatus.filled,
+                    "avgFillPrice": trade.orderStatus.avgFillPrice,
+                    "permId": trade.order.permId,
+                    "orderId": trade.order.orderId,
+                    "sources": request.sources,
+                }
+            )
+        return outcomes
+
+    def _order(self, ib_async: Any, request: OrderRequest) -> Any:
+        kind = self.properties.get("orderType", "MKT")
+        if kind != "MKT":
+            raise IntentFailed("bad-params", f"order type {kind} is not supported (MKT)")
+        order = ib_async.MarketOrder(
+            request.action,
+            abs(request.quantity),
+            orderRef=request.order_ref,
+            tif=self.properties.get("tif", "DAY"),
+        )
+        if self.properties.get("goodAfterTime"):
+            order.goodAfterTime = self.properties["goodAfterTime"]
+        if request.contract.secType != "CASH":
+            order.algoStrategy = "Adaptive"
+            order.algoParams = [ib_async.TagValue("adaptivePriority", self.algo_priority)]
+        return order
+
+    def _settle(self, trade: Any) -> None:
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while trade.orderStatus.status in ("PendingSubmit", "ApiPending") and (
+            time.monotonic() < deadline
+        ):
+            self.ib.sleep(0.05)
+        self.ib.sleep(0.05)  # executions and commissions follow the status
+
+    @staticmethod
+    def _raise_for(errors: list[tuple[int, str]], request: OrderRequest) -> None:
+        for code, message in errors:
+            if code == 321:
+                raise GatewayError(
+                    "ib-321",
+                    "the API is read-only: set ReadOnlyApi=no in IBC's "
+                    "config.ini (or uncheck 'Read-Only API' in the gateway)",
+                    retryable=False,
+                )
+            if code == 201:
+                raise IntentFailed(
+                    "broker-rejected",
+                    f"IB rejected {request.action} "
+                    f"{request.quantity:g} {request.symbol}: {message}",
+                )
+            if code == 200:
+                raise IntentFailed(
+                    "unknown-contract", f"the gateway does not know {request.symbol}: {message}"
+                )
