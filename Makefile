@@ -28,6 +28,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	bash deploy/lint.sh
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -19,6 +19,14 @@ TEST_WORKER_ENV = {
 }
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the local stack, so `-m "not stack"` runs the rest alone
+    (as the image build does, where no emulator runs)."""
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()) or item.path.name == "test_stack.py":
+            item.add_marker(pytest.mark.stack)
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     options = StackOptions(

@@ -143,7 +143,7 @@ def pipeline(stack: LocalStack, **env: str) -> Any:
     )
     store = IntentStore(settings)
     session = GatewaySession(settings, store.client)
-    runner = Runner(settings, session=lambda: session, audit=store.audit)
+    runner = Runner(settings, session=lambda: session, audit=store.audit, db=lambda: store.client)
     built = Pipeline(
         settings=settings, store=store, publisher=ResultPublisher(settings), runner=runner
     )

@@ -18,8 +18,10 @@ for arg in "$@"; do
 done
 [[ -n $gateway ]] || { echo "stand-in: --gateway missing" >&2; exit 2; }
 [[ $(stat -c %a "$ini") == 600 ]] || { echo "stand-in: $ini is not mode 600" >&2; exit 3; }
-grep -q '^IbLoginId=.' "$ini" && grep -q '^IbPassword=.' "$ini" \
-    || { echo "stand-in: no credentials in $ini" >&2; exit 4; }
+if ! grep -q '^IbLoginId=.' "$ini" || ! grep -q '^IbPassword=.' "$ini"; then
+    echo "stand-in: no credentials in $ini" >&2
+    exit 4
+fi
 grep -q "^TradingMode=$mode\$" "$ini" || { echo "stand-in: TradingMode is not $mode" >&2; exit 5; }
 port=$(sed -n 's/^OverrideTwsApiPort=//p' "$ini")
 echo "stand-in IBC: gateway $version, $mode mode, API port $port"
