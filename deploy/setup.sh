@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One-time, idempotent set-up of a Google Cloud project for the IB worker (deploy/README.md).
+# One-time, idempotent set-up of a Google Cloud project for the IB worker (README.md, "Deploying to Google Cloud").
 #
 #   deploy/setup.sh --project P --region R [--mode paper|live] [--delivery push|eventarc] [--dry-run]
 #   deploy/setup.sh --project P --region R [--mode paper|live] --teardown [--yes] [--dry-run]
@@ -478,7 +478,7 @@ setup() {
     step_build_bucket
     step_iam
     step_schedules
-    printf '\nDone. Next: deploy with cloudbuild.yaml (deploy/README.md):\n'
+    printf '\nDone. Next: deploy with cloudbuild.yaml (README.md, Deploying to Google Cloud):\n'
     printf '  gcloud builds submit --region=%s --config=cloudbuild.yaml --project=%s \\\n' "${REGION}" "${PROJECT}"
     printf '    --service-account=projects/%s/serviceAccounts/%s \\\n' "${PROJECT}" "${DEPLOYER_SA}"
     # shellcheck disable=SC2016  # the $(git ...) is for the person to run
