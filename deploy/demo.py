@@ -102,23 +102,51 @@ def publish_and_wait(
         subscriber.delete_subscription(subscription=tap)
 
 
+def _print_orders(result: dict[str, Any]) -> None:
+    body = result.get("result") or {}
+    rows = body.get("orders") or body.get("trades") or []
+    for row in rows:
+        filled = (
+            f"  filled {row['filled']:g} @ {row['avgFillPrice']:,.2f}"
+            if "filled" in row and (row.get("avgFillPrice"))
+            else ""
+        )
+        print(
+            f"    {row['action']:<4} {row['quantity']:>6g} {row['symbol']:<5} "
+            f"{row.get('status', 'planned'):<9} orderRef {row['orderRef']}{filled}"
+        )
+
+
+def _step(stack: LocalStack, message: dict[str, Any], what: str) -> dict[str, Any]:
+    print(f"\n==> {what}: publishing {json.dumps(message)}", flush=True)
+    result = publish_and_wait(stack, {**message, "requestedBy": "make demo"})
+    print(
+        f"<== {message['intent']} {result.get('status')}"
+        + (f": {result['error']['message']}" if result.get("error") else "")
+    )
+    return result
+
+
 def run(state_dir: Path) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # keep our lines in order with the stack's
     try:
         with LocalStack(StackOptions(state_dir=state_dir)) as stack:
-            print(f'\n==> publishing {{"intent": "ping"}} to topic {INTENTS_TOPIC}', flush=True)
-            result = publish_and_wait(stack, {"intent": "ping", "requestedBy": "make demo"})
-            print(f"<== result from topic {RESULTS_TOPIC}:")
-            _print_result(result, stack)
-            ok = result.get("status") == "succeeded"
-            print('\n==> publishing {"intent": "summary"} (starts the simulated gateway)')
-            summary = publish_and_wait(stack, {"intent": "summary", "requestedBy": "make demo"})
-            print(f"<== summary {summary.get('status')}:")
+            ping = _step(stack, {"intent": "ping"}, "the walking pipeline")
+            _print_result(ping, stack)
+            dry = _step(
+                stack,
+                {"intent": "allocation", "params": {"dryRun": True}},
+                "allocation, dry run (static-weights 60% SPY / 40% TLT at 50%)",
+            )
+            _print_orders(dry)
+            real = _step(stack, {"intent": "allocation"}, "allocation on the simulator")
+            _print_orders(real)
+            recon = _step(stack, {"intent": "trade-reconciliation"}, "trade-reconciliation")
+            summary = _step(stack, {"intent": "summary"}, "summary")
             if summary.get("status") == "succeeded":
                 _print_summary(summary)
-            else:
-                _print_result(summary, stack)
-            ok = ok and summary.get("status") == "succeeded"
+            results = (ping, dry, real, recon, summary)
+            ok = all(r.get("status") == "succeeded" for r in results)
             print(f"\ndemo {'succeeded' if ok else 'FAILED'}; stopping the stack", flush=True)
             return 0 if ok else 1
     except (StackError, TimeoutError) as exc:

@@ -113,6 +113,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         emulators.check_prerequisites()
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        (self.options.state_dir / "simulator-account.json").unlink(missing_ok=True)
         t0 = time.monotonic()
         try:
             self._progress("starting the Pub/Sub and Firestore emulators ...")
@@ -220,6 +221,11 @@ class LocalStack:
             "PORT": str(self.worker_port),
             "TRADING_MODE": self.options.trading_mode,
             "GATEWAY_MODE": os.environ.get("GATEWAY_MODE", "simulator"),
+            "SIMULATOR_STATE": os.environ.get(
+                "SIMULATOR_STATE", str(ROOT / "deploy" / "local-simulator.yaml")
+            ),
+            # The account outlives each gateway session, as a real one does.
+            "SIMULATOR_PERSIST": str(self.options.state_dir / "simulator-account.json"),
             "K_SERVICE": f"ib-{self.options.trading_mode}-local",
             "K_REVISION": "local",
             "PYTHONUNBUFFERED": "1",

@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+from simulator import persist as persistence
 from simulator.control import ControlServer
 from simulator.server import ApiServer
 from simulator.state import State, load
@@ -31,6 +32,7 @@ class Simulator:
         boot_delay: float = 0.0,
         control_port: int | None = None,
         trading_mode: str = "paper",
+        persist: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -40,6 +42,10 @@ class Simulator:
         if boot_delay:
             self.state.faults.boot_delay = boot_delay
         self.api = ApiServer(self.state, seed)
+        if persist is not None:
+            path = Path(persist)
+            persistence.load(path, self.state, self.api.broker)
+            self.api.on_change = lambda: persistence.save(path, self.state, self.api.broker)
         self.control = ControlServer(self.api)
         self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None

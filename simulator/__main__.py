@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--control-port", type=int, help="HTTP control interface port")
     parser.add_argument("--trading-mode", choices=["paper", "live"], default="paper")
+    parser.add_argument(
+        "--persist",
+        type=Path,
+        help="keep orders, executions, positions and cash in this JSON file across restarts",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO,
@@ -41,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             args.boot_delay,
             args.control_port,
             args.trading_mode,
+            args.persist,
         )
     except (OSError, ValueError, TypeError) as exc:
         print(f"simulator: {exc}", file=sys.stderr)

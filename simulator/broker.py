@@ -82,6 +82,11 @@ class Broker:
         self._perm_ids = itertools.count(1_000_001)
         self._exec_ids = itertools.count(1)
 
+    def resume(self, last_perm_id: int, executions: int) -> None:
+        """Continue numbering after restored orders and executions."""
+        self._perm_ids = itertools.count(last_perm_id + 1)
+        self._exec_ids = itertools.count(executions + 1)
+
     def place(self, order: Order) -> Order:
         """Accept (or amend) an order; fill it now if it is marketable."""
         if order.totalQuantity <= 0:

@@ -336,10 +336,17 @@ def place_order(s: ClientSession, fields: list[str]) -> None:
     except OrderError as exc:
         s.error(order_id, exc.code, str(exc))
         return
+    s.server.on_change()
     s.send(*messages.open_order(order))
     s.send(*messages.order_status(order))
     if order.status == "Filled":
         _publish_fill(s, order, s.server.broker.executions[-1])
+    if faults.stall_after_orders is not None:
+        faults.stall_after_orders -= 1
+        if faults.stall_after_orders <= 0:
+            faults.stall_after_orders = None
+            log.info("fault: no more answers after order %d", order_id)
+            faults.response_delay = 3600.0
     if faults.drop_after_orders is not None:
         faults.drop_after_orders -= 1
         if faults.drop_after_orders <= 0:
@@ -355,6 +362,7 @@ def cancel_order(s: ClientSession, fields: list[str]) -> None:
     except OrderError as exc:
         s.error(order_id, exc.code, str(exc))
         return
+    s.server.on_change()
     s.send(*messages.order_status(order))
     s.error(order_id, 202, "Order Canceled - reason:")
 

@@ -136,6 +136,7 @@ class ApiServer:
         self.state = state
         self.market = Market(seed)
         self.broker = Broker(state, self.market)
+        self.on_change: Callable[[], None] = lambda: None  # after orders and fills
         self.sessions: set[ClientSession] = set()
         self._server: asyncio.base_events.Server | None = None
 

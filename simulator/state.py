@@ -62,6 +62,7 @@ class Faults:
     pacing_violation: bool = False
     drop_on_request: int | None = None  # drop every connection when this request id arrives
     drop_after_orders: int | None = None  # drop every connection after this many more orders
+    stall_after_orders: int | None = None  # stop answering after this many more orders
 
 
 @dataclass

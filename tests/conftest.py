@@ -61,3 +61,17 @@ def results(stack: LocalStack) -> Iterator[Results]:
         yield tap
     finally:
         tap.close()
+
+
+@pytest.fixture
+def worker_env(stack):
+    """Restart the stack's worker with extra settings; restore it afterwards."""
+    original = dict(stack.options.worker_env)
+
+    def restart(**env: str) -> None:
+        stack.options.worker_env = dict(original)
+        stack.restart_worker(**env)
+
+    yield restart
+    stack.options.worker_env = original
+    stack.restart_worker()

@@ -138,6 +138,10 @@ def pipeline(stack: LocalStack, **env: str) -> Any:
             **stack.worker_environment(),
             "FIRESTORE_TIMEOUT_SECONDS": "3",
             "IB_GATEWAY_PORT": str(free_port()),
+            # The simulator's default account, fresh for every gateway session, unless a test
+            # says otherwise.
+            "SIMULATOR_STATE": "",
+            "SIMULATOR_PERSIST": "",
             **env,
         }
     )

@@ -72,6 +72,7 @@ class Settings:
     simulator_boot_delay: float = 0.0
     simulator_state: Path | None = None
     simulator_control_port: int | None = None
+    simulator_persist: Path | None = None
     credentials_json: str | None = field(default=None, repr=False)
     credentials_secret: str | None = None
     credentials_version: str = "latest"
@@ -121,6 +122,9 @@ class Settings:
             simulator_boot_delay=_float(env, "SIMULATOR_BOOT_DELAY", 0.0, allow_zero=True),
             simulator_state=Path(env["SIMULATOR_STATE"]) if env.get("SIMULATOR_STATE") else None,
             simulator_control_port=_int(env, "SIMULATOR_CONTROL_PORT", 0) or None,
+            simulator_persist=Path(env["SIMULATOR_PERSIST"])
+            if env.get("SIMULATOR_PERSIST")
+            else None,
             credentials_json=env.get("IB_CREDENTIALS_JSON") or None,
             credentials_secret=env.get("IB_CREDENTIALS_SECRET") or f"ib-credentials-{mode}",
             credentials_version=env.get("IB_CREDENTIALS_VERSION", "latest"),

@@ -52,10 +52,18 @@ class IntentSpec:
 class IntentFailed(Exception):
     """An intent ended in failure; `retryable` says whether another attempt could succeed."""
 
-    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        retryable: bool = False,
+        result: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.retryable = retryable
+        self.result = result or {}  # what the intent found before it failed
 
 
 _registry: dict[str, IntentSpec] = {}

@@ -80,6 +80,7 @@ class Runner:
         except IntentFailed as exc:
             healthy = not isinstance(exc, GatewayError)
             outcome.error = results.error(exc.code, str(exc), retryable=exc.retryable)
+            outcome.output = exc.result
         except StoreUnavailable:
             healthy = False
             raise

@@ -144,3 +144,25 @@ def test_two_clients_and_a_duplicate_client_id(connect, sim):
         dup.connect("127.0.0.1", sim.port, clientId=1, timeout=2)
     assert 326 in errors and not dup.isConnected()
     assert first.isConnected()
+
+
+def test_persisted_account_survives_a_restart(tmp_path):
+    from simulator import Simulator
+
+    path = tmp_path / "account.json"
+    with Simulator(port=0, persist=path) as sim:
+        ib = ib_.IB()
+        ib.connect("127.0.0.1", sim.port, clientId=1, timeout=5)
+        spy = ib.qualifyContracts(ib_.Stock("SPY", "SMART", "USD"))[0]
+        ib.placeOrder(spy, ib_.MarketOrder("BUY", 5, orderRef="kept"))
+        ib.sleep(0.3)
+        ib.disconnect()
+    with Simulator(port=0, persist=path) as sim:
+        ib = ib_.IB()
+        ib.connect("127.0.0.1", sim.port, clientId=1, timeout=5)
+        try:
+            assert {p.contract.symbol: p.position for p in ib.positions()}["SPY"] == 105
+            assert [f.execution.orderRef for f in ib.reqExecutions()] == ["kept"]
+            assert ib.client.getReqId() > 1  # order ids continue after the restored ones
+        finally:
+            ib.disconnect()

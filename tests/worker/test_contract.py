@@ -59,7 +59,7 @@ def test_ttl_counts_from_publish_time_and_the_earlier_limit_wins():
     [
         ({"intent": "ping", "dryrun": True}, "schema", "unknown field 'dryrun' (allowed:"),
         ({"intent": "ping", "params": {"x": 1}}, "bad-params", "unknown field 'params.x'"),
-        ({"intent": "nope"}, "unknown-intent", "(known: close-all, ping, summary)"),
+        ({"intent": "nope"}, "unknown-intent", "(known: allocation, batch, cash-balancer"),
         ({"intent": None}, "schema", "must be a string, got null"),
         ({"intent": "ping", "id": ""}, "schema", "id: '' does not match"),
         ({"intent": "ping", "id": "x" * 65}, "schema", "does not match"),

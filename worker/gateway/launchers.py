@@ -77,6 +77,8 @@ class SimulatorLauncher(Launcher):
         command += ["--trading-mode", s.trading_mode]
         if s.simulator_state:
             command += ["--state", str(s.simulator_state)]
+        if s.simulator_persist:
+            command += ["--persist", str(s.simulator_persist)]
         if s.simulator_control_port:
             command += ["--control-port", str(s.simulator_control_port)]
         self.process = GatewayProcess("simulator", command, cwd=str(ROOT)).start()

@@ -1,5 +1,23 @@
 """The intent plugins. Importing this package registers every intent the worker knows."""
 
-from worker.intents import close_all, ping, summary
+from worker.intents import (
+    allocation,
+    batch,
+    cash_balancer,
+    close_all,
+    collect_market_data,
+    ping,
+    summary,
+    trade_reconciliation,
+)
 
-__all__ = ["close_all", "ping", "summary"]
+__all__ = [
+    "allocation",
+    "batch",
+    "cash_balancer",
+    "close_all",
+    "collect_market_data",
+    "ping",
+    "summary",
+    "trade_reconciliation",
+]

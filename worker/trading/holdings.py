@@ -28,6 +28,22 @@ class Holdings:
             {"positions": {str(k): v for k, v in positions.items() if v}}, timeout=10
         )
 
+    def move(self, holdings: dict[str, dict[int, float]], reconciled: list[str]) -> None:
+        """In one transaction: the new holdings, and the reconciled openOrders gone."""
+        from google.cloud import firestore
+
+        @firestore.transactional
+        def write(tx: Any) -> None:
+            for strategy, positions in holdings.items():
+                tx.set(
+                    self.root.collection("holdings").document(strategy),
+                    {"positions": {str(k): v for k, v in positions.items() if v}},
+                )
+            for ref in reconciled:
+                tx.delete(self.root.collection("openOrders").document(_key(ref)))
+
+        write(self.db.transaction())
+
     def open_orders(self) -> dict[str, dict[str, Any]]:
         return {d.id: d.to_dict() for d in self.root.collection("openOrders").stream(timeout=10)}
 

@@ -9,24 +9,8 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.support import events, publish, record, unique
 from tests.worker.gateway.test_ibc_launcher import FAKE, STANDIN
-
-
-@pytest.fixture
-def worker_env(stack):
-    """Restart the stack's worker with extra settings; restore it afterwards."""
-    original = dict(stack.options.worker_env)
-
-    def restart(**env: str) -> None:
-        stack.options.worker_env = dict(original)
-        stack.restart_worker(**env)
-
-    yield restart
-    stack.options.worker_env = original
-    stack.restart_worker()
 
 
 def wait_for_log(stack, needle: str, timeout: float = 30) -> None:

@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 from google.cloud import firestore
 
-from simulator import Simulator
 from tests.support import delivery, events, pipeline, unique
 
 SPY, TLT = 756733, 15547841
-
-
-@pytest.fixture
-def sim():
-    with Simulator(port=0, seed=3) as running:
-        yield running
 
 
 @pytest.fixture

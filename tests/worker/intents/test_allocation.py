@@ -1,0 +1,129 @@
+"""`allocation` with the seeded config (static-weights 60/40 at 50% exposure)."""
+
+from __future__ import annotations
+
+import pytest
+from google.cloud import firestore
+
+from tests.support import delivery, events, unique
+from tests.worker.intents.conftest import SPY, TLT
+
+
+def allocate(worker, intent_id: str, **params):
+    return worker.handle(delivery({"intent": "allocation", "id": intent_id, "params": params}))
+
+
+def holdings(positions_root) -> dict:
+    doc = positions_root.collection("holdings").document("static-weights").get()
+    return {int(k): v for k, v in ((doc.to_dict() or {}).get("positions") or {}).items()}
+
+
+def test_dry_run_computes_everything_and_places_nothing(
+    make_worker, flat_sim, positions_root, results
+):
+    intent_id = unique("alloc-dry")
+    allocate(make_worker(flat_sim), intent_id, dryRun=True)
+    result = results.for_id(intent_id)
+    assert result["status"] == "succeeded", result["error"]
+    body = result["result"]
+    assert body["signals"] == {"static-weights": {"SPY": 0.6, "TLT": 0.4}}
+    exposure = body["netLiquidation"] * 0.5
+    spy_target = body["targets"]["static-weights"]["SPY"]
+    assert abs(spy_target * 550 - exposure * 0.6) < 550 * 3  # price walks near 550
+    assert [(t["symbol"], t["action"]) for t in body["trades"]] == [("SPY", "BUY"), ("TLT", "BUY")]
+    assert body["holdings"] == {"static-weights": {}}
+    assert flat_sim.api.broker.orders == {}
+
+
+def test_orders_go_out_once_and_holdings_follow(make_worker, flat_sim, positions_root, results, db):
+    worker = make_worker(flat_sim)
+    intent_id = unique("alloc")
+    assert allocate(worker, intent_id).status == 200
+    result = results.for_id(intent_id)
+    assert result["status"] == "succeeded", result["error"]
+    orders = result["result"]["orders"]
+    assert {o["status"] for o in orders} == {"Filled"}
+    assert all(o["orderRef"].startswith(f"{intent_id}:alloc:") for o in orders)
+    targets = result["result"]["targets"]["static-weights"]
+    assert holdings(positions_root) == {SPY: targets["SPY"], TLT: targets["TLT"]}
+    broker = {p.conId: p.quantity for p in flat_sim.state.positions}
+    assert broker == {SPY: targets["SPY"], TLT: targets["TLT"]}
+    # The same intent id again: nothing new at the broker, no second result.
+    assert allocate(worker, intent_id).status == 200
+    assert len(flat_sim.api.broker.orders) == 2
+    assert len(results.all_for(intent_id, settle=1)) == 1
+    # A new allocation right after: the strategy already holds its targets (up to price drift).
+    again = unique("alloc")
+    allocate(worker, again, dryRun=True)
+    trades = results.for_id(again)["result"]["trades"]
+    assert all(t["quantity"] <= 2 for t in trades)
+    trail = events(db, intent_id)
+    assert trail.count("order placed") == 2 and trail.count("fill") == 2
+
+
+def test_connection_lost_after_the_first_order_redelivery_places_only_the_rest(
+    make_worker, flat_sim, positions_root, results
+):
+    flat_sim.state.faults.drop_after_orders = 1
+    worker = make_worker(flat_sim)
+    intent_id = unique("alloc-crash")
+    message = delivery({"intent": "allocation", "id": intent_id})
+    assert worker.handle(message).status == 503
+    assert len(flat_sim.api.broker.orders) == 1
+    assert worker.handle(message).status == 200
+    result = results.for_id(intent_id)
+    assert result["status"] == "succeeded", result["error"]
+    assert len(flat_sim.api.broker.orders) == 2
+    targets = result["result"]["targets"]["static-weights"]
+    assert holdings(positions_root) == {SPY: targets["SPY"], TLT: targets["TLT"]}
+    assert {p.conId: p.quantity for p in flat_sim.state.positions} == holdings(positions_root)
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "words"),
+    [
+        ({"riskLimits.maxOrdersPerIntent": 1}, "risk-limit", "maxOrdersPerIntent"),
+        ({"riskLimits.maxNotionalPerIntent": 1000}, "risk-limit", "maxNotionalPerIntent"),
+        (
+            {"riskLimits.allowedInstruments": ["SPY"]},
+            "risk-limit",
+            "TLT is not in allowedInstruments",
+        ),
+        ({"instruments.TLT.symbol": "NOPE"}, "unknown-contract", "does not know TLT"),
+    ],
+)
+def test_config_problems_fail_before_any_order(
+    make_worker, flat_sim, positions_root, results, db, change, code, words
+):
+    config = db.collection("config").document("paper")
+    config.update(change)
+    try:
+        intent_id = unique("alloc-bad")
+        allocate(make_worker(flat_sim), intent_id)
+    finally:
+        config.update({k: firestore.DELETE_FIELD for k in change})
+    result = results.for_id(intent_id)
+    assert (result["status"], result["error"]["code"]) == ("failed", code)
+    assert words in result["error"]["message"]
+    assert result["error"]["retryable"] is False
+    assert flat_sim.api.broker.orders == {}
+
+
+def test_unknown_strategy_is_named(make_worker, flat_sim, positions_root, results):
+    intent_id = unique("alloc-strat")
+    allocate(make_worker(flat_sim), intent_id, strategies=["moonshot"])
+    error = results.for_id(intent_id)["error"]
+    assert error["code"] == "unknown-strategy" and "dummy, static-weights" in error["message"]
+
+
+def test_zero_overall_exposure_does_nothing(make_worker, flat_sim, positions_root, results, db):
+    config = db.collection("config").document("paper")
+    config.update({"exposure.overall": 0})
+    try:
+        intent_id = unique("alloc-zero")
+        allocate(make_worker(flat_sim), intent_id)
+    finally:
+        config.update({"exposure": firestore.DELETE_FIELD})
+    result = results.for_id(intent_id)
+    assert result["status"] == "succeeded" and result["result"]["orders"] == []
+    assert flat_sim.api.broker.orders == {}

@@ -1,0 +1,25 @@
+"""The built-in strategies."""
+
+from __future__ import annotations
+
+from worker.registry import IntentFailed
+from worker.strategies import StrategyContext, strategy
+
+
+@strategy("static-weights")
+def static_weights(ctx: StrategyContext) -> dict[str, float]:
+    """Buy and hold fixed weights, e.g. {SPY: 0.6, TLT: 0.4}: a robo-advisor in one line."""
+    weights = ctx.settings.get("weights")
+    if not isinstance(weights, dict) or not weights:
+        raise IntentFailed(
+            "config",
+            "config.strategies.static-weights.weights is missing: "
+            "set it to {instrument: weight, ...}",
+        )
+    return {str(k): float(v) for k, v in weights.items()}
+
+
+@strategy("dummy")
+def dummy(ctx: StrategyContext) -> dict[str, float]:
+    """A deterministic test strategy: its configured weights, or 10% in SPY."""
+    return {str(k): float(v) for k, v in (ctx.settings.get("weights") or {"SPY": 0.1}).items()}

@@ -1,0 +1,80 @@
+"""Contracts from config, prices and exchange rates from the gateway."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from worker.registry import IntentFailed
+
+CONTRACT_FIELDS = (
+    "symbol",
+    "secType",
+    "exchange",
+    "currency",
+    "primaryExchange",
+    "lastTradeDateOrContractMonth",
+    "localSymbol",
+    "multiplier",
+    "conId",
+)
+
+
+def contracts(ib: Any, instruments: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """Qualified ib_async contracts for `config.instruments` keys; unknown ones are named."""
+    import ib_async
+
+    missing = [k for k in keys if k not in instruments]
+    if missing:
+        raise IntentFailed("config", f"config.instruments has no {', '.join(sorted(missing))}")
+    wanted = {
+        k: ib_async.Contract(**{f: v for f, v in instruments[k].items() if f in CONTRACT_FIELDS})
+        for k in keys
+    }
+    qualified = ib.qualifyContracts(*wanted.values())
+    unknown = [k for k, c in wanted.items() if not c.conId]
+    if unknown or len(qualified) != len(wanted):
+        raise IntentFailed(
+            "unknown-contract", f"the gateway does not know {', '.join(sorted(unknown))}"
+        )
+    return wanted
+
+
+def prices(ib: Any, contracts_: list[Any]) -> dict[int, float]:
+    """conId -> a price to size orders with (midpoint, else last, else close)."""
+    found = {}
+    for ticker in ib.reqTickers(*contracts_):
+        price = ticker.marketPrice()
+        if not price or math.isnan(price):
+            price = ticker.close
+        if not price or math.isnan(price) or price <= 0:
+            name = ticker.contract.localSymbol or ticker.contract.symbol
+            raise IntentFailed("no-price", f"no price for {name}", retryable=True)
+        found[ticker.contract.conId] = price
+    return found
+
+
+def fx_rate(ib: Any, currency: str, base: str, cache: dict[str, float]) -> float:
+    """Units of `base` per unit of `currency`, from the forex pair the gateway quotes."""
+    import ib_async
+
+    if currency == base:
+        return 1.0
+    if currency not in cache:
+        for pair, invert in ((f"{currency}{base}", False), (f"{base}{currency}", True)):
+            contract = ib_async.Forex(pair)
+            if ib.qualifyContracts(contract) and contract.conId:
+                price = prices(ib, [contract])[contract.conId]
+                cache[currency] = 1 / price if invert else price
+                break
+        else:
+            raise IntentFailed("no-price", f"no forex pair between {currency} and {base}")
+    return cache[currency]
+
+
+def account_value(ib: Any, tag: str) -> tuple[float, str]:
+    """(value, currency) of an account value in the base currency, e.g. NetLiquidation."""
+    for value in ib.accountValues():
+        if value.tag == tag and value.currency not in ("", "BASE"):
+            return float(value.value), value.currency
+    raise IntentFailed("account", f"the gateway reported no {tag}", retryable=True)
