@@ -1,0 +1,209 @@
+"""`python -m publisher` (console script `ib-intents`): publish, results, schedules apply."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from publisher import schedules
+from publisher.client import PublishError, ResultWaiter, follow_results, publish_intent
+
+EXIT_FAILED, EXIT_TIMEOUT, EXIT_INVALID = 1, 2, 3
+DEFAULT_SCHEDULES = Path(__file__).with_name("schedules.yaml")
+
+
+def _params(args: argparse.Namespace) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if args.params:
+        try:
+            params = json.loads(args.params)
+        except ValueError as exc:
+            raise PublishError(f"--params is not JSON: {exc}") from None
+        if not isinstance(params, dict):
+            raise PublishError("--params must be a JSON object")
+    for item in args.param or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise PublishError(f"--param {item!r}: expected key=value")
+        try:
+            params[key] = json.loads(value)  # numbers, booleans, lists
+        except ValueError:
+            params[key] = value
+    return params
+
+
+def readable(result: dict[str, Any]) -> str:
+    timings = result.get("timings") or {}
+    lines = [
+        f"{result['intent']} {result['id']}: {result['status']} "
+        f"(attempts {result['attempts']}, {timings.get('totalMs')} ms)"
+    ]
+    if result.get("error"):
+        lines.append(f"  error: {result['error']['message']}")
+    for key, value in (result.get("result") or {}).items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        lines.append(f"  {key}: {text if len(text) <= 200 else text[:197] + '...'}")
+    return "\n".join(lines)
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    params = _params(args)
+    if not args.wait:
+        print(
+            publish_intent(
+                args.intent, params, args.mode, args.id, args.ttl, requested_by=args.requested_by
+            )
+        )
+        return 0
+    with ResultWaiter() as waiter:
+        intent_id = publish_intent(
+            args.intent, params, args.mode, args.id, args.ttl, requested_by=args.requested_by
+        )
+        print(intent_id, file=sys.stderr if args.json else sys.stdout, flush=True)
+        try:
+            result = waiter.wait(intent_id, args.timeout)
+        except TimeoutError as exc:
+            print(f"timeout: {exc}", file=sys.stderr)
+            return EXIT_TIMEOUT
+    print(json.dumps(result, indent=2) if args.json else readable(result))
+    if result["status"] != "succeeded":
+        reason = (result.get("error") or {}).get("message", result["status"])
+        print(f"{result['status']}: {reason}".splitlines()[0], file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    if args.follow:
+        try:
+            for result in follow_results(args.intent, args.status):
+                print(json.dumps(result) if args.json else _row(result), flush=True)
+        except KeyboardInterrupt:
+            return 0
+        return 0
+    from google.cloud import firestore
+
+    query = (
+        firestore.Client()
+        .collection("intents")
+        .order_by("finishedAt", direction=firestore.Query.DESCENDING)
+        .limit(max(args.limit * 5, 50))
+    )
+    shown = 0
+    if not args.json:
+        print(
+            f"{'finished':<26} {'intent':<20} {'status':<10} {'mode':<6} {'tries':>5}  id / error"
+        )
+    for doc in query.stream(timeout=30):
+        result = (doc.to_dict() or {}).get("resultMessage")
+        if (
+            not result
+            or (args.intent and result.get("intent") != args.intent)
+            or (args.status and result.get("status") != args.status)
+        ):
+            continue
+        print(json.dumps(result) if args.json else _row(result))
+        shown += 1
+        if shown >= args.limit:
+            break
+    return 0
+
+
+def _row(r: dict[str, Any]) -> str:
+    error = f"  {r['error']['message'].splitlines()[0][:80]}" if r.get("error") else ""
+    return (
+        f"{r.get('finishedAt') or '':<26} {r.get('intent') or '-':<20} {r['status']:<10} "
+        f"{r['tradingMode']:<6} {r.get('attempts', 0):>5}  {r['id']}{error}"
+    )
+
+
+def cmd_schedules(args: argparse.Namespace) -> int:
+    settings, jobs = schedules.load(args.file)
+    project = args.project or settings.get("project") or os.environ.get("CLOUDSDK_CORE_PROJECT")
+    location = args.region or settings.get("location")
+    if args.dry_run:
+        project = project or "PROJECT"
+    if not project or not location:
+        raise schedules.ScheduleError("give --project and --region (or location in the file)")
+    scheduler = schedules.Scheduler(project, location, settings.get("topic", "intents"))
+    if args.dry_run:
+        scheduler.run = _listing_only(scheduler.run)
+    plan = scheduler.plan(jobs, args.prune)
+    for job in plan.create + plan.update:
+        verb = "create" if job in plan.create else "update"
+        print(
+            f"{verb} {job.name}: {job.schedule} ({job.time_zone}) -> {scheduler.topic}\n"
+            f"    attributes {json.dumps(job.attributes, sort_keys=True)}\n    data {job.data}"
+        )
+    for name in plan.delete:
+        print(f"delete {name}")
+    for name in plan.unchanged:
+        print(f"unchanged {name}")
+    if args.dry_run:
+        print("dry run: nothing changed")
+        return 0
+    scheduler.apply(plan)
+    print(
+        f"applied: {len(plan.create)} created, {len(plan.update)} updated, "
+        f"{len(plan.delete)} deleted, {len(plan.unchanged)} unchanged"
+    )
+    return 0
+
+
+def _listing_only(run: schedules.Runner) -> schedules.Runner:
+    """In a dry run, only `list` reaches Cloud Scheduler; without access, assume no jobs."""
+
+    def listing(command: list[str]) -> str:
+        try:
+            return run(command)
+        except (schedules.ScheduleError, OSError):
+            print("(could not list existing jobs: showing every job as a create)", file=sys.stderr)
+            return "[]"
+
+    return listing
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="python -m publisher", description=__doc__)
+    sub = main.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("publish", help="publish an intent")
+    p.add_argument("intent")
+    p.add_argument("--params", help="params as a JSON object")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="one param (repeatable)")
+    p.add_argument("--mode", choices=["paper", "live"], default="paper")
+    p.add_argument("--id", help="idempotency key (default: generated)")
+    p.add_argument("--ttl", type=int, help="seconds after which the intent is not run")
+    p.add_argument("--requested-by", default=os.environ.get("USER") or None)
+    p.add_argument("--wait", action="store_true", help="wait for the result")
+    p.add_argument("--timeout", type=float, default=600)
+    p.add_argument("--json", action="store_true", help="print the raw result")
+    p.set_defaults(func=cmd_publish)
+    r = sub.add_parser("results", help="recent results (from Firestore), or --follow new ones")
+    r.add_argument("--follow", action="store_true")
+    r.add_argument("--intent")
+    r.add_argument("--status", choices=["succeeded", "failed", "rejected", "expired"])
+    r.add_argument("--limit", type=int, default=20)
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_results)
+    s = sub.add_parser("schedules", help="Cloud Scheduler jobs as code")
+    s.add_argument("action", choices=["apply"])
+    s.add_argument("--file", type=Path, default=DEFAULT_SCHEDULES)
+    s.add_argument("--project")
+    s.add_argument("--region", help="Cloud Scheduler location")
+    s.add_argument("--dry-run", action="store_true")
+    s.add_argument("--prune", action="store_true", help="delete managed jobs not in the file")
+    s.set_defaults(func=cmd_schedules)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (PublishError, schedules.ScheduleError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
