@@ -11,22 +11,24 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from simulator import messages
-from simulator.broker import Order, OrderError
-from simulator.market import matches
-from simulator.orders import Fields, parse_place_order
+from simulator.order_handlers import (
+    all_open_orders,
+    cancel_order,
+    completed_orders,
+    executions,
+    open_orders,
+    place_order,
+)
+from simulator.orders import Fields
 from simulator.protocol import In, Out
-from simulator.state import Instrument, State
+from simulator.replies import NO_SECURITY, account_values, resolve, send_account, send_position
+from simulator.state import Instrument
 
 if TYPE_CHECKING:
     from simulator.server import ClientSession
 
 log = logging.getLogger("simulator")
-NO_SECURITY = (200, "No security definition has been found for the request")
 TICKS = {"bid": (1, 0), "ask": (2, 3), "last": (4, 5), "close": (9, None)}
-
-
-def _resolve(s: ClientSession, want: dict[str, str]) -> list[Instrument]:
-    return [i for i in s.state.instruments if matches(i, want)]
 
 
 # -- session and account --------------------------------------------------------------------------
@@ -54,52 +56,6 @@ def current_time(s: ClientSession, fields: list[str]) -> None:
     s.send(Out.CURRENT_TIME, 1, int(time.time()))
 
 
-def account_values(st: State) -> list[tuple[str, str, str]]:
-    """(key, value, currency) as reqAccountUpdates reports them."""
-    base, net = st.base_currency, st.net_liquidation()
-    gross = sum(abs(st.market_value(p)) for p in st.positions)
-    total_cash = sum(a * st.fx.get(c, 1) for c, a in st.cash.items())
-    values = [
-        ("AccountType", "INDIVIDUAL", ""),
-        ("NetLiquidation", f"{net:.2f}", base),
-        ("TotalCashValue", f"{total_cash:.2f}", base),
-        ("GrossPositionValue", f"{gross:.2f}", base),
-        ("MaintMarginReq", f"{gross * 0.25:.2f}", base),
-        ("BuyingPower", f"{(net - gross * 0.25) * 4:.2f}", base),
-        ("AvailableFunds", f"{net - gross * 0.25:.2f}", base),
-        ("ExcessLiquidity", f"{net - gross * 0.25:.2f}", base),
-    ]
-    for ccy, amount in st.cash.items():
-        values.append(("CashBalance", f"{amount:.2f}", ccy))
-        values.append(("ExchangeRate", f"{st.fx.get(ccy, 1.0):.6f}", ccy))
-    values.append(("CashBalance", f"{total_cash:.2f}", "BASE"))
-    return values
-
-
-def send_account(s: ClientSession) -> None:
-    st = s.state
-    for key, value, ccy in account_values(st):
-        s.send(Out.ACCOUNT_VALUE, 2, key, value, ccy, st.account)
-    for p in st.positions:
-        instrument = st.instrument(p.conId)
-        if instrument is None:
-            continue
-        value = p.quantity * instrument.price * float(instrument.multiplier or 1)
-        s.send(
-            Out.PORTFOLIO_VALUE,
-            8,
-            *instrument.contract_fields(instrument.primaryExchange),
-            p.quantity,
-            instrument.price,
-            round(value, 2),
-            p.averageCost,
-            round(value - p.quantity * p.averageCost, 2),
-            0.0,
-            st.account,
-        )
-    s.send(Out.ACCOUNT_TIME, 1, datetime.now().strftime("%H:%M"))
-
-
 def account_updates(s: ClientSession, fields: list[str]) -> None:
     s.account_updates = fields[2] not in ("0", "False", "")
     if s.account_updates:
@@ -123,15 +79,6 @@ def account_summary(s: ClientSession, fields: list[str]) -> None:
     s.send(Out.ACCOUNT_SUMMARY_END, 1, req_id)
 
 
-def send_position(s: ClientSession, con_id: int) -> None:
-    st = s.state
-    instrument = st.instrument(con_id)
-    position = next((p for p in st.positions if p.conId == con_id), None)
-    if instrument is not None:
-        quantity, cost = (position.quantity, position.averageCost) if position else (0.0, 0.0)
-        s.send(Out.POSITION, 3, st.account, *instrument.contract_fields(), quantity, cost)
-
-
 def positions(s: ClientSession, fields: list[str]) -> None:
     s.position_updates = True
     for p in s.state.positions:
@@ -153,7 +100,7 @@ def next_ids(s: ClientSession, fields: list[str]) -> None:
 def contract_details(s: ClientSession, fields: list[str]) -> None:
     f = Fields(fields, start=2)
     req_id, want = int(f.next()), f.contract()
-    found = _resolve(s, want)
+    found = resolve(s, want)
     if not found:
         s.error(req_id, *NO_SECURITY)
         return
@@ -186,7 +133,7 @@ def market_data(s: ClientSession, fields: list[str]) -> None:
         f.skip(3)
     f.next()  # generic tick list
     snapshot = f.next() == "1"
-    found = _resolve(s, want)
+    found = resolve(s, want)
     if len(found) != 1:
         s.error(req_id, *NO_SECURITY)
         return
@@ -235,7 +182,7 @@ def historical_data(s: ClientSession, fields: list[str]) -> None:
             "subscription cancelled: pacing violation",
         )
         return
-    found = _resolve(s, want)
+    found = resolve(s, want)
     if len(found) != 1:
         s.error(req_id, *NO_SECURITY)
         return
@@ -267,145 +214,6 @@ def historical_data(s: ClientSession, fields: list[str]) -> None:
         ]
     start = bars[0][0].strftime("%Y%m%d") if bars else ""
     s.send(Out.HISTORICAL_DATA, req_id, start, end.strftime("%Y%m%d"), len(bars), *rows)
-
-
-# -- orders -------------------------------------------------------------------------------------
-
-
-def _publish_fill(s: ClientSession, order: Order, execution) -> None:
-    owner = next((o for o in s.server.sessions if o.client_id == order.clientId), s)
-    owner.send(*messages.exec_details(-1, execution))
-    owner.send(*messages.order_status(order))
-    owner.send(*messages.open_order(order))
-    owner.send(*messages.commission_report(execution))
-    for session in list(s.server.sessions):
-        if session.position_updates:
-            send_position(session, order.instrument.conId)
-        if session.account_updates:
-            send_account(session)
-
-
-def place_order(s: ClientSession, fields: list[str]) -> None:
-    faults = s.state.faults
-    parsed = parse_place_order(fields)
-    order_id = parsed["orderId"]
-    if faults.drop_on_next_order:
-        faults.drop_on_next_order = False
-        log.info("fault: dropping every connection on order %d", order_id)
-        s.server.drop_all()
-        return
-    if faults.read_only:
-        s.error(
-            order_id,
-            321,
-            "Error validating request.-'bN' : cause - The API interface is "
-            "currently in Read-Only mode.",
-        )
-        return
-    if faults.reject_next_order:
-        reason, faults.reject_next_order = faults.reject_next_order, None
-        s.error(order_id, 201, f"Order rejected - reason:{reason}")
-        return
-    found = _resolve(s, parsed["contract"])
-    if len(found) != 1:
-        s.error(order_id, *NO_SECURITY)
-        return
-    order = Order(
-        orderId=order_id,
-        clientId=s.client_id or 0,
-        permId=0,
-        instrument=found[0],
-        **{
-            k: parsed[k]
-            for k in (
-                "action",
-                "totalQuantity",
-                "orderType",
-                "lmtPrice",
-                "tif",
-                "orderRef",
-                "goodAfterTime",
-                "account",
-                "algoStrategy",
-                "algoParams",
-            )
-        },
-    )
-    try:
-        s.server.broker.place(order)
-    except OrderError as exc:
-        s.error(order_id, exc.code, str(exc))
-        return
-    s.server.on_change()
-    s.send(*messages.open_order(order))
-    s.send(*messages.order_status(order))
-    if order.status == "Filled":
-        _publish_fill(s, order, s.server.broker.executions[-1])
-    if faults.stall_after_orders is not None:
-        faults.stall_after_orders -= 1
-        if faults.stall_after_orders <= 0:
-            faults.stall_after_orders = None
-            log.info("fault: no more answers after order %d", order_id)
-            faults.response_delay = 3600.0
-    if faults.drop_after_orders is not None:
-        faults.drop_after_orders -= 1
-        if faults.drop_after_orders <= 0:
-            faults.drop_after_orders = None
-            log.info("fault: dropping every connection after order %d", order_id)
-            asyncio.get_running_loop().call_later(0.05, s.server.drop_all)
-
-
-def cancel_order(s: ClientSession, fields: list[str]) -> None:
-    order_id = int(fields[2])
-    try:
-        order = s.server.broker.cancel(order_id)
-    except OrderError as exc:
-        s.error(order_id, exc.code, str(exc))
-        return
-    s.server.on_change()
-    s.send(*messages.order_status(order))
-    s.error(order_id, 202, "Order Canceled - reason:")
-
-
-def _open_orders(s: ClientSession, client_id: int | None) -> None:
-    for order in s.server.broker.working(client_id):
-        s.send(*messages.open_order(order))
-        s.send(*messages.order_status(order))
-    s.send(Out.OPEN_ORDER_END, 1)
-
-
-def open_orders(s: ClientSession, fields: list[str]) -> None:
-    _open_orders(s, None if s.client_id == 0 else s.client_id)
-
-
-def all_open_orders(s: ClientSession, fields: list[str]) -> None:
-    _open_orders(s, None)
-
-
-def completed_orders(s: ClientSession, fields: list[str]) -> None:
-    for order in s.server.broker.completed():
-        s.send(*messages.completed_order(order, order.completedTime))
-    s.send(Out.COMPLETED_ORDERS_END)
-
-
-def executions(s: ClientSession, fields: list[str]) -> None:
-    f = Fields(fields, start=2)
-    req_id = int(f.next())
-    client_id, account, since, symbol, sec_type, exchange, side = (f.next() for _ in range(7))
-    for e in s.server.broker.executions:
-        if (
-            (client_id not in ("", "0") and str(e.clientId) != client_id)
-            or (account and e.account != account)
-            or (symbol and e.instrument.symbol != symbol)
-            or (sec_type and e.instrument.secType != sec_type)
-            or (exchange and e.instrument.exchange != exchange)
-            or (side and e.side != {"BUY": "BOT", "SELL": "SLD"}.get(side, side))
-            or (since and e.time.strftime("%Y%m%d-%H:%M:%S") < since.replace(" ", "-")[:17])
-        ):
-            continue
-        s.send(*messages.exec_details(req_id, e))
-        s.send(*messages.commission_report(e))
-    s.send(Out.EXECUTION_DATA_END, 1, req_id)
 
 
 def ignore(s: ClientSession, fields: list[str]) -> None:

@@ -84,16 +84,7 @@ def plan(
         "signals": signals,
         "targets": targets,
         "holdings": {n: {str(k): v for k, v in holdings.get(n, {}).items()} for n in names},
-        "trades": [
-            {
-                "orderRef": r.order_ref,
-                "symbol": r.symbol,
-                "action": r.action,
-                "quantity": r.quantity,
-                "sources": r.sources,
-            }
-            for r in requests
-        ],
+        "trades": [r.planned() for r in requests],
         "_requests": requests,
     }
 

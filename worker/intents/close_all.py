@@ -60,16 +60,7 @@ def close_all(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     plan = {
         "dryRun": dry_run,
         "cancel": [{"orderId": t.order.orderId, "orderRef": t.order.orderRef} for t in to_cancel],
-        "orders": [
-            {
-                "orderRef": r.order_ref,
-                "symbol": r.symbol,
-                "action": r.action,
-                "quantity": r.quantity,
-                "sources": r.sources,
-            }
-            for r in requests
-        ],
+        "orders": [r.planned() for r in requests],
         "mismatch": mismatch,
     }
     if dry_run:

@@ -38,6 +38,16 @@ class OrderRequest:
     def symbol(self) -> str:
         return self.contract.localSymbol or self.contract.symbol
 
+    def planned(self) -> dict[str, Any]:
+        """How a dry run reports the order."""
+        return {
+            "orderRef": self.order_ref,
+            "symbol": self.symbol,
+            "action": self.action,
+            "quantity": self.quantity,
+            "sources": self.sources,
+        }
+
 
 def order_ref(intent_id: str, step: str, leg: str) -> str:
     return f"{intent_id}:{step}:{leg}"

@@ -1,0 +1,154 @@
+"""Order requests: placeOrder, cancelOrder, open and completed orders, executions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from simulator import messages
+from simulator.broker import Order, OrderError
+from simulator.orders import Fields, parse_place_order
+from simulator.protocol import Out
+from simulator.replies import NO_SECURITY, resolve, send_account, send_position
+
+if TYPE_CHECKING:
+    from simulator.server import ClientSession
+
+log = logging.getLogger("simulator")
+
+
+def _publish_fill(s: ClientSession, order: Order, execution) -> None:
+    owner = next((o for o in s.server.sessions if o.client_id == order.clientId), s)
+    owner.send(*messages.exec_details(-1, execution))
+    owner.send(*messages.order_status(order))
+    owner.send(*messages.open_order(order))
+    owner.send(*messages.commission_report(execution))
+    for session in list(s.server.sessions):
+        if session.position_updates:
+            send_position(session, order.instrument.conId)
+        if session.account_updates:
+            send_account(session)
+
+
+def place_order(s: ClientSession, fields: list[str]) -> None:
+    faults = s.state.faults
+    parsed = parse_place_order(fields)
+    order_id = parsed["orderId"]
+    if faults.drop_on_next_order:
+        faults.drop_on_next_order = False
+        log.info("fault: dropping every connection on order %d", order_id)
+        s.server.drop_all()
+        return
+    if faults.read_only:
+        s.error(
+            order_id,
+            321,
+            "Error validating request.-'bN' : cause - The API interface is "
+            "currently in Read-Only mode.",
+        )
+        return
+    if faults.reject_next_order:
+        reason, faults.reject_next_order = faults.reject_next_order, None
+        s.error(order_id, 201, f"Order rejected - reason:{reason}")
+        return
+    found = resolve(s, parsed["contract"])
+    if len(found) != 1:
+        s.error(order_id, *NO_SECURITY)
+        return
+    order = Order(
+        orderId=order_id,
+        clientId=s.client_id or 0,
+        permId=0,
+        instrument=found[0],
+        **{
+            k: parsed[k]
+            for k in (
+                "action",
+                "totalQuantity",
+                "orderType",
+                "lmtPrice",
+                "tif",
+                "orderRef",
+                "goodAfterTime",
+                "account",
+                "algoStrategy",
+                "algoParams",
+            )
+        },
+    )
+    try:
+        s.server.broker.place(order)
+    except OrderError as exc:
+        s.error(order_id, exc.code, str(exc))
+        return
+    s.server.on_change()
+    s.send(*messages.open_order(order))
+    s.send(*messages.order_status(order))
+    if order.status == "Filled":
+        _publish_fill(s, order, s.server.broker.executions[-1])
+    if faults.stall_after_orders is not None:
+        faults.stall_after_orders -= 1
+        if faults.stall_after_orders <= 0:
+            faults.stall_after_orders = None
+            log.info("fault: no more answers after order %d", order_id)
+            faults.response_delay = 3600.0
+    if faults.drop_after_orders is not None:
+        faults.drop_after_orders -= 1
+        if faults.drop_after_orders <= 0:
+            faults.drop_after_orders = None
+            log.info("fault: dropping every connection after order %d", order_id)
+            asyncio.get_running_loop().call_later(0.05, s.server.drop_all)
+
+
+def cancel_order(s: ClientSession, fields: list[str]) -> None:
+    order_id = int(fields[2])
+    try:
+        order = s.server.broker.cancel(order_id)
+    except OrderError as exc:
+        s.error(order_id, exc.code, str(exc))
+        return
+    s.server.on_change()
+    s.send(*messages.order_status(order))
+    s.error(order_id, 202, "Order Canceled - reason:")
+
+
+def _open_orders(s: ClientSession, client_id: int | None) -> None:
+    for order in s.server.broker.working(client_id):
+        s.send(*messages.open_order(order))
+        s.send(*messages.order_status(order))
+    s.send(Out.OPEN_ORDER_END, 1)
+
+
+def open_orders(s: ClientSession, fields: list[str]) -> None:
+    _open_orders(s, None if s.client_id == 0 else s.client_id)
+
+
+def all_open_orders(s: ClientSession, fields: list[str]) -> None:
+    _open_orders(s, None)
+
+
+def completed_orders(s: ClientSession, fields: list[str]) -> None:
+    for order in s.server.broker.completed():
+        s.send(*messages.completed_order(order, order.completedTime))
+    s.send(Out.COMPLETED_ORDERS_END)
+
+
+def executions(s: ClientSession, fields: list[str]) -> None:
+    f = Fields(fields, start=2)
+    req_id = int(f.next())
+    client_id, account, since, symbol, sec_type, exchange, side = (f.next() for _ in range(7))
+    for e in s.server.broker.executions:
+        if (
+            (client_id not in ("", "0") and str(e.clientId) != client_id)
+            or (account and e.account != account)
+            or (symbol and e.instrument.symbol != symbol)
+            or (sec_type and e.instrument.secType != sec_type)
+            or (exchange and e.instrument.exchange != exchange)
+            or (side and e.side != {"BUY": "BOT", "SELL": "SLD"}.get(side, side))
+            or (since and e.time.strftime("%Y%m%d-%H:%M:%S") < since.replace(" ", "-")[:17])
+        ):
+            continue
+        s.send(*messages.exec_details(req_id, e))
+        s.send(*messages.commission_report(e))
+    s.send(Out.EXECUTION_DATA_END, 1, req_id)
