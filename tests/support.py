@@ -159,3 +159,22 @@ def delivery(data: dict, message_id: str | None = None) -> Any:
     from worker.delivery import decode
 
     return decode({}, json.dumps(envelope(data, message_id=message_id)).encode())
+
+
+def log_size(stack: LocalStack) -> int:
+    return (stack.log_dir / "worker.log").stat().st_size
+
+
+def wait_for_log(stack: LocalStack, needle: str, after: int = 0, timeout: float = 30) -> None:
+    """Wait until the worker logs `needle` (in what it wrote past offset `after`)."""
+    import time
+
+    path = stack.log_dir / "worker.log"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with path.open("rb") as log:
+            log.seek(after)
+            if needle.encode() in log.read():
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"{needle!r} not in the worker log within {timeout} s")

@@ -7,16 +7,7 @@ import os
 import subprocess
 import time
 
-from tests.support import envelope, post, publish, record, unique
-
-
-def wait_for_log(stack, needle: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if needle in (stack.log_dir / "worker.log").read_text():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{needle!r} not in the worker log within {timeout} s")
+from tests.support import envelope, post, publish, record, unique, wait_for_log
 
 
 def test_firestore_down_answers_503_and_the_redelivery_succeeds(stack, db, results):

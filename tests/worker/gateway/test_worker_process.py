@@ -9,17 +9,8 @@ import signal
 import time
 from pathlib import Path
 
-from tests.support import events, publish, record, unique
+from tests.support import events, log_size, publish, record, unique, wait_for_log
 from tests.worker.gateway.test_ibc_launcher import FAKE, STANDIN
-
-
-def wait_for_log(stack, needle: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if needle in (stack.log_dir / "worker.log").read_text():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{needle!r} not in the worker log")
 
 
 def simulators_on(port: int) -> list[str]:
@@ -39,8 +30,9 @@ def test_sigterm_during_an_intent_stops_the_gateway_and_the_redelivery_completes
 ):
     worker_env(SIMULATOR_BOOT_DELAY="6")
     intent_id = unique("sigterm")
+    offset = log_size(stack)
     publish(stack, {"intent": "summary", "id": intent_id})
-    wait_for_log(stack, "waiting for the simulator gateway")
+    wait_for_log(stack, "waiting for the simulator gateway", after=offset)
     assert simulators_on(stack.gateway_port)
     master = stack.children["worker"].proc
     master.send_signal(signal.SIGTERM)  # what Cloud Run sends to the container
