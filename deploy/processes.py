@@ -68,6 +68,7 @@ class Child:
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM the whole group, then SIGKILL what is left after `grace` seconds."""
         if self.proc is not None:
+            _signal_group(self.proc.pid, signal.SIGCONT)  # a paused group cannot act on SIGTERM
             _signal_group(self.proc.pid, signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=grace)
@@ -81,6 +82,15 @@ class Child:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def pause(self) -> None:
+        """Stop the whole group in place (SIGSTOP), as a hung process would be."""
+        if self.proc is not None:
+            _signal_group(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc is not None:
+            _signal_group(self.proc.pid, signal.SIGCONT)
 
     def log_tail(self, lines: int = 20) -> str:
         return tail(self.log_path, lines) if self.log_path else "(output not captured)"

@@ -12,6 +12,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,14 +259,12 @@ class LocalStack:
         self.options.worker_env = {**self.options.worker_env, **env}
         self._start_worker()
 
-    def restart_firestore(self) -> None:
-        """Stop the Firestore emulator (state is lost) and start it again on the same port."""
-        self.stop_firestore()
-        self.children["firestore"] = emulators.firestore(self.firestore_port, self.log_dir).start()
-        emulators.wait_ready(self.children["firestore"], self.firestore_port)
-        self.seed_config()
-
-    def stop_firestore(self) -> None:
-        child = self.children.pop("firestore", None)
-        if child is not None:
-            child.stop()
+    @contextlib.contextmanager
+    def firestore_paused(self) -> Iterator[None]:
+        """Freeze the Firestore emulator (SIGSTOP to its group): calls hang, data is kept."""
+        child = self.children["firestore"]
+        child.pause()
+        try:
+            yield
+        finally:
+            child.resume()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -115,7 +116,13 @@ class Broker:
             or (order.action == "SELL" and order.lmtPrice > bid)
         ):
             return None
-        return self._fill(order, order.totalQuantity - order.filled, price)
+        shares = order.totalQuantity - order.filled
+        fraction = self.state.faults.partial_fill
+        if fraction is not None and order.orderType == "MKT" and not order.filled:
+            shares = math.floor(shares * fraction)
+            if shares <= 0:
+                return None
+        return self._fill(order, shares, price)
 
     def _fill(self, order: Order, shares: float, price: float) -> Execution:
         instrument, signed = order.instrument, shares if order.action == "BUY" else -shares

@@ -77,6 +77,8 @@ def place_order(s: ClientSession, fields: list[str]) -> None:
             )
         },
     )
+    executions = s.server.broker.executions
+    before = len(executions)
     try:
         s.server.broker.place(order)
     except OrderError as exc:
@@ -85,8 +87,8 @@ def place_order(s: ClientSession, fields: list[str]) -> None:
     s.server.on_change()
     s.send(*messages.open_order(order))
     s.send(*messages.order_status(order))
-    if order.status == "Filled":
-        _publish_fill(s, order, s.server.broker.executions[-1])
+    for execution in executions[before:]:
+        _publish_fill(s, order, execution)
     if faults.stall_after_orders is not None:
         faults.stall_after_orders -= 1
         if faults.stall_after_orders <= 0:

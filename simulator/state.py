@@ -63,6 +63,7 @@ class Faults:
     drop_on_request: int | None = None  # drop every connection when this request id arrives
     drop_after_orders: int | None = None  # drop every connection after this many more orders
     stall_after_orders: int | None = None  # stop answering after this many more orders
+    partial_fill: float | None = None  # market orders fill this fraction; the rest rests
 
 
 @dataclass

@@ -15,6 +15,7 @@ from jsonschema.exceptions import ValidationError
 
 from worker.config import TRADING_MODES
 
+DEFAULT_MODE = "paper"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
@@ -108,7 +109,7 @@ def trading_mode(body: dict[str, Any], attributes: dict[str, str]) -> str:
             "mode-conflict",
             f"attribute tradingMode={attr!r} contradicts field tradingMode={field_value!r}",
         )
-    return field_value or attr or "paper"
+    return field_value or attr or DEFAULT_MODE
 
 
 def intent_id(body: dict[str, Any], attributes: dict[str, str], message_id: str) -> str:
@@ -149,6 +150,11 @@ def validate(
         if errors:
             raise Rejected("bad-params", "; ".join(errors))
     mode = trading_mode(body, attributes)
+    attr_id = attributes.get("id")
+    if attr_id is not None and not ID_PATTERN.match(attr_id):
+        raise Rejected(
+            "schema", f"attribute id={attr_id!r} must be 1-64 characters of [A-Za-z0-9._:-]"
+        )
     return IntentMessage(
         id=intent_id(body, attributes, message_id),
         intent=name,

@@ -60,8 +60,12 @@ class Pipeline:
     def _handle(self, delivery: Delivery, received_at: datetime) -> Answer:
         own = self.settings.trading_mode
         hint = delivery.attributes.get("tradingMode")
-        if hint in ("paper", "live") and hint != own:
-            return self._other_mode(hint)
+        # The attribute decides which worker owns a message; without one the body does, and a
+        # message whose mode cannot be read belongs to the default mode, so only one of two
+        # workers records its rejection.
+        mode = hint if hint in contract.TRADING_MODES else None
+        if mode and mode != own:
+            return self._other_mode(mode)
         body: dict[str, Any] = {}
         try:
             if delivery.problem:
@@ -82,6 +86,8 @@ class Pipeline:
                 published_at=delivery.publish_time,
             )
         except Rejected as exc:
+            if (mode or contract.DEFAULT_MODE) != own:
+                return self._other_mode(mode or contract.DEFAULT_MODE)
             return self._reject(delivery, body, exc, received_at)
         bind(intentId=message.id, intent=message.intent)
         if message.expires_at and message.expires_at <= received_at:
@@ -141,7 +147,18 @@ class Pipeline:
             error=err,
             requested_by=message.requested_by,
         )
-        claim = self.store.close_new(intent_id, self._fields(message), result, delivery.message_id)
+        # An expired message ends an intent left unfinished by earlier attempts; a rejected one
+        # leaves it to the message that created it.
+        claim = self.store.close_new(
+            intent_id,
+            self._fields(message),
+            result,
+            delivery.message_id,
+            supersede=status == "expired",
+        )
+        if claim.kind == "busy":
+            log.info("intent %s is running elsewhere under a live lease; retry later", intent_id)
+            return Answer(429, {"id": intent_id, "status": "busy", "retryable": True})
         if claim.kind == "pending":
             log.info(
                 "id %s is already in progress; this %s message only adds an audit event",
@@ -151,7 +168,7 @@ class Pipeline:
             return Answer(200, {"id": intent_id, "status": "duplicate"})
         if claim.kind == "ended":
             return self._duplicate(intent_id, claim)
-        return self._publish(intent_id, result)
+        return self._publish(intent_id, claim.record["resultMessage"])
 
     def _run(self, delivery: Delivery, message: IntentMessage, received_at: datetime) -> Answer:
         claim = self.store.claim(message.id, self._fields(message), delivery.message_id)
@@ -252,7 +269,11 @@ class Pipeline:
 
     def _publish(self, intent_id: str, result: dict[str, Any]) -> Answer:
         published = self.publisher.publish(result)
-        self.store.mark_published(intent_id, published)
+        try:
+            self.store.mark_published(intent_id, published)
+        except StoreUnavailable as exc:
+            # The result is out: a 503 now would publish it a second time on the redelivery.
+            log.warning("result of %s published but not marked as published: %s", intent_id, exc)
         log.info(
             "intent %s %s",
             intent_id,

@@ -227,13 +227,46 @@ class IntentStore:
         return self._retrying(intent_id, _ABSENT, attempt)
 
     def close_new(
-        self, intent_id: str, fields: dict[str, Any], result: dict[str, Any], message_id: str
+        self,
+        intent_id: str,
+        fields: dict[str, Any],
+        result: dict[str, Any],
+        message_id: str,
+        supersede: bool = False,
     ) -> Claim:
-        """Record an intent that ends on arrival (rejected, expired) unless the id is taken."""
+        """Record an intent that ends on arrival (rejected, expired) unless the id is taken.
+
+        With `supersede`, an unfinished intent not running under a live lease ends too; the
+        claim's record then holds the result to publish.
+        """
         from google.cloud import firestore
 
         def attempt(doc: _Doc) -> Claim:
             now = _now()
+            record = doc.data
+            if doc.exists and supersede and record.get("status") not in TERMINAL:
+                held = record.get("lease") or {}
+                mine = held.get("owner") in (None, self.settings.instance_id)
+                if not mine and held.get("expiresAt", now) > now:
+                    return Claim("busy", attempts=record.get("attempts", 0), record=record)
+                ended = {**result, "attempts": int(record.get("attempts", 0))}
+                self._commit(
+                    intent_id,
+                    doc,
+                    {
+                        "status": ended["status"],
+                        "messageIds": firestore.ArrayUnion([message_id]),
+                        "finishedAt": now,
+                        "updatedAt": now,
+                        "lease": firestore.DELETE_FIELD,
+                        "error": ended["error"],
+                        "result": ended["result"],
+                        "resultMessage": ended,
+                        "resultPublished": False,
+                    },
+                    [{"type": ended["status"], "messageId": message_id, "error": ended["error"]}],
+                )
+                return Claim("run", attempts=ended["attempts"], record={"resultMessage": ended})
             if doc.exists:
                 self._commit(
                     intent_id,

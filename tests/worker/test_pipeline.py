@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import jsonschema
 import pytest
 
-from tests.support import envelope, events, post, publish, record, unique
+from tests.support import delivery, envelope, events, pipeline, post, publish, record, unique
 from worker.config import Settings
 
 RESULT_SCHEMA = json.loads((Settings().schemas_dir / "result.schema.json").read_text())
@@ -147,6 +148,81 @@ def test_expired_intent_is_not_run(stack, db, results, field):
     assert result["status"] == "expired"
     assert result["error"]["code"] == "expired"
     assert "claimed" not in events(db, intent_id)
+
+
+def test_intent_left_unfinished_by_earlier_attempts_ends_expired(stack, db, results):
+    intent_id = unique("late")
+    db.collection("intents").document(intent_id).set(
+        {
+            "status": "received",
+            "intent": "ping",
+            "attempts": 2,
+            "lastError": {"code": "gateway", "message": "did not come up", "retryable": True},
+        }
+    )
+    data = {"intent": "ping", "id": intent_id, "expiresAt": "2020-01-01T00:00:00Z"}
+    status, body = post(stack, envelope(data))
+    assert (status, body["status"]) == (200, "expired")
+    result = check_result(results.for_id(intent_id))
+    assert (result["status"], result["attempts"]) == ("expired", 2)
+    saved = record(db, intent_id)
+    assert (saved["status"], saved["resultPublished"]) == ("expired", True)
+    assert "claimed" not in events(db, intent_id)
+    assert post(stack, envelope(data))[0] == 200
+    assert len(results.all_for(intent_id, settle=1)) == 1
+
+
+def test_expired_redelivery_of_an_intent_running_elsewhere_gets_429(stack, db, results):
+    intent_id = unique("late-busy")
+    lease = {"owner": "another-instance", "expiresAt": datetime.now(UTC) + timedelta(minutes=5)}
+    ref = db.collection("intents").document(intent_id)
+    ref.set({"status": "running", "intent": "ping", "attempts": 1, "lease": lease})
+    data = {"intent": "ping", "id": intent_id, "expiresAt": "2020-01-01T00:00:00Z"}
+    status, body = post(stack, envelope(data))
+    assert (status, body["status"]) == (429, "busy")
+    assert record(db, intent_id)["status"] == "running"
+    assert results.all_for(intent_id, settle=1) == []
+
+
+def test_malformed_id_attribute_is_rejected(stack, db, results):
+    message_id = unique("bad-id-attr")
+    status, body = post(
+        stack, envelope({"intent": "ping"}, {"id": "has spaces"}, message_id=message_id)
+    )
+    assert (status, body["status"]) == (200, "rejected")
+    assert "attribute id='has spaces'" in results.for_id(message_id)["error"]["message"]
+
+
+def test_unreadable_message_is_rejected_by_the_default_mode_worker_only(stack, db, results):
+    live = pipeline(stack, TRADING_MODE="live")
+    garbage = replace(delivery({"intent": 42}), data=b"not json at all")
+    answer = live.handle(garbage)
+    assert (answer.status, "ignored" in answer.body) == (200, True)
+    assert record(db, garbage.message_id) is None
+    # With the attribute naming it, the live worker owns the message and rejects it.
+    garbage = replace(garbage, attributes={"tradingMode": "live"})
+    answer = live.handle(garbage)
+    assert (answer.status, answer.body["status"]) == (200, "rejected")
+    assert results.for_id(garbage.message_id)["tradingMode"] == "live"
+
+
+def test_result_is_published_once_when_marking_it_fails(stack, db, results):
+    worker = pipeline(stack)
+    publish_result = worker.publisher.publish
+
+    def publish_then_lose_firestore(result):
+        published = publish_result(result)
+        stack.children["firestore"].pause()
+        return published
+
+    worker.publisher.publish = publish_then_lose_firestore
+    intent_id = unique("unmarked")
+    try:
+        answer = worker.handle(delivery({"intent": "ping", "id": intent_id}))
+    finally:
+        stack.children["firestore"].resume()
+    assert (answer.status, answer.body["status"]) == (200, "succeeded")
+    assert len(results.all_for(intent_id, settle=2)) == 1
 
 
 def test_same_message_twice_and_same_id_twice_run_once(stack, db, results):

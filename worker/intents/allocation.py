@@ -10,7 +10,7 @@ from worker.strategies import StrategyContext
 from worker.trading import config as trading_config
 from worker.trading import market
 from worker.trading.config import RiskLimits
-from worker.trading.holdings import Holdings
+from worker.trading.holdings import Holdings, book
 from worker.trading.orders import OrderDesk, OrderRequest, check_limits, order_ref
 
 
@@ -110,37 +110,5 @@ def allocation(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
         algo_priority=config.get("adaptivePriority", "Normal"),
     )
     outcomes = desk.place(requests)
-    book(ctx, requests, outcomes)
+    book(Holdings(ctx.db, ctx.trading_mode), ctx.id, outcomes)
     return {**result, "dryRun": False, "orders": outcomes}
-
-
-def book(ctx: IntentContext, requests: list[OrderRequest], outcomes: list[dict]) -> None:
-    """A fully filled order goes into its strategies' holdings at once; anything else waits in
-    openOrders for trade-reconciliation."""
-    store = Holdings(ctx.db, ctx.trading_mode)
-    current = store.all()
-    changed: set[str] = set()
-    for request, outcome in zip(requests, outcomes, strict=True):
-        con_id = request.contract.conId
-        filled = float(outcome.get("filled") or 0)
-        if filled >= request.quantity:
-            for strategy, quantity in request.sources.items():
-                positions = current.setdefault(strategy, {})
-                positions[con_id] = positions.get(con_id, 0.0) + quantity
-                changed.add(strategy)
-        else:
-            store.record_open_order(
-                request.order_ref,
-                {
-                    "intentId": ctx.id,
-                    "conId": con_id,
-                    "action": request.action,
-                    "quantity": request.quantity,
-                    "filled": filled,
-                    "sources": request.sources,
-                    "orderId": outcome.get("orderId"),
-                    "permId": outcome.get("permId"),
-                },
-            )
-    for strategy in changed:
-        store.set(strategy, current[strategy])

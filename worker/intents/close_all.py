@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.registry import IntentContext, intent
+from worker.registry import IntentContext, IntentFailed, intent
 from worker.trading import config as trading_config
+from worker.trading import market
 from worker.trading.config import RiskLimits
-from worker.trading.holdings import Holdings
+from worker.trading.holdings import Holdings, book
 from worker.trading.orders import OrderDesk, OrderRequest, check_limits, order_ref
 
 
@@ -26,7 +27,7 @@ def close_all(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     for strategy, positions in by_strategy.items():
         for con_id, quantity in positions.items():
             totals[con_id] = totals.get(con_id, 0.0) + quantity
-            sources.setdefault(con_id, {})[strategy] = quantity
+            sources.setdefault(con_id, {})[strategy] = -quantity  # what the order takes away
     portfolio = {p.contract.conId: p for p in ib.portfolio()}
     mismatch = [
         {
@@ -38,23 +39,29 @@ def close_all(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
         if totals.get(con_id, 0.0) != (portfolio[con_id].position if con_id in portfolio else 0.0)
     ]
 
-    requests = []
-    for con_id, total in sorted(totals.items()):
-        if not total:
-            continue
-        contract = ib.qualifyContracts(ib_async.Contract(conId=con_id))[0]
-        held = portfolio.get(con_id)
-        requests.append(
-            OrderRequest(
-                contract=contract,
-                action="SELL" if total > 0 else "BUY",
-                quantity=abs(total),
-                order_ref=order_ref(ctx.id, "close", str(con_id)),
-                price=held.marketPrice if held else 0.0,
-                multiplier=float(contract.multiplier or 1),
-                sources=sources[con_id],
-            )
+    held = {con_id: total for con_id, total in sorted(totals.items()) if total}
+    found = ib.qualifyContracts(*(ib_async.Contract(conId=con_id) for con_id in held))
+    contracts = {c.conId: c for c in found}
+    unknown = sorted(set(held) - set(contracts))
+    if unknown:
+        raise IntentFailed(
+            "unknown-contract", f"the gateway does not know conId {', '.join(map(str, unknown))}"
         )
+    # Positions missing from the IB portfolio still need a price for the notional limits.
+    unpriced = [contracts[c] for c in held if c not in portfolio]
+    price = {c: p.marketPrice for c, p in portfolio.items()} | market.prices(ib, unpriced)
+    requests = [
+        OrderRequest(
+            contract=contracts[con_id],
+            action="SELL" if total > 0 else "BUY",
+            quantity=abs(total),
+            order_ref=order_ref(ctx.id, "close", str(con_id)),
+            price=price[con_id],
+            multiplier=float(contracts[con_id].multiplier or 1),
+            sources=sources[con_id],
+        )
+        for con_id, total in held.items()
+    ]
     mine = f"{ctx.id}:"
     to_cancel = [t for t in ib.reqAllOpenOrders() if not t.order.orderRef.startswith(mine)]
     plan = {
@@ -70,29 +77,10 @@ def close_all(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     desk = OrderDesk(ctx, ib)
     desk.guard()
     for trade in to_cancel:
+        # Their openOrders records stay: trade-reconciliation books what filled before the cancel.
         ib.cancelOrder(trade.order)
-        holdings.drop_open_order(trade.order.orderRef or str(trade.order.orderId))
     if to_cancel:
         ib.sleep(0.2)
     outcomes = desk.place(requests)
-    for request, outcome in zip(requests, outcomes, strict=True):
-        con_id = request.contract.conId
-        if outcome["status"] == "Filled":
-            for strategy in request.sources:
-                by_strategy[strategy][con_id] = 0.0
-        else:
-            holdings.record_open_order(
-                request.order_ref,
-                {
-                    "intentId": ctx.id,
-                    "conId": con_id,
-                    "action": request.action,
-                    "quantity": request.quantity,
-                    "sources": request.sources,
-                    "orderId": outcome.get("orderId"),
-                    "permId": outcome.get("permId"),
-                },
-            )
-    for strategy, positions in by_strategy.items():
-        holdings.set(strategy, positions)
+    book(holdings, ctx.id, outcomes)
     return {**plan, "orders": outcomes}

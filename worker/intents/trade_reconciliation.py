@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from worker.registry import IntentContext, IntentFailed, intent
-from worker.trading.holdings import Holdings
+from worker.trading.holdings import Booking, Holdings
+from worker.trading.orders import scale
 
 
 @intent("trade-reconciliation")
@@ -15,30 +16,33 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
 
     ib = ctx.ib()
     store = Holdings(ctx.db, ctx.trading_mode)
-    fills = ib.reqExecutions(ib_async.ExecutionFilter())
     filled: dict[tuple, float] = {}
-    for fill in fills:
+    for fill in ib.reqExecutions(ib_async.ExecutionFilter()):
         e = fill.execution
         filled[("perm", e.permId)] = filled.get(("perm", e.permId), 0.0) + e.shares
         key = ("order", e.orderId, fill.contract.conId)
         filled[key] = filled.get(key, 0.0) + e.shares
-    moved, waiting = [], []
-    current = store.all()
-    for ref, record in store.open_orders().items():
-        done = filled.get(("perm", record.get("permId")), 0.0) or filled.get(
+    still_open = {t.order.permId for t in ib.reqAllOpenOrders()}
+    closed = {t.order.permId: t for t in ib.reqCompletedOrders(apiOnly=False)}
+    bookings, waiting = [], []
+    for ref, record in sorted(store.open_orders().items()):
+        perm_id, quantity = record.get("permId"), float(record["quantity"])
+        done = filled.get(("perm", perm_id), 0.0) or filled.get(
             ("order", record.get("orderId"), record.get("conId")), 0.0
         )
-        if done >= float(record["quantity"]):
-            for strategy, quantity in (record.get("sources") or {}).items():
-                positions = current.setdefault(strategy, {})
-                positions[int(record["conId"])] = positions.get(int(record["conId"]), 0.0) + float(
-                    quantity
-                )
-            moved.append(ref)
-        else:
-            waiting.append({"orderRef": ref, "filled": done, "quantity": record["quantity"]})
-    if moved:
-        store.move(current, moved)
+        ended = closed.get(perm_id)
+        if ended is not None:  # executions from an earlier day are gone; the order says
+            done = max(done, float(ended.order.filledQuantity or 0))
+        if done < quantity and (perm_id in still_open or ended is None):
+            note = "working" if perm_id in still_open else "not known to the gateway"
+            waiting.append({"orderRef": ref, "filled": done, "quantity": quantity, "note": note})
+            continue
+        # Filled, or closed (cancelled, expired) after filling part or none of it.
+        sources = scale(record.get("sources") or {}, done / quantity)
+        bookings.append(Booking(ref, int(record["conId"]), sources))
+        ctx.audit("fill", {"orderRef": ref, "shares": done, "of": quantity, "reconciled": True})
+    moved = store.apply(bookings)
+    current = store.all()
     consolidated: dict[int, float] = {}
     for positions in current.values():
         for con_id, quantity in positions.items():

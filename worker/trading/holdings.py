@@ -3,11 +3,28 @@
 `positions/{mode}/holdings/{strategy}`: {"positions": {conId: quantity}}
 `positions/{mode}/openOrders/{orderRef}`: an order placed and not yet reconciled, with its
 per-strategy source.
+`positions/{mode}/booked/{orderRef}`: an order whose fills are in the holdings, so a redelivered
+intent or a second reconciliation never books them twice.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+BOOKED_DAYS = 30
+
+
+@dataclass
+class Booking:
+    """What one order does to the holdings: `sources` (strategy -> signed quantity) to add,
+    or an `openOrders` record to keep until trade-reconciliation moves it."""
+
+    order_ref: str
+    con_id: int
+    sources: dict[str, float] = field(default_factory=dict)
+    open_order: dict[str, Any] | None = None
 
 
 class Holdings:
@@ -19,40 +36,80 @@ class Holdings:
         """{strategy: {conId: quantity}} for every strategy with holdings."""
         found = {}
         for doc in self.root.collection("holdings").stream(timeout=10):
-            positions = (doc.to_dict() or {}).get("positions", {})
-            found[doc.id] = {int(k): float(v) for k, v in positions.items() if float(v)}
+            found[doc.id] = _positions(doc.to_dict())
         return found
-
-    def set(self, strategy: str, positions: dict[int, float]) -> None:
-        self.root.collection("holdings").document(strategy).set(
-            {"positions": {str(k): v for k, v in positions.items() if v}}, timeout=10
-        )
-
-    def move(self, holdings: dict[str, dict[int, float]], reconciled: list[str]) -> None:
-        """In one transaction: the new holdings, and the reconciled openOrders gone."""
-        from google.cloud import firestore
-
-        @firestore.transactional
-        def write(tx: Any) -> None:
-            for strategy, positions in holdings.items():
-                tx.set(
-                    self.root.collection("holdings").document(strategy),
-                    {"positions": {str(k): v for k, v in positions.items() if v}},
-                )
-            for ref in reconciled:
-                tx.delete(self.root.collection("openOrders").document(_key(ref)))
-
-        write(self.db.transaction())
 
     def open_orders(self) -> dict[str, dict[str, Any]]:
         return {d.id: d.to_dict() for d in self.root.collection("openOrders").stream(timeout=10)}
 
-    def record_open_order(self, order_ref: str, record: dict[str, Any]) -> None:
-        self.root.collection("openOrders").document(_key(order_ref)).set(record, timeout=10)
+    def apply(self, bookings: list[Booking]) -> list[str]:
+        """In one transaction: add filled orders to their strategies' holdings, keep the others
+        in openOrders, and drop the openOrders record of every order booked. Orders booked
+        before are skipped; returns the orderRefs booked now."""
+        from google.cloud import firestore
+
+        filled = [b for b in bookings if b.open_order is None]
+        strategies = sorted({s for b in filled for s in b.sources})
+
+        @firestore.transactional
+        def write(tx: Any) -> list[str]:
+            booked_refs = [self._doc("booked", b.order_ref) for b in filled]
+            held = [self.root.collection("holdings").document(s) for s in strategies]
+            refs = booked_refs + held
+            snaps = {s.reference.path: s for s in tx.get_all(refs)} if refs else {}
+            current = {
+                ref.id: _positions(snaps[ref.path].to_dict() if ref.path in snaps else None)
+                for ref in held
+            }
+            now, done = datetime.now(UTC), []
+            for booking, marker in zip(filled, booked_refs, strict=True):
+                snap = snaps.get(marker.path)
+                if snap is not None and snap.exists:
+                    continue
+                for strategy, quantity in booking.sources.items():
+                    positions = current[strategy]
+                    positions[booking.con_id] = positions.get(booking.con_id, 0.0) + quantity
+                tx.set(marker, {"at": now, "expireAt": now + timedelta(days=BOOKED_DAYS)})
+                tx.delete(self._doc("openOrders", booking.order_ref))
+                done.append(booking.order_ref)
+            for ref in held:
+                positions = {str(k): v for k, v in current[ref.id].items() if v}
+                tx.set(ref, {"positions": positions})
+            for booking in bookings:
+                if booking.open_order is not None:
+                    tx.set(self._doc("openOrders", booking.order_ref), booking.open_order)
+            return done
+
+        return write(self.db.transaction())
 
     def drop_open_order(self, order_ref: str) -> None:
-        self.root.collection("openOrders").document(_key(order_ref)).delete(timeout=10)
+        self._doc("openOrders", order_ref).delete(timeout=10)
+
+    def _doc(self, collection: str, order_ref: str) -> Any:
+        return self.root.collection(collection).document(order_ref.replace("/", "_"))
 
 
-def _key(order_ref: str) -> str:
-    return order_ref.replace("/", "_")
+def book(holdings: Holdings, intent_id: str, outcomes: list[dict[str, Any]]) -> list[str]:
+    """A fully filled order goes into its strategies' holdings at once; anything else waits in
+    openOrders for trade-reconciliation."""
+    bookings = []
+    for outcome in outcomes:
+        booking = Booking(outcome["orderRef"], int(outcome["conId"]), outcome["sources"])
+        if float(outcome.get("filled") or 0) < float(outcome["quantity"]):
+            booking.open_order = {
+                "intentId": intent_id,
+                "conId": booking.con_id,
+                "action": outcome["action"],
+                "quantity": outcome["quantity"],
+                "filled": float(outcome.get("filled") or 0),
+                "sources": outcome["sources"],
+                "orderId": outcome.get("orderId"),
+                "permId": outcome.get("permId"),
+            }
+        bookings.append(booking)
+    return holdings.apply(bookings)
+
+
+def _positions(data: dict[str, Any] | None) -> dict[int, float]:
+    positions = (data or {}).get("positions", {})
+    return {int(k): float(v) for k, v in positions.items() if float(v)}

@@ -49,6 +49,48 @@ class OrderRequest:
         }
 
 
+@dataclass
+class Sent:
+    """An order an earlier attempt placed, as the broker knows it."""
+
+    order_id: int
+    perm_id: int
+    quantity: float
+    filled: float = 0.0
+    is_open: bool = False
+
+    def outcome(self, request: OrderRequest) -> dict[str, Any]:
+        """The request's outcome told from the broker's side: its real size and its sources
+        scaled to that size (the request was recomputed at today's prices)."""
+        status = "Filled" if self.filled >= self.quantity else "Submitted"
+        if not self.is_open and self.filled < self.quantity:
+            status = "Cancelled"
+        return {
+            "orderRef": request.order_ref,
+            "conId": request.contract.conId,
+            "symbol": request.symbol,
+            "action": request.action,
+            "quantity": self.quantity,
+            "status": status,
+            "filled": self.filled,
+            "permId": self.perm_id,
+            "orderId": self.order_id,
+            "sources": scale(request.sources, self.quantity / request.quantity),
+            "placedBefore": True,
+        }
+
+
+def scale(sources: dict[str, float], factor: float) -> dict[str, float]:
+    """Per-strategy quantities times `factor`, in whole units that add up to the scaled total."""
+    if factor == 1 or not sources:
+        return dict(sources)
+    total = round(sum(sources.values()) * factor)
+    scaled = {name: float(round(q * factor)) for name, q in sources.items()}
+    largest = max(scaled, key=lambda name: abs(scaled[name]))
+    scaled[largest] += total - sum(scaled.values())
+    return scaled
+
+
 def order_ref(intent_id: str, step: str, leg: str) -> str:
     return f"{intent_id}:{step}:{leg}"
 
@@ -105,22 +147,25 @@ class OrderDesk:
                 retryable=False,
             )
 
-    def already_sent(self) -> dict[str, float]:
-        """orderRefs of this intent among open orders and today's executions, with the
-        quantity filled so far."""
+    def already_sent(self) -> dict[str, Sent]:
+        """This intent's orders among open orders and today's executions, by orderRef."""
         import ib_async
 
         today = datetime.now(UTC).strftime("%Y%m%d-00:00:00")
         mine = f"{self.ctx.id}:"
-        sent = {
-            t.order.orderRef: 0.0
-            for t in self.ib.reqAllOpenOrders()
-            if t.order.orderRef.startswith(mine)
-        }
+        sent: dict[str, Sent] = {}
+        for t in self.ib.reqAllOpenOrders():
+            if t.order.orderRef.startswith(mine):
+                sent[t.order.orderRef] = Sent(
+                    t.order.orderId, t.order.permId, float(t.order.totalQuantity), is_open=True
+                )
         for fill in self.ib.reqExecutions(ib_async.ExecutionFilter(time=today)):
-            ref = fill.execution.orderRef
-            if ref.startswith(mine):
-                sent[ref] = sent.get(ref, 0.0) + fill.execution.shares
+            e = fill.execution
+            if e.orderRef.startswith(mine):
+                found = sent.setdefault(e.orderRef, Sent(e.orderId, e.permId, 0.0))
+                found.filled += e.shares
+        for found in sent.values():
+            found.quantity = max(found.quantity, found.filled)  # a closed order: what filled
         return sent
 
     def place(self, requests: list[OrderRequest]) -> list[dict[str, Any]]:
@@ -131,21 +176,10 @@ class OrderDesk:
         sent = self.already_sent()
         outcomes = []
         for request in requests:
-            if request.order_ref in sent:
+            before = sent.get(request.order_ref)
+            if before is not None:
                 log.info("order %s was placed by an earlier attempt; not again", request.order_ref)
-                filled = sent[request.order_ref]
-                outcomes.append(
-                    {
-                        "orderRef": request.order_ref,
-                        "symbol": request.symbol,
-                        "action": request.action,
-                        "quantity": request.quantity,
-                        "status": "Filled" if filled >= abs(request.quantity) else "already placed",
-                        "filled": filled,
-                        "sources": request.sources,
-                        "placedBefore": True,
-                    }
-                )
+                outcomes.append(before.outcome(request))
                 continue
             ensure_connected(self.ib)
             order = self._order(ib_async, request)
@@ -180,6 +214,7 @@ class OrderDesk:
             outcomes.append(
                 {
                     "orderRef": request.order_ref,
+                    "conId": request.contract.conId,
                     "symbol": request.symbol,
                     "action": request.action,
                     "quantity": request.quantity,

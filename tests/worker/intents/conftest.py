@@ -30,7 +30,7 @@ def flat_sim():
 def positions_root(db):
     root = db.collection("positions").document("paper")
     yield root
-    for name in ("holdings", "openOrders"):
+    for name in ("holdings", "openOrders", "booked"):
         for doc in root.collection(name).list_documents():
             doc.delete()
 

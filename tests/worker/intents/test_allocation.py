@@ -79,6 +79,39 @@ def test_connection_lost_after_the_first_order_redelivery_places_only_the_rest(
     assert {p.conId: p.quantity for p in flat_sim.state.positions} == holdings(positions_root)
 
 
+def test_partial_fills_wait_for_reconciliation_which_books_what_filled(
+    make_worker, flat_sim, positions_root, results, db
+):
+    flat_sim.state.faults.partial_fill = 0.5
+    worker = make_worker(flat_sim)
+    intent_id = unique("alloc-partial")
+    allocate(worker, intent_id)
+    result = results.for_id(intent_id)
+    assert result["status"] == "succeeded", result["error"]
+    orders = result["result"]["orders"]
+    assert all(0 < o["filled"] < o["quantity"] for o in orders)
+    assert holdings(positions_root) == {}
+    waiting = positions_root.collection("openOrders").stream()
+    assert sorted(d.id for d in waiting) == sorted(o["orderRef"] for o in orders)
+    # The rest never fills: the day ends and IB cancels it.
+    broker = flat_sim.api.broker
+    for order in broker.working():
+        broker.cancel(order.orderId)
+    recon = unique("recon")
+    worker.handle(delivery({"intent": "trade-reconciliation", "id": recon}))
+    result = results.for_id(recon)
+    assert result["status"] == "succeeded", result["error"]
+    assert result["result"]["reconciled"] == sorted(o["orderRef"] for o in orders)
+    assert holdings(positions_root) == {o["conId"]: o["filled"] for o in orders}
+    assert {p.conId: p.quantity for p in flat_sim.state.positions} == holdings(positions_root)
+    assert list(positions_root.collection("openOrders").stream()) == []
+    # A second reconciliation books nothing again.
+    again = unique("recon")
+    worker.handle(delivery({"intent": "trade-reconciliation", "id": again}))
+    assert results.for_id(again)["result"]["reconciled"] == []
+    assert holdings(positions_root) == {o["conId"]: o["filled"] for o in orders}
+
+
 @pytest.mark.parametrize(
     ("change", "code", "words"),
     [

@@ -26,10 +26,9 @@ def holdings(db):
     yield root
     for doc in root.list_documents():
         doc.delete()
-    for doc in (
-        db.collection("positions").document("paper").collection("openOrders").list_documents()
-    ):
-        doc.delete()
+    for name in ("openOrders", "booked"):
+        for doc in db.collection("positions").document("paper").collection(name).list_documents():
+            doc.delete()
 
 
 def run(worker, intent_id: str, **params):
@@ -43,7 +42,7 @@ def test_flattens_every_strategy_and_records_it(worker, sim, holdings, results, 
     assert result["status"] == "succeeded", result["error"]
     orders = {o["symbol"]: o for o in result["result"]["orders"]}
     assert (orders["SPY"]["action"], orders["SPY"]["quantity"]) == ("SELL", 100)
-    assert orders["SPY"]["sources"] == {"alpha": 60, "beta": 40}
+    assert orders["SPY"]["sources"] == {"alpha": -60, "beta": -40}  # what the order changes
     assert all(o["orderRef"].startswith(f"{intent_id}:close:") for o in orders.values())
     assert result["result"]["mismatch"] == []
     assert sim.state.positions == []  # the broker saw both orders
