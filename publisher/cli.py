@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from publisher import schedules
-from publisher.client import PublishError, ResultWaiter, follow_results, publish_intent
+from publisher.client import (
+    PublishError,
+    ResultWaiter,
+    build_message,
+    follow_results,
+    publish_intent,
+)
 
 EXIT_FAILED, EXIT_TIMEOUT, EXIT_INVALID = 1, 2, 3
 DEFAULT_SCHEDULES = Path(__file__).with_name("schedules.yaml")
@@ -59,6 +65,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
             )
         )
         return 0
+    # Checked before the results subscription exists, so a bad message creates nothing.
+    build_message(args.intent, params, args.mode, args.id, args.ttl, requested_by=args.requested_by)
     with ResultWaiter() as waiter:
         intent_id = publish_intent(
             args.intent, params, args.mode, args.id, args.ttl, requested_by=args.requested_by

@@ -118,9 +118,9 @@ class Scheduler:
     """Cloud Scheduler through a command runner (gcloud, or a stand-in in tests)."""
 
     def __init__(
-        self, project: str, location: str, topic: str = INTENTS_TOPIC, run: Runner = gcloud
+        self, project: str, location: str, topic: str = INTENTS_TOPIC, run: Runner | None = None
     ) -> None:
-        self.project, self.location, self.run = project, location, run
+        self.project, self.location, self.run = project, location, run or gcloud
         self.topic = f"projects/{project}/topics/{topic}"
         self.scope = [f"--location={location}", f"--project={project}"]
 

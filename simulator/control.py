@@ -4,6 +4,7 @@ GET  /state                 broker-side state (account, cash, positions, faults)
 POST /faults                set faults, e.g. {"hang_handshake": 5, "read_only": true}
 POST /faults/reset          clear every fault
 POST /drop                  drop every API connection now
+POST /error                 {"code": 2104, "message": "..."} sends that error to every client
 POST /connectivity          {"lost": true} sends 1100; {"restored": true} sends 1102
 POST /competing-session     sends 10197 to every client
 """
@@ -88,6 +89,12 @@ class ControlServer:
             return 200, {"faults": state.to_json()["faults"]}
         if path == "/drop":
             return 200, {"dropped": self.api.drop_all()}
+        if path == "/error":
+            code, message = body.get("code"), body.get("message", "")
+            if not isinstance(code, int) or not isinstance(message, str):
+                return 400, {"error": 'expected {"code": int, "message": str}'}
+            self.api.broadcast_error(code, message)
+            return 200, {"sent": code}
         if path == "/connectivity":
             if body.get("lost"):
                 self.api.broadcast_error(1100, "Connectivity between IB and TWS has been lost.")

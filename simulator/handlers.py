@@ -34,6 +34,13 @@ TICKS = {"bid": (1, 0), "ask": (2, 3), "last": (4, 5), "close": (9, None)}
 # -- session and account --------------------------------------------------------------------------
 
 
+FARMS_OK = (
+    (2104, "Market data farm connection is OK:usfarm"),
+    (2106, "HMDS data farm connection is OK:ushmds"),
+    (2158, "Sec-def data farm connection is OK:secdefil"),
+)
+
+
 def start_api(s: ClientSession, fields: list[str]) -> None:
     client_id = int(fields[2])
     if any(o.client_id == client_id for o in s.server.sessions if o is not s):
@@ -48,6 +55,8 @@ def start_api(s: ClientSession, fields: list[str]) -> None:
     s.client_id = client_id
     s.send(Out.NEXT_VALID_ID, 1, s.state.next_order_id)
     s.send(Out.MANAGED_ACCTS, 1, s.state.account)
+    for code, message in FARMS_OK:  # what a gateway says after every login
+        s.error(-1, code, message)
     if s.state.faults.competing_session:
         s.error(-1, 10197, "No market data during competing live session")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from worker import __version__
 
 TRADING_MODES = ("paper", "live")
+LEASE_MARGIN_SECONDS = 60
 GATEWAY_MODES = ("ibc", "external", "simulator")
 
 
@@ -98,6 +99,14 @@ class Settings:
                 f"GATEWAY_MODE must be one of {', '.join(GATEWAY_MODES)}, got {gateway!r}"
             )
         default_port = 4002 if mode == "paper" else 4001
+        deadline = _int(env, "INTENT_DEADLINE_SECONDS", 480, minimum=1)
+        lease = _int(env, "LEASE_SECONDS", 600, minimum=1)
+        if lease < deadline + LEASE_MARGIN_SECONDS:
+            # The intent lease is not renewed: it must outlast the deadline and the cleanup.
+            raise ConfigError(
+                f"LEASE_SECONDS ({lease}) must be at least INTENT_DEADLINE_SECONDS ({deadline}) "
+                f"+ {LEASE_MARGIN_SECONDS}"
+            )
         return cls(
             trading_mode=mode,
             project=env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT") or None,
@@ -105,8 +114,8 @@ class Settings:
             service=env.get("K_SERVICE", "local"),
             revision=env.get("K_REVISION", "local"),
             max_attempts=_int(env, "MAX_ATTEMPTS", 5, minimum=1),
-            intent_deadline_seconds=_int(env, "INTENT_DEADLINE_SECONDS", 480, minimum=1),
-            lease_seconds=_int(env, "LEASE_SECONDS", 600, minimum=1),
+            intent_deadline_seconds=deadline,
+            lease_seconds=lease,
             max_message_bytes=_int(env, "MAX_MESSAGE_BYTES", 64 * 1024, minimum=1),
             record_ttl_days=_int(env, "INTENT_RECORD_TTL_DAYS", 30, minimum=1),
             firestore_timeout_seconds=_float(env, "FIRESTORE_TIMEOUT_SECONDS", 10.0),

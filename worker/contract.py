@@ -149,6 +149,16 @@ def validate(
         errors = schema_errors(schemas_dir, f"intents/{name}", params, prefix="params")
         if errors:
             raise Rejected("bad-params", "; ".join(errors))
+    for n, step in enumerate(params.get("steps") or []) if name == "batch" else ():
+        # A batch carries whole intents: each step's params meet that intent's schema.
+        errors = schema_errors(
+            schemas_dir,
+            f"intents/{step['intent']}",
+            step.get("params") or {},
+            prefix=f"params.steps[{n}].params",
+        )
+        if errors:
+            raise Rejected("bad-params", "; ".join(errors))
     mode = trading_mode(body, attributes)
     attr_id = attributes.get("id")
     if attr_id is not None and not ID_PATTERN.match(attr_id):

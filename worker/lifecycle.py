@@ -28,6 +28,8 @@ class ShuttingDown(Interrupted):
 
 
 _in_request = threading.Event()
+_interruptible = threading.Event()
+_shutting_down = threading.Event()
 _on_idle_shutdown: list[Callable[[], None]] = []
 _installed = False
 
@@ -43,23 +45,44 @@ def install(on_idle_shutdown: Callable[[], None]) -> None:
     def handler(signum: int, frame: Any) -> None:
         if callable(previous):
             previous(signum, frame)  # gunicorn: stop accepting, exit after this request
-        if _in_request.is_set():
+        _shutting_down.set()
+        if _interruptible.is_set():
+            _interruptible.clear()  # once: recording the outcome and cleaning up must finish
             raise ShuttingDown("the instance is shutting down (SIGTERM)")
-        for stop in _on_idle_shutdown:
-            stop()
+        if not _in_request.is_set():
+            _idle_shutdown()
 
     signal.signal(signal.SIGTERM, handler)
     _installed = True
 
 
+def _idle_shutdown() -> None:
+    for stop in _on_idle_shutdown:
+        stop()
+
+
 @contextmanager
 def request() -> Iterator[None]:
-    """Mark the span in which SIGTERM interrupts the running intent."""
+    """Mark a request: a SIGTERM during it stops the warm gateway once the request ends."""
     _in_request.set()
     try:
         yield
     finally:
         _in_request.clear()
+        if _shutting_down.is_set():
+            _idle_shutdown()
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Mark the span in which SIGTERM interrupts the running intent (raises ShuttingDown)."""
+    if _shutting_down.is_set():
+        raise ShuttingDown("the instance is shutting down (SIGTERM)")
+    _interruptible.set()
+    try:
+        yield
+    finally:
+        _interruptible.clear()
 
 
 @contextmanager

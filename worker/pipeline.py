@@ -253,7 +253,9 @@ class Pipeline:
             requested_by=message.requested_by,
             timings=timings,
         )
-        result = self.store.finish(message.id, result)
+        claim = self.store.finish(message.id, result)
+        if claim.kind == "ended":
+            return self._duplicate(message.id, claim)
         return self._publish(message.id, result)
 
     def _duplicate(self, intent_id: str, claim: Claim) -> Answer:

@@ -69,7 +69,7 @@ class Runner:
         t0 = time.perf_counter()
         healthy = True
         try:
-            with lifecycle.deadline(seconds):
+            with lifecycle.deadline(seconds), lifecycle.interruptible():
                 outcome.output = spec.run(ctx, message.params)
         except GatewayBusy as exc:
             outcome.busy = str(exc)

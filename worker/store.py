@@ -141,12 +141,7 @@ class IntentStore:
                 except _Changed:
                     doc = self._read(intent_id)
             raise StoreUnavailable("intent record kept changing under contention")
-        except (
-            exceptions.RetryError,
-            exceptions.ServiceUnavailable,
-            exceptions.DeadlineExceeded,
-            exceptions.InternalServerError,
-        ) as exc:
+        except (exceptions.RetryError, exceptions.GoogleAPICallError) as exc:
             raise StoreUnavailable(f"Firestore unavailable: {exc.__class__.__name__}") from exc
 
     def _mine(self, intent_id: str) -> _Doc | None:
@@ -308,13 +303,14 @@ class IntentStore:
 
         return self._retrying(intent_id, _ABSENT, attempt)
 
-    def finish(self, intent_id: str, result: dict[str, Any]) -> dict[str, Any]:
-        """Record the terminal status; returns the result to publish (an earlier one if any)."""
+    def finish(self, intent_id: str, result: dict[str, Any]) -> Claim:
+        """Record the terminal status: `run` (publish it), or `ended` when another attempt
+        (one that took over this intent) recorded its own first."""
         from google.cloud import firestore
 
-        def attempt(doc: _Doc) -> dict[str, Any]:
+        def attempt(doc: _Doc) -> Claim:
             if doc.data.get("status") in TERMINAL and doc.data.get("resultMessage"):
-                return doc.data["resultMessage"]
+                return Claim("ended", attempts=doc.data.get("attempts", 0), record=doc.data)
             now = _now()
             self._commit(
                 intent_id,
@@ -338,7 +334,7 @@ class IntentStore:
                     }
                 ],
             )
-            return result
+            return Claim("run", attempts=result["attempts"], record={"resultMessage": result})
 
         return self._retrying(intent_id, self._mine(intent_id), attempt)
 
@@ -357,6 +353,9 @@ class IntentStore:
             event = {"type": "attempt returned", "attempt": attempts, "reason": error["message"]}
 
         def attempt(doc: _Doc) -> None:
+            owner = (doc.data.get("lease") or {}).get("owner")
+            if doc.data.get("status") in TERMINAL or owner not in (None, self.settings.instance_id):
+                return  # ended or taken over meanwhile: that is the record to keep
             self._commit(intent_id, doc, {**fields, "updatedAt": _now()}, [event])
 
         self._retrying(intent_id, self._mine(intent_id), attempt)

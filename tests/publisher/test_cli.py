@@ -34,12 +34,39 @@ def test_publish_and_wait_prints_the_result(stack):
     assert result["status"] == "succeeded" and result["result"]["gateway"]["accounts"]
 
 
+def test_publish_summary_and_wait_shows_the_account(stack):
+    done = cli(stack, "publish", "summary", "--wait")
+    assert done.returncode == 0, done.stderr
+    assert ": succeeded" in done.stdout and "DU1234567" in done.stdout
+
+
+def test_library_publishes_and_waits_then_reads_the_record(stack, monkeypatch):
+    from publisher.client import publish_intent, wait_for_result
+
+    for key, value in stack.client_env().items():
+        monkeypatch.setenv(key, value)
+    intent_id = publish_intent("ping", requested_by="library-test")
+    result = wait_for_result(intent_id, timeout=60)
+    assert (result["id"], result["status"]) == (intent_id, "succeeded")
+    assert result["requestedBy"] == "library-test"
+    started = time.monotonic()
+    again = wait_for_result(intent_id, timeout=60)  # ended: straight from its Firestore record
+    assert again["id"] == intent_id and again["status"] == "succeeded"
+    assert time.monotonic() - started < 5
+
+
 def test_bad_params_are_refused_before_publishing(stack):
     from google.cloud import pubsub_v1
 
     subscriber = pubsub_v1.SubscriberClient()
     watch = stack.subscription(unique("watch"))
     subscriber.create_subscription(name=watch, topic=stack.topic("intents"))
+
+    def waiters() -> set[str]:
+        listed = subscriber.list_subscriptions(project=f"projects/{stack.options.project}")
+        return {s.name for s in listed if "/results-" in s.name}
+
+    before = waiters()
     try:
         for args, words in [
             (
@@ -54,6 +81,18 @@ def test_bad_params_are_refused_before_publishing(stack):
             done = cli(stack, "publish", *args)
             assert done.returncode == 3, (args, done.stdout, done.stderr)
             assert words in done.stderr and done.stderr.count("\n") == 1
+            # With --wait, the message is checked before anything is created or even looked up.
+            done = subprocess.run(
+                [sys.executable, "-m", "publisher", "publish", *args, "--wait"],
+                cwd=ROOT,
+                text=True,
+                capture_output=True,
+                timeout=60,
+                env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")},
+            )
+            assert done.returncode == 3, (args, done.stdout, done.stderr)
+            assert words in done.stderr and done.stderr.count("\n") == 1
+        assert waiters() == before
         assert (
             subscriber.pull(subscription=watch, max_messages=10, timeout=3).received_messages == []
         )

@@ -48,10 +48,11 @@ def write(tmp_path: Path, jobs: list[dict], **top) -> Path:
 
 def test_the_example_file_is_valid_and_its_dry_run_lists_every_job(capsys, monkeypatch):
     _, jobs = load(EXAMPLE)
-    monkeypatch.setattr(schedules, "gcloud", FakeGcloud())
-    monkeypatch.setattr(cli.schedules, "gcloud", schedules.gcloud)
+    fake = FakeGcloud()
+    monkeypatch.setattr(schedules, "gcloud", fake)
     assert cli.main(["schedules", "apply", "--dry-run", "--project=p"]) == 0
     out = capsys.readouterr().out
+    assert [c[:3] for c in fake.calls] == [["scheduler", "jobs", "list"]]  # nothing else
     for job in jobs:
         assert f"create {job.name}: {job.schedule} ({job.time_zone})" in out
         assert f"data {job.data}" in out
@@ -84,7 +85,7 @@ def test_the_example_file_is_valid_and_its_dry_run_lists_every_job(capsys, monke
                 "intent": "batch",
                 "params": {"steps": [{"intent": "close-all", "params": {"dryrun": True}}]},
             },
-            "params.steps[1].params.dryrun",
+            "params.steps[0].params.dryrun",
         ),
     ],
 )

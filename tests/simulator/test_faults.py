@@ -92,6 +92,15 @@ def test_connectivity_lost_and_restored(connect, sim):
     assert seen == [1100, 1102]
 
 
+def test_any_error_can_be_sent_and_a_bad_one_is_refused(connect, sim):
+    ib = connect()
+    seen = errors_of(ib)
+    assert sim.call("POST", "/error", {"code": 2103, "message": "farm broken"}) == {"sent": 2103}
+    ib.sleep(0.3)
+    assert seen == [2103]
+    assert "expected" in sim.call("POST", "/error", {"code": "x"})["error"]
+
+
 def test_competing_session_and_pacing(connect, sim):
     sim.call("POST", "/faults", {"competing_session": True, "pacing_violation": True})
     ib = ib_.IB()

@@ -56,6 +56,7 @@ def test_settings_from_env():
         ({"MAX_ATTEMPTS": "many"}, "MAX_ATTEMPTS must be an integer"),
         ({"MAX_ATTEMPTS": "0"}, "MAX_ATTEMPTS must be >= 1"),
         ({"FIRESTORE_TIMEOUT_SECONDS": "-1"}, "must be > 0"),
+        ({"INTENT_DEADLINE_SECONDS": "600"}, r"LEASE_SECONDS \(600\) must be at least"),
     ],
 )
 def test_bad_settings_are_named(env, words):

@@ -95,7 +95,7 @@ def _poll(launcher: Launcher, client_id: int, timeout: float, poll: float) -> An
         finally:
             ib.errorEvent -= errors
         ib.disconnect()
-        if CLIENT_ID_IN_USE in errors.codes():
+        if CLIENT_ID_IN_USE in errors.codes() and time.monotonic() < deadline:
             log.warning("client id %d is in use; trying %d", client_id, client_id + 1)
             client_id += 1
             continue
@@ -140,3 +140,6 @@ def ensure_connected(ib: Any) -> None:
         raise GatewayError("ib-disconnected", "the connection to the gateway was lost")
     if getattr(ib, "connectivity_lost", False):
         raise GatewayError("ib-connectivity", "IB reported connectivity lost (1100)")
+    lease = getattr(ib, "gateway_lease", None)
+    if lease is not None and lease.lost:
+        raise GatewayError("lease-lost", "another instance took over the gateway lease")

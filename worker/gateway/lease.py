@@ -7,6 +7,7 @@ released when it stops; a lease whose owner stopped renewing it expires and is t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,8 @@ log = logging.getLogger("worker.gateway")
 
 
 class GatewayLease:
+    """`lost` turns true when another owner holds the lease this one was renewing."""
+
     def __init__(
         self, client: Any, mode: str, owner: str, ttl_seconds: int, timeout: float = 10.0
     ) -> None:
@@ -27,6 +30,7 @@ class GatewayLease:
         self.ttl = ttl_seconds
         self.timeout = timeout
         self.held = False
+        self.lost = False
         self._stop = threading.Event()
         from google.api_core.retry import Retry
 
@@ -78,7 +82,7 @@ class GatewayLease:
             raise GatewayError(
                 "firestore", f"gateway lease unavailable: {exc.__class__.__name__}"
             ) from exc
-        self.held = True
+        self.held, self.lost = True, False
         self._stop.clear()
         self._renewer = threading.Thread(target=self._renew_loop, name="lease-renewer", daemon=True)
         self._renewer.start()
@@ -86,9 +90,26 @@ class GatewayLease:
     def _renew_loop(self) -> None:
         while not self._stop.wait(self.ttl / 3):
             try:
-                self.ref.update(self._doc(datetime.now(UTC)), **self._call)
-            except Exception as exc:  # the next acquire will tell; an expiring lease is safe
+                if not self.renew():
+                    return
+            except Exception as exc:  # the lease expires if renewals keep failing: safe
                 log.warning("renewing the gateway lease failed: %s", exc.__class__.__name__)
+
+    def renew(self) -> bool:
+        """Extend the lease if it is still ours; False (and `lost`) if another owner has it."""
+        from google.api_core import exceptions
+
+        snap = self.ref.get(**self._call)
+        owner = (snap.to_dict() or {}).get("owner") if snap.exists else None
+        if owner != self.owner:
+            self.lost = True
+            log.error("the gateway lease passed to %s; this session places no more orders", owner)
+            return False
+        option = self.client.write_option(last_update_time=snap.update_time)
+        # Changed since it was read: the next renewal looks again.
+        with contextlib.suppress(exceptions.FailedPrecondition):
+            self.ref.update(self._doc(datetime.now(UTC)), option=option, **self._call)
+        return True
 
     def release(self) -> None:
         """Stop renewing and delete the lease if it is still ours."""

@@ -13,6 +13,14 @@ from collections.abc import Mapping, Sequence
 from worker.logs import redact
 
 log = logging.getLogger("worker.gateway")
+# The worker's own secrets stay out of the gateway's environment (readable in /proc/*/environ
+# and inherited by everything IBC starts).
+PRIVATE_ENV = ("IB_CREDENTIALS_JSON",)
+
+
+def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
+    return {**env, **extra}
 
 
 class GatewayProcess:
@@ -37,7 +45,7 @@ class GatewayProcess:
     def start(self) -> GatewayProcess:
         self.proc = subprocess.Popen(
             self.command,
-            env={**os.environ, **self.env},
+            env=child_environment(self.env),
             cwd=self.cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -82,6 +82,7 @@ class GatewaySession:
                     self._refresh_credentials = True  # a changed password gets one more try
                 self.close()
                 raise
+            self.ib.gateway_lease = self.lease  # ensure_connected checks it before each order
             start_ms = int((time.monotonic() - t0) * 1000)
             log.info(
                 "gateway ready in %d ms (accounts %s)",
@@ -93,6 +94,8 @@ class GatewaySession:
     def _healthy(self) -> bool:
         try:
             if not self.ib.isConnected() or getattr(self.ib, "connectivity_lost", False):
+                return False
+            if self.lease.lost or not self.lease.renew():
                 return False
             self.ib.RequestTimeout, timeout = HEALTH_CHECK_SECONDS, self.ib.RequestTimeout
             try:

@@ -103,6 +103,7 @@ def test_no_gateway_installed_is_a_permanent_error(tmp_path):
 
 def test_process_group_stopped_and_output_logged_redacted(ibc_home, caplog, monkeypatch):
     monkeypatch.setenv("STANDIN_SLEEP", "300")
+    monkeypatch.setenv("IB_CREDENTIALS_JSON", json.dumps(FAKE))  # as a Cloud Run secret mount
     ibc = launcher(ibc_home)
     with caplog.at_level(logging.INFO, logger="worker.gateway"):
         ibc.start()
@@ -112,6 +113,7 @@ def test_process_group_stopped_and_output_logged_redacted(ibc_home, caplog, monk
         pid = ibc.process.pid
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         assert FAKE["password"].encode() not in cmdline
+        assert FAKE["password"].encode() not in Path(f"/proc/{pid}/environ").read_bytes()
         ibc.stop()
     assert living_in_group(pid) == []  # the whole group, `sleep` included, is gone
     text = caplog.text

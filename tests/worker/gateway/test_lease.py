@@ -67,3 +67,22 @@ def test_release_does_not_delete_someone_elses_lease(db):
     )
     mine.release()
     assert db.collection("locks").document(f"gateway-{mode}").get().to_dict()["owner"] == "b"
+
+
+def test_a_lease_taken_by_another_owner_is_lost_not_taken_back(db):
+    mode = unique("mode")
+    held = lease(db, mode, "a", ttl=3)  # renewed every second
+    held.acquire()
+    ref = db.collection("locks").document(f"gateway-{mode}")
+    try:
+        # Renewals failed for long enough that another instance took the expired lease.
+        ref.set({"owner": "b", "expiresAt": datetime.now(UTC) + timedelta(minutes=5)})
+        deadline = time.monotonic() + 5
+        while not held.lost and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert held.lost
+        time.sleep(1.5)
+        assert ref.get().to_dict()["owner"] == "b"
+    finally:
+        held.release()
+    assert ref.get().to_dict()["owner"] == "b"

@@ -133,5 +133,8 @@ def test_batch_with_bad_step_params_runs_nothing(make_worker, flat_sim, results)
         intent_id,
         steps=[{"intent": "summary"}, {"intent": "close-all", "params": {"dryrun": True}}],
     )
-    error = results.for_id(intent_id)["error"]
-    assert error["code"] == "bad-params" and "steps[2].params.dryrun" in error["message"]
+    result = results.for_id(intent_id)
+    assert result["status"] == "rejected"
+    error = result["error"]
+    assert error["code"] == "bad-params" and "params.steps[1].params.dryrun" in error["message"]
+    assert flat_sim.api.broker.orders == {}
