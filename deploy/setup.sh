@@ -426,6 +426,10 @@ step_iam() {
     grant roles/pubsub.publisher "${agent}" "pubsub topics" "${DEAD_LETTER_TOPIC}"
     if [[ "${DELIVERY}" == push ]]; then
         grant roles/pubsub.subscriber "${agent}" "pubsub subscriptions" "${PUSH_SUBSCRIPTION}"
+    else
+        # Eventarc names the trigger's subscription itself: dead-lettering needs the role on
+        # the project, and the deployer cannot grant it at build time.
+        grant roles/pubsub.subscriber "${agent}" "projects" "${PROJECT}" --condition=None
     fi
     grant roles/iam.serviceAccountTokenCreator "${agent}" "iam service-accounts" "${INVOKER_SA}"
 

@@ -78,7 +78,7 @@ class Broker:
     def __init__(self, state: State, market: Market) -> None:
         self.state = state
         self.market = market
-        self.orders: dict[int, Order] = {}
+        self.orders: dict[tuple[int, int], Order] = {}  # (clientId, orderId) -> order
         self.executions: list[Execution] = []
         self._perm_ids = itertools.count(1_000_001)
         self._exec_ids = itertools.count(1)
@@ -90,17 +90,17 @@ class Broker:
 
     def place(self, order: Order) -> Order:
         """Accept (or amend) an order; fill it now if it is marketable."""
-        if order.totalQuantity <= 0:
+        if not order.totalQuantity > 0 or math.isinf(order.totalQuantity):  # NaN too
             raise OrderError(434, "The order size cannot be zero.")
         if order.orderType not in ("MKT", "LMT"):
             raise OrderError(387, f"Unsupported order type {order.orderType} (simulator: MKT, LMT)")
         if order.orderType == "LMT" and not order.lmtPrice:
             raise OrderError(320, "Limit price missing for LMT order")
-        existing = self.orders.get(order.orderId)
+        existing = self.orders.get((order.clientId, order.orderId))
         order.permId = existing.permId if existing else next(self._perm_ids)
         order.account = order.account or self.state.account
         order.status = "Submitted"
-        self.orders[order.orderId] = order
+        self.orders[(order.clientId, order.orderId)] = order
         self.state.next_order_id = max(self.state.next_order_id, order.orderId + 1)
         self.try_fill(order)
         return order
@@ -128,7 +128,7 @@ class Broker:
         instrument, signed = order.instrument, shares if order.action == "BUY" else -shares
         realized = self._book_position(instrument, signed, price)
         commission = commission_for(instrument, shares, price)
-        self._book_cash(instrument, signed, price, commission)
+        self._book_cash(instrument, signed, price, commission, realized)
         order.avgFillPrice = (order.avgFillPrice * order.filled + price * shares) / (
             order.filled + shares
         )
@@ -189,22 +189,30 @@ class Broker:
         return realized
 
     def _book_cash(
-        self, instrument: Instrument, signed: float, price: float, commission: float
+        self,
+        instrument: Instrument,
+        signed: float,
+        price: float,
+        commission: float,
+        realized: float,
     ) -> None:
         cash = self.state.cash
         base = self.state.base_currency
         if instrument.secType == "CASH":  # EUR.USD: +EUR, -USD
             cash[instrument.symbol] = cash.get(instrument.symbol, 0.0) + signed
             cash[instrument.currency] = cash.get(instrument.currency, 0.0) - signed * price
-        elif instrument.secType != "FUT":  # futures settle their P&L, not their notional
+        elif instrument.secType == "FUT":  # futures settle their P&L, not their notional
+            cash[instrument.currency] = cash.get(instrument.currency, 0.0) + realized
+        else:
             multiplier = float(instrument.multiplier or 1)
             cash[instrument.currency] = (
                 cash.get(instrument.currency, 0.0) - signed * price * multiplier
             )
         cash[base] = cash.get(base, 0.0) - commission
 
-    def cancel(self, order_id: int) -> Order:
-        order = self.orders.get(order_id)
+    def cancel(self, client_id: int, order_id: int) -> Order:
+        """Cancel a working order; order ids belong to the client that placed the order."""
+        order = self.orders.get((client_id, order_id))
         if order is None or order.status not in WORKING:
             raise OrderError(
                 10148,

@@ -17,6 +17,7 @@ import logging
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
+from simulator import persist
 from simulator.server import ApiServer
 from simulator.state import Faults
 
@@ -72,7 +73,7 @@ class ControlServer:
     def route(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         state = self.api.state
         if method == "GET" and path == "/state":
-            return 200, state.to_json()
+            return 200, {**state.to_json(), **persist.broker_json(self.api.broker)}
         if method != "POST":
             return 404, {"error": f"no route {method} {path}"}
         if path == "/faults":
@@ -80,6 +81,11 @@ class ControlServer:
             unknown = set(body) - known
             if unknown:
                 return 400, {"error": f"unknown faults {sorted(unknown)}; known {sorted(known)}"}
+            types = {f.name: f.type for f in dataclass_fields(Faults)}
+            wrong = [k for k, v in body.items() if not _fits(v, types[k])]
+            if wrong:
+                expected = ", ".join(f"{k}: {types[k]}" for k in wrong)
+                return 400, {"error": f"wrong type for {expected}"}
             for key, value in body.items():
                 setattr(state.faults, key, value)
             log.info("faults set: %s", body)
@@ -107,3 +113,14 @@ class ControlServer:
             self.api.broadcast_error(10197, "No market data during competing live session")
             return 200, {"sent": 10197}
         return 404, {"error": f"no route {method} {path}"}
+
+
+def _fits(value: Any, annotation: str) -> bool:
+    """Whether a JSON value suits a Faults field annotated `annotation` (e.g. "int | None")."""
+    kinds = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,)}
+    parts = [p.strip() for p in annotation.split("|")]
+    if value is None:
+        return "None" in parts
+    if isinstance(value, bool):
+        return "bool" in parts
+    return any(isinstance(value, kinds.get(p, ())) for p in parts)

@@ -166,6 +166,9 @@ def cancel_market_data(s: ClientSession, fields: list[str]) -> None:
         task.cancel()
 
 
+MAX_BAR_DAYS = 252 * 20
+
+
 def _days(duration: str) -> int:
     """Trading days in an IB duration string ("30 D", "2 W", "6 M", "1 Y")."""
     match = re.fullmatch(r"(\d+)\s*([DWMY])", duration.strip().upper())
@@ -208,7 +211,11 @@ def historical_data(s: ClientSession, fields: list[str]) -> None:
         if end_text[:8].isdigit()
         else (date.today())
     )
-    bars = s.server.market.daily_bars(found[0], _days(duration), end)
+    days = _days(duration)
+    if days > MAX_BAR_DAYS:  # the walk is computed on the event loop: keep requests bounded
+        s.error(req_id, 162, "Historical Market Data Service error message:Time length exceed max.")
+        return
+    bars = s.server.market.daily_bars(found[0], days, end)
     rows: list[object] = []
     for day, open_, high, low, close, volume in bars:
         rows += [

@@ -106,7 +106,7 @@ def place_order(s: ClientSession, fields: list[str]) -> None:
 def cancel_order(s: ClientSession, fields: list[str]) -> None:
     order_id = int(fields[2])
     try:
-        order = s.server.broker.cancel(order_id)
+        order = s.server.broker.cancel(s.client_id or 0, order_id)
     except OrderError as exc:
         s.error(order_id, exc.code, str(exc))
         return

@@ -13,9 +13,21 @@ import tempfile
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from simulator.broker import Broker, Execution, Order
 from simulator.state import Position, State
+
+
+def broker_json(broker: Broker) -> dict[str, Any]:
+    """Orders and executions as JSON (instruments by conId)."""
+    return {
+        "orders": [{**asdict(o), "instrument": o.instrument.conId} for o in broker.orders.values()],
+        "executions": [
+            {**asdict(e), "instrument": e.instrument.conId, "time": e.time.isoformat()}
+            for e in broker.executions
+        ],
+    }
 
 
 def save(path: Path, state: State, broker: Broker) -> None:
@@ -23,11 +35,7 @@ def save(path: Path, state: State, broker: Broker) -> None:
         "cash": state.cash,
         "positions": [asdict(p) for p in state.positions],
         "next_order_id": state.next_order_id,
-        "orders": [{**asdict(o), "instrument": o.instrument.conId} for o in broker.orders.values()],
-        "executions": [
-            {**asdict(e), "instrument": e.instrument.conId, "time": e.time.isoformat()}
-            for e in broker.executions
-        ],
+        **broker_json(broker),
     }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".simulator-")
     with os.fdopen(fd, "w") as out:
@@ -47,7 +55,7 @@ def load(path: Path, state: State, broker: Broker) -> bool:
         raw["instrument"] = state.instrument(raw["instrument"])
         raw["algoParams"] = [tuple(p) for p in raw["algoParams"]]
         order = Order(**raw)
-        broker.orders[order.orderId] = order
+        broker.orders[(order.clientId, order.orderId)] = order
     for raw in data["executions"]:
         raw["instrument"] = state.instrument(raw["instrument"])
         raw["time"] = datetime.fromisoformat(raw["time"])

@@ -100,9 +100,19 @@ class State:
             position.quantity * instrument.price * multiplier * self.fx.get(instrument.currency, 1)
         )
 
+    def equity(self, position: Position) -> float:
+        """What the position adds to net liquidation: its value, or for a future (whose
+        notional was never paid) only its unrealized P&L."""
+        instrument = self.instrument(position.conId)
+        value = self.market_value(position)
+        if instrument is not None and instrument.secType == "FUT":
+            cost = position.quantity * position.averageCost * self.fx.get(instrument.currency, 1)
+            return value - cost
+        return value
+
     def net_liquidation(self) -> float:
         cash = sum(amount * self.fx.get(ccy, 1.0) for ccy, amount in self.cash.items())
-        return cash + sum(self.market_value(p) for p in self.positions)
+        return cash + sum(self.equity(p) for p in self.positions)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,8 @@ class IntentContext:
     open_gateway: Callable[[], Any] | None = None
     db: Any = None  # the Firestore client, for config and holdings
     explicit_mode: bool = False
+    # Orders sent so far, shared by the steps of a batch: risk limits are per intent.
+    placed: list[Any] = field(default_factory=list)
 
     def ib(self) -> Any:
         """The connected `ib_async.IB` of this worker's gateway session (started on first use)."""

@@ -307,6 +307,9 @@ def test_dry_run_eventarc_delivery_leaves_the_subscription_to_cloudbuild(sandbox
     (enable,) = find(cmds, "services", "enable")
     assert "eventarc.googleapis.com" in enable
     assert ("projects", "demo-proj", "roles/eventarc.admin", DEPLOYER) in bindings(cmds)
+    # The trigger's subscription does not exist yet: the service agent may dead-letter from any.
+    agent = "serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com"
+    assert ("projects", "demo-proj", "roles/pubsub.subscriber", agent) in bindings(cmds)
 
 
 def test_dry_run_teardown_removes_what_setup_created(sandbox):

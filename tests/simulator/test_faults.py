@@ -132,6 +132,9 @@ def test_control_interface_over_http(sim):
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=5)
     assert caught.value.code == 400
+    for wrong in ({"read_only": "false"}, {"hang_handshake": "x"}, {"drop_on_request": 1.5}):
+        assert "wrong type" in sim.call("POST", "/faults", wrong)["error"]
+    assert sim.call("GET", "/state")["faults"]["read_only"] is False
 
 
 def test_faults_from_a_state_file(tmp_path):

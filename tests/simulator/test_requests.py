@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import ib_async as ib_
+import pytest
 
 from simulator.market import quarterly_expiries
 
@@ -88,7 +89,7 @@ def test_order_lifecycle_with_order_ref_commission_and_positions(connect, sim):
     assert {p.contract.symbol: p.position for p in ib.portfolio()}["SPY"] == 110
     broker = sim.call("GET", "/state")
     assert broker["positions"][0]["quantity"] == 110
-    placed = sim.api.broker.orders[trade.order.orderId]
+    placed = sim.api.broker.orders[(trade.order.clientId, trade.order.orderId)]
     assert (placed.goodAfterTime, placed.algoStrategy) == (order.goodAfterTime, "Adaptive")
     sell = ib.placeOrder(spy, ib_.MarketOrder("SELL", 110))
     ib.sleep(0.3)
@@ -144,6 +145,57 @@ def test_two_clients_and_a_duplicate_client_id(connect, sim):
         dup.connect("127.0.0.1", sim.port, clientId=1, timeout=2)
     assert 326 in errors and not dup.isConnected()
     assert first.isConnected()
+    # Order ids belong to a client: the same id from two clients is two orders.
+    spy = first.qualifyContracts(ib_.Stock("SPY", "SMART", "USD"))[0]
+    a = first.placeOrder(spy, ib_.LimitOrder("BUY", 1, 1.0, orderRef="a", orderId=50))
+    second.placeOrder(spy, ib_.LimitOrder("BUY", 2, 1.0, orderRef="b", orderId=50))
+    first.sleep(0.3)
+    assert sorted(t.order.orderRef for t in first.reqAllOpenOrders()) == ["a", "b"]
+    first.cancelOrder(a.order)
+    first.sleep(0.3)
+    assert [t.order.orderRef for t in second.reqAllOpenOrders()] == ["b"]
+
+
+def test_state_dump_lists_orders_and_executions(connect, sim):
+    ib = connect()
+    spy = ib.qualifyContracts(ib_.Stock("SPY", "SMART", "USD"))[0]
+    ib.placeOrder(spy, ib_.MarketOrder("BUY", 3, orderRef="dumped"))
+    ib.sleep(0.3)
+    state = sim.call("GET", "/state")
+    assert [(o["orderRef"], o["status"], o["instrument"]) for o in state["orders"]] == [
+        ("dumped", "Filled", spy.conId)
+    ]
+    assert [(e["orderRef"], e["shares"]) for e in state["executions"]] == [("dumped", 3)]
+
+
+def test_futures_add_their_pnl_to_the_account_not_their_notional(connect, sim):
+    ib = connect()
+    es = ib.reqContractDetails(ib_.Future("ES", exchange="CME"))[0].contract
+    before = sim.state.net_liquidation()
+    buy = ib.placeOrder(es, ib_.MarketOrder("BUY", 1))
+    ib.sleep(0.3)
+    assert buy.orderStatus.status == "Filled"
+    notional = 50 * buy.fills[0].execution.price
+    assert abs(sim.state.net_liquidation() - before) < notional / 50  # spread and commission
+    cash = sim.state.cash["USD"]
+    sell = ib.placeOrder(es, ib_.MarketOrder("SELL", 1))
+    ib.sleep(0.3)
+    realized = sell.fills[0].commissionReport.realizedPNL
+    assert sim.state.cash["USD"] == pytest.approx(cash + realized, abs=0.01)
+
+
+def test_bad_orders_and_requests_leave_the_account_intact(connect, sim):
+    ib = connect()
+    spy = ib.qualifyContracts(ib_.Stock("SPY", "SMART", "USD"))[0]
+    codes = []
+    ib.errorEvent += lambda req, code, msg, contract: codes.append(code)
+    ib.placeOrder(spy, ib_.MarketOrder("BUY", float("nan")))
+    ib.sleep(0.3)
+    assert 434 in codes and sim.api.broker.orders == {}
+    assert {p.conId: p.quantity for p in sim.state.positions}[spy.conId] == 100
+    assert list(ib.reqHistoricalData(spy, "", "2000 Y", "1 day", "TRADES", True)) == []
+    assert 162 in codes
+    assert ib.reqCurrentTime()  # the server still answers at once
 
 
 def test_persisted_account_survives_a_restart(tmp_path):

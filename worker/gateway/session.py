@@ -47,6 +47,7 @@ class GatewaySession:
         self.ib: Any = None
         self.launcher: Launcher | None = None
         self._idle: threading.Timer | None = None
+        self._idle_round = 0
         self._refresh_credentials = False
 
     def open(self) -> Opened:
@@ -113,22 +114,21 @@ class GatewaySession:
             if keepalive <= 0 or self.ib is None:
                 self.close()
                 return
-            self._idle = threading.Timer(keepalive, self._idle_stop)
+            self._idle = threading.Timer(keepalive, self._idle_stop, args=(self._idle_round,))
             self._idle.daemon = True
             self._idle.start()
 
-    def _idle_stop(self) -> None:
-        # Runs on the timer thread; the lock keeps it from stopping a session in use.
-        if self.lock.acquire(timeout=1):
-            try:
-                log.info(
-                    "gateway idle for %d s; stopping it", self.settings.gateway_keepalive_seconds
-                )
-                self.close()
-            finally:
-                self.lock.release()
+    def _idle_stop(self, idle_round: int) -> None:
+        # Runs on the timer thread. A timer that fired while an intent was taking the session
+        # finds the round moved on and leaves the session alone.
+        with self.lock:
+            if idle_round != self._idle_round or self.ib is None:
+                return
+            log.info("gateway idle for %d s; stopping it", self.settings.gateway_keepalive_seconds)
+            self.close()
 
     def _cancel_idle(self) -> None:
+        self._idle_round += 1
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None

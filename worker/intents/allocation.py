@@ -102,7 +102,7 @@ def allocation(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     requests = result.pop("_requests")
     if params.get("dryRun"):
         return {**result, "dryRun": True, "orders": []}
-    check_limits(requests, RiskLimits.from_config(config))
+    check_limits(requests, RiskLimits.from_config(config), ctx.placed)
     desk = OrderDesk(
         ctx,
         ib,

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from worker import registry
+from worker.gateway.errors import GatewayError
 from worker.registry import IntentContext, IntentFailed, intent
 
 
@@ -22,23 +23,33 @@ def batch(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
         ctx.audit("step started", {"step": n, "intent": step["intent"]})
         try:
             output = spec.run(step_ctx, step.get("params") or {})
-        except IntentFailed as exc:
+        except (IntentFailed, ConnectionError, TimeoutError) as exc:
+            failure = exc if isinstance(exc, IntentFailed) else _lost(exc)
             outcomes.append(
                 {
                     "step": n,
                     "intent": step["intent"],
                     "status": "failed",
-                    "error": {"code": exc.code, "message": str(exc)},
-                    "result": exc.result,
+                    "error": {"code": failure.code, "message": str(failure)},
+                    "result": failure.result,
                 }
             )
-            raise IntentFailed(
-                exc.code,
-                f"step {n} ({step['intent']}) failed: {exc}",
-                retryable=exc.retryable,
-                result={"steps": outcomes},
-            ) from exc
+            # A gateway failure stays one, so the runner restarts the gateway.
+            kind = GatewayError if isinstance(failure, GatewayError) else IntentFailed
+            stopped = kind(
+                failure.code,
+                f"step {n} ({step['intent']}) failed: {failure}",
+                retryable=failure.retryable,
+            )
+            stopped.result = {"steps": outcomes}
+            raise stopped from exc
         outcomes.append(
             {"step": n, "intent": step["intent"], "status": "succeeded", "result": output}
         )
     return {"steps": outcomes}
+
+
+def _lost(exc: Exception) -> GatewayError:
+    return GatewayError(
+        "ib-disconnected", f"the gateway connection was lost: {exc.__class__.__name__}: {exc}"
+    )

@@ -66,5 +66,5 @@ def cash_balancer(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     }
     if params.get("dryRun"):
         return result
-    check_limits(requests, RiskLimits.from_config(config))
+    check_limits(requests, RiskLimits.from_config(config), ctx.placed)
     return {**result, "orders": OrderDesk(ctx, ib).place(requests)}

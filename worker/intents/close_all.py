@@ -73,7 +73,7 @@ def close_all(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     if dry_run:
         return plan
 
-    check_limits(requests, RiskLimits.from_config(config))
+    check_limits(requests, RiskLimits.from_config(config), ctx.placed)
     desk = OrderDesk(ctx, ib)
     desk.guard()
     for trade in to_cancel:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -95,15 +96,22 @@ def order_ref(intent_id: str, step: str, leg: str) -> str:
     return f"{intent_id}:{step}:{leg}"
 
 
-def check_limits(requests: list[OrderRequest], limits: RiskLimits) -> None:
-    """Fail (not retryable) before anything is sent when a limit would be breached."""
+def check_limits(
+    requests: list[OrderRequest], limits: RiskLimits, earlier: Sequence[OrderRequest] = ()
+) -> None:
+    """Fail (not retryable) before anything is sent when a limit would be breached; `earlier`
+    orders of the same intent (a batch's previous steps) count towards the per-intent limits."""
 
     def breach(message: str) -> IntentFailed:
         return IntentFailed("risk-limit", message, retryable=False)
 
+    before = f" (with {len(earlier)} of earlier steps)" if earlier else ""
+    requests = [*earlier, *requests]
+
     if limits.max_orders_per_intent is not None and len(requests) > limits.max_orders_per_intent:
         raise breach(
-            f"{len(requests)} orders exceed maxOrdersPerIntent {limits.max_orders_per_intent}"
+            f"{len(requests)} orders{before} exceed maxOrdersPerIntent "
+            f"{limits.max_orders_per_intent}"
         )
     for r in requests:
         if limits.allowed_instruments is not None and r.contract.symbol not in (
@@ -118,7 +126,7 @@ def check_limits(requests: list[OrderRequest], limits: RiskLimits) -> None:
     total = sum(r.notional for r in requests)
     if limits.max_notional_per_intent is not None and total > limits.max_notional_per_intent:
         raise breach(
-            f"{total:,.0f} notional exceeds maxNotionalPerIntent "
+            f"{total:,.0f} notional{before} exceeds maxNotionalPerIntent "
             f"{limits.max_notional_per_intent:,.0f}"
         )
 
@@ -176,6 +184,7 @@ class OrderDesk:
         sent = self.already_sent()
         outcomes = []
         for request in requests:
+            self.ctx.placed.append(request)
             before = sent.get(request.order_ref)
             if before is not None:
                 log.info("order %s was placed by an earlier attempt; not again", request.order_ref)

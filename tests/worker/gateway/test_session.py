@@ -85,6 +85,19 @@ def test_keep_warm_reuses_the_session_then_stops_when_idle(make, results, db):
     assert results.for_id(intent_id)["timings"]["gatewayReused"] is False
 
 
+def test_idle_timer_firing_while_an_intent_takes_the_session_leaves_it_alone(make, results):
+    worker = make(GATEWAY_KEEPALIVE_SECONDS="1")
+    first, _ = summary(worker, results)
+    assert results.for_id(first)["status"] == "succeeded"
+    session = worker.session
+    with session.lock:  # the next intent is in open(): the timer fires and waits for the lock
+        time.sleep(1.5)
+        opened = session.open()
+    assert opened.reused is True
+    time.sleep(0.5)  # the timer thread has had the lock by now
+    assert session.ib is opened.ib and opened.ib.isConnected()
+
+
 def test_warm_session_that_died_is_restarted(make, results):
     port = free_port()
     worker = make(GATEWAY_KEEPALIVE_SECONDS="30", SIMULATOR_CONTROL_PORT=str(port))

@@ -96,7 +96,7 @@ def test_partial_fills_wait_for_reconciliation_which_books_what_filled(
     # The rest never fills: the day ends and IB cancels it.
     broker = flat_sim.api.broker
     for order in broker.working():
-        broker.cancel(order.orderId)
+        broker.cancel(order.clientId, order.orderId)
     recon = unique("recon")
     worker.handle(delivery({"intent": "trade-reconciliation", "id": recon}))
     result = results.for_id(recon)

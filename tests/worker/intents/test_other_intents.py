@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ib_async
+from google.cloud import firestore
 
 from tests.support import delivery, unique
 from tests.worker.intents.conftest import SPY, TLT
@@ -138,3 +139,45 @@ def test_batch_with_bad_step_params_runs_nothing(make_worker, flat_sim, results)
     error = result["error"]
     assert error["code"] == "bad-params" and "params.steps[1].params.dryrun" in error["message"]
     assert flat_sim.api.broker.orders == {}
+
+
+def test_batch_risk_limits_count_the_orders_of_every_step(make_worker, flat_sim, results, db):
+    config = db.collection("config").document("paper")
+    config.update({"riskLimits.maxOrdersPerIntent": 3})
+    try:
+        intent_id = unique("batch-limits")
+        run(
+            make_worker(flat_sim),
+            "batch",
+            intent_id,
+            steps=[{"intent": "cash-balancer"}, {"intent": "allocation"}],
+        )
+    finally:
+        config.update({"riskLimits.maxOrdersPerIntent": firestore.DELETE_FIELD})
+    result = results.for_id(intent_id)
+    assert (result["status"], result["error"]["code"]) == ("failed", "risk-limit")
+    assert (
+        "4 orders (with 2 of earlier steps) exceed maxOrdersPerIntent 3"
+        in (result["error"]["message"])
+    )
+    assert len(flat_sim.api.broker.orders) == 2  # the cash-balancer's, none of the allocation's
+
+
+def test_batch_redelivered_after_a_lost_connection_places_each_order_once(
+    make_worker, flat_sim, positions_root, results, db
+):
+    flat_sim.state.faults.drop_after_orders = 1
+    worker = make_worker(flat_sim)
+    intent_id = unique("batch-drop")
+    message = delivery(
+        {"intent": "batch", "id": intent_id, "params": {"steps": [{"intent": "allocation"}]}}
+    )
+    first = worker.handle(message)
+    assert first.status == 503 and first.body["error"]["retryable"] is True
+    assert "step 1 (allocation) failed" in first.body["error"]["message"]
+    assert worker.handle(message).status == 200
+    result = results.for_id(intent_id)
+    assert result["status"] == "succeeded", result["error"]
+    assert len(flat_sim.api.broker.orders) == 2
+    placed = result["result"]["steps"][0]["result"]["orders"]
+    assert [o.get("placedBefore", False) for o in placed].count(True) == 1
