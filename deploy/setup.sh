@@ -326,16 +326,19 @@ step_delivery() {
 }
 
 step_firestore() {
-    step "Firestore database (default) in ${FIRESTORE_LOCATION}, TTL on intents.expireAt"
+    step "Firestore database (default) in ${FIRESTORE_LOCATION}, TTL on expireAt"
     ensure "Firestore database (default)" "firestore databases describe --database=(default)" -- \
         firestore databases create --database='(default)' --location="${FIRESTORE_LOCATION}" \
         --type=firestore-native
-    if [[ -n "$(query firestore fields ttls list --collection-group=intents \
-        --format='value(name)' | grep '/fields/expireAt$' || true)" ]]; then
-        note "ok: TTL policy on intents.expireAt exists"
-    else
-        gc firestore fields ttls update expireAt --collection-group=intents --enable-ttl --async
-    fi
+    local group
+    for group in intents booked; do
+        if [[ -n "$(query firestore fields ttls list --collection-group="${group}" \
+            --format='value(name)' | grep '/fields/expireAt$' || true)" ]]; then
+            note "ok: TTL policy on ${group}.expireAt exists"
+        else
+            gc firestore fields ttls update expireAt --collection-group="${group}" --enable-ttl --async
+        fi
+    done
 }
 
 # The secret's value, from standard input or prompted for at a terminal; empty when none given.

@@ -52,7 +52,8 @@ elif "describe" in words:
     print("stub-existing")
 elif words[-2:] == ["ttls", "list"] or words[3:5] == ["ttls", "list"]:
     if mode == "existing":
-        print("projects/p/databases/(default)/collectionGroups/intents/fields/expireAt")
+        group = next(a.split("=", 1)[1] for a in args if a.startswith("--collection-group="))
+        print("projects/p/databases/(default)/collectionGroups/" + group + "/fields/expireAt")
 elif "get-iam-policy" in words or "list" in words:
     if mode == "existing":
         print("stub-existing")
@@ -218,8 +219,9 @@ def test_dry_run_prints_every_resource(sandbox):
     for account in ("ib-worker-paper", "ib-invoker-paper", "ib-deployer"):
         assert find(cmds, "iam", "service-accounts", "create", account)
     assert find(cmds, "firestore", "databases", "create")
-    (ttl,) = find(cmds, "firestore", "fields", "ttls", "update", "expireAt")
-    assert flag(ttl, "--collection-group") == "intents" and "--enable-ttl" in ttl
+    ttls = find(cmds, "firestore", "fields", "ttls", "update", "expireAt")
+    assert [flag(t, "--collection-group") for t in ttls] == ["intents", "booked"]
+    assert all("--enable-ttl" in t for t in ttls)
     (secret,) = find(cmds, "secrets", "create", "ib-credentials-paper")
     assert flag(secret, "--data-file") == "-"
     python = [c for c in run.printed if c[0] != "gcloud"]
