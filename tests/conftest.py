@@ -11,6 +11,11 @@ from deploy.processes import StackError
 from deploy.stack import LocalStack, StackOptions
 from tests.support import Results
 
+# Every credential a test hands the worker. No log line of the whole run may contain one: the
+# captured output of every test and every log file of the stack are scanned.
+TEST_PASSWORDS = ("not-a-real-password-7Q", "rotated-fake-password-9", "FIXTURE-NOT-A-SECRET-7f3a")
+_leaks: list[str] = []
+
 # Tests use their own short timeouts so that "unavailable" turns into a 503 quickly.
 TEST_WORKER_ENV = {
     "FIRESTORE_TIMEOUT_SECONDS": "2",
@@ -25,6 +30,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "stack" in getattr(item, "fixturenames", ()) or item.path.name == "test_stack.py":
             item.add_marker(pytest.mark.stack)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    captured = "\n".join(content for _, content in report.sections)
+    if any(password in captured for password in TEST_PASSWORDS):
+        _leaks.append(f"the captured output of {report.nodeid} ({report.when})")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _leaks:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for where in _leaks:
+        terminalreporter.write_line(f"CREDENTIAL LEAKED: {where}", red=True)
+
+
+def _scan_logs(local: LocalStack) -> None:
+    for path in sorted(local.log_dir.rglob("*")):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            for password in TEST_PASSWORDS:
+                if password in text:
+                    _leaks.append(f"the stack's log file {path}")
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +73,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         yield local
     finally:
         local.stop()
+        _scan_logs(local)
 
 
 @pytest.fixture(scope="session")
