@@ -5,7 +5,8 @@ POST /faults                set faults, e.g. {"hang_handshake": 5, "read_only": 
 POST /faults/reset          clear every fault
 POST /drop                  drop every API connection now
 POST /error                 {"code": 2104, "message": "..."} sends that error to every client
-POST /connectivity          {"lost": true} sends 1100; {"restored": true} sends 1102
+POST /connectivity          {"lost": true} sends 1100; {"restored": true} sends 1102,
+                            {"restored": true, "data_lost": true} sends 1101
 POST /competing-session     sends 10197 to every client
 """
 
@@ -104,11 +105,16 @@ class ControlServer:
         if path == "/connectivity":
             if body.get("lost"):
                 self.api.broadcast_error(1100, "Connectivity between IB and TWS has been lost.")
-            else:
+                return 200, {"sent": 1100}
+            if body.get("data_lost"):
                 self.api.broadcast_error(
-                    1102, "Connectivity between IB and TWS has been restored - data maintained."
+                    1101, "Connectivity between IB and TWS has been restored - data lost."
                 )
-            return 200, {"sent": 1100 if body.get("lost") else 1102}
+                return 200, {"sent": 1101}
+            self.api.broadcast_error(
+                1102, "Connectivity between IB and TWS has been restored - data maintained."
+            )
+            return 200, {"sent": 1102}
         if path == "/competing-session":
             self.api.broadcast_error(10197, "No market data during competing live session")
             return 200, {"sent": 10197}

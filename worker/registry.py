@@ -27,6 +27,9 @@ class IntentContext:
     attempt: int
     deadline: datetime
     audit: Callable[[str, dict[str, Any]], None]
+    # An audit event under another intent's id: fills found later for the intent that ordered.
+    audit_intent: Callable[[str, str, dict[str, Any]], None] | None = None
+    record_id: str = ""  # `intents/{record_id}`: the message's id (`id` differs in a batch step)
     open_gateway: Callable[[], Any] | None = None
     db: Any = None  # the Firestore client, for config and holdings
     explicit_mode: bool = False

@@ -61,6 +61,8 @@ class Runner:
             attempt=attempt,
             deadline=datetime.now(UTC) + timedelta(seconds=seconds),
             audit=lambda kind, detail: self.audit(message.id, kind, detail),
+            audit_intent=self.audit,
+            record_id=message.id,
             open_gateway=open_gateway,
             db=self.db(),
             explicit_mode=message.explicit_mode,

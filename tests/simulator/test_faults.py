@@ -88,8 +88,10 @@ def test_connectivity_lost_and_restored(connect, sim):
     seen = errors_of(ib)
     sim.call("POST", "/connectivity", {"lost": True})
     sim.call("POST", "/connectivity", {"restored": True})
+    sim.call("POST", "/connectivity", {"lost": True})
+    sim.call("POST", "/connectivity", {"restored": True, "data_lost": True})
     ib.sleep(0.3)
-    assert seen == [1100, 1102]
+    assert seen == [1100, 1102, 1100, 1101]
 
 
 def test_any_error_can_be_sent_and_a_bad_one_is_refused(connect, sim):

@@ -110,5 +110,5 @@ def allocation(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
         algo_priority=config.get("adaptivePriority", "Normal"),
     )
     outcomes = desk.place(requests)
-    book(Holdings(ctx.db, ctx.trading_mode), ctx.id, outcomes)
+    book(Holdings(ctx.db, ctx.trading_mode), ctx.record_id or ctx.id, outcomes)
     return {**result, "dryRun": False, "orders": outcomes}

@@ -82,5 +82,5 @@ def close_all(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     if to_cancel:
         ib.sleep(0.2)
     outcomes = desk.place(requests)
-    book(holdings, ctx.id, outcomes)
+    book(holdings, ctx.record_id or ctx.id, outcomes)
     return {**plan, "orders": outcomes}

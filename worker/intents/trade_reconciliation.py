@@ -40,7 +40,11 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
         # Filled, or closed (cancelled, expired) after filling part or none of it.
         sources = scale(record.get("sources") or {}, done / quantity)
         bookings.append(Booking(ref, int(record["conId"]), sources))
-        ctx.audit("fill", {"orderRef": ref, "shares": done, "of": quantity, "reconciled": True})
+        kind = "fill" if done else "order closed unfilled"
+        event = {"orderRef": ref, "shares": done, "of": quantity, "reconciledBy": ctx.id}
+        ctx.audit(kind, event)
+        if ctx.audit_intent and record.get("intentId"):
+            ctx.audit_intent(record["intentId"], kind, event)  # the intent that placed it
     moved = store.apply(bookings)
     current = store.all()
     consolidated: dict[int, float] = {}

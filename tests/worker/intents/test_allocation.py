@@ -105,6 +105,12 @@ def test_partial_fills_wait_for_reconciliation_which_books_what_filled(
     assert holdings(positions_root) == {o["conId"]: o["filled"] for o in orders}
     assert {p.conId: p.quantity for p in flat_sim.state.positions} == holdings(positions_root)
     assert list(positions_root.collection("openOrders").stream()) == []
+    # The fills found by reconciliation are in the allocation's own audit trail.
+    trail = db.collection("intents").document(intent_id).collection("events").stream()
+    found = [e.to_dict() for e in trail if e.to_dict().get("reconciledBy") == recon]
+    assert sorted((e["type"], e["orderRef"]) for e in found) == sorted(
+        ("fill", o["orderRef"]) for o in orders
+    )
     # A second reconciliation books nothing again.
     again = unique("recon")
     worker.handle(delivery({"intent": "trade-reconciliation", "id": again}))

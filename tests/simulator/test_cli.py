@@ -1,0 +1,42 @@
+"""`python -m simulator` as a person runs it: serves unmodified clients, stops on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import ib_async
+
+from deploy.processes import free_port
+from deploy.stack import ROOT
+
+
+def test_command_serves_account_values_and_stops_on_sigterm():
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--port", str(port), "--seed", "1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        ib = ib_async.IB()
+        deadline = time.monotonic() + 20
+        while not ib.isConnected():
+            try:
+                ib.connect("127.0.0.1", port, clientId=1, timeout=2)
+            except (ConnectionRefusedError, TimeoutError, OSError):
+                assert time.monotonic() < deadline, "the simulator never opened its port"
+                time.sleep(0.2)
+        tags = {v.tag for v in ib.accountValues()[:50]}
+        ib.disconnect()
+        assert "NetLiquidation" in tags
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=10) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.wait()
