@@ -558,6 +558,9 @@ teardown() {
     for role in roles/run.admin roles/pubsub.editor roles/logging.logWriter roles/eventarc.admin; do
         revoke "${role}" "serviceAccount:${DEPLOYER_SA}" "projects" "${PROJECT}" --condition=None
     done
+    # Granted on the project for Eventarc delivery only; revoking a missing binding is skipped.
+    revoke roles/pubsub.subscriber "serviceAccount:$(pubsub_agent)" "projects" "${PROJECT}" \
+        --condition=None
     remove "service account ib-deployer" "iam service-accounts describe ${DEPLOYER_SA}" -- \
         iam service-accounts delete "${DEPLOYER_SA}"
     note "kept: the Firestore database (it holds the intents' records); to delete it:"

@@ -245,6 +245,17 @@ class IntentStore:
                 if not mine and held.get("expiresAt", now) > now:
                     return Claim("busy", attempts=record.get("attempts", 0), record=record)
                 ended = {**result, "attempts": int(record.get("attempts", 0))}
+                if ended["attempts"]:
+                    # It may have partly run (orders it placed wait in openOrders), so it is
+                    # not "expired" (never executed) but failed, and says so.
+                    ended["status"] = "failed"
+                    ended["error"] = {
+                        "code": "expired-after-attempts",
+                        "message": f"{result['error']['message']} after "
+                        f"{ended['attempts']} attempt(s); it may have partly run: "
+                        "run trade-reconciliation",
+                        "retryable": False,
+                    }
                 self._commit(
                     intent_id,
                     doc,

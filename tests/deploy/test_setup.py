@@ -321,6 +321,9 @@ def test_dry_run_teardown_removes_what_setup_created(sandbox):
     assert find(cmds, "eventarc", "triggers", "delete", "ib-paper-intents")
     assert find(cmds, "run", "services", "delete", "ib-paper")
     assert find(cmds, "secrets", "delete", "ib-credentials-paper")
+    agent = "serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com"
+    revoked = find(cmds, "projects", "remove-iam-policy-binding", "demo-proj")
+    assert any(flag(c, "--member") == agent for c in revoked)
     for account in ("ib-worker-paper", "ib-invoker-paper", "ib-deployer"):
         assert find(
             cmds,

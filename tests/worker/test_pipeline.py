@@ -150,7 +150,7 @@ def test_expired_intent_is_not_run(stack, db, results, field):
     assert "claimed" not in events(db, intent_id)
 
 
-def test_intent_left_unfinished_by_earlier_attempts_ends_expired(stack, db, results):
+def test_intent_left_unfinished_by_earlier_attempts_fails_when_it_expires(stack, db, results):
     intent_id = unique("late")
     db.collection("intents").document(intent_id).set(
         {
@@ -162,11 +162,13 @@ def test_intent_left_unfinished_by_earlier_attempts_ends_expired(stack, db, resu
     )
     data = {"intent": "ping", "id": intent_id, "expiresAt": "2020-01-01T00:00:00Z"}
     status, body = post(stack, envelope(data))
-    assert (status, body["status"]) == (200, "expired")
+    assert (status, body["status"]) == (200, "failed")
     result = check_result(results.for_id(intent_id))
-    assert (result["status"], result["attempts"]) == ("expired", 2)
+    assert (result["status"], result["attempts"]) == ("failed", 2)
+    assert result["error"]["code"] == "expired-after-attempts"
+    assert "after 2 attempt(s); it may have partly run" in result["error"]["message"]
     saved = record(db, intent_id)
-    assert (saved["status"], saved["resultPublished"]) == ("expired", True)
+    assert (saved["status"], saved["resultPublished"]) == ("failed", True)
     assert "claimed" not in events(db, intent_id)
     assert post(stack, envelope(data))[0] == 200
     assert len(results.all_for(intent_id, settle=1)) == 1

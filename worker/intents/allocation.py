@@ -10,7 +10,7 @@ from worker.strategies import StrategyContext
 from worker.trading import config as trading_config
 from worker.trading import market
 from worker.trading.config import RiskLimits
-from worker.trading.holdings import Holdings, book
+from worker.trading.holdings import Holdings
 from worker.trading.orders import OrderDesk, OrderRequest, check_limits, order_ref
 
 
@@ -110,5 +110,4 @@ def allocation(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
         algo_priority=config.get("adaptivePriority", "Normal"),
     )
     outcomes = desk.place(requests)
-    book(Holdings(ctx.db, ctx.trading_mode), ctx.record_id or ctx.id, outcomes)
     return {**result, "dryRun": False, "orders": outcomes}

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from worker.registry import IntentContext, IntentFailed, intent
 from worker.trading import config as trading_config
 from worker.trading import market
 from worker.trading.config import RiskLimits
-from worker.trading.holdings import Holdings, book
+from worker.trading.holdings import Holdings
 from worker.trading.orders import OrderDesk, OrderRequest, check_limits, order_ref
+
+CANCEL_SECONDS = 5.0
+DONE = ("Cancelled", "ApiCancelled", "Filled", "Inactive")
 
 
 @intent("close-all")
@@ -79,8 +83,21 @@ def close_all(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     for trade in to_cancel:
         # Their openOrders records stay: trade-reconciliation books what filled before the cancel.
         ib.cancelOrder(trade.order)
-    if to_cancel:
-        ib.sleep(0.2)
+    deadline = time.monotonic() + CANCEL_SECONDS
+    while (working := _still_working(to_cancel)) and time.monotonic() < deadline:
+        ib.sleep(0.1)
+    if working:
+        # Flattening while they can still fill could overshoot: stop before any close order.
+        refs = ", ".join(t.order.orderRef or str(t.order.orderId) for t in working)
+        raise IntentFailed(
+            "cancel-failed",
+            f"could not cancel {refs} (placed by another client id?); cancel them in TWS, "
+            "then run close-all again. No position was closed.",
+            result=plan,
+        )
     outcomes = desk.place(requests)
-    book(holdings, ctx.record_id or ctx.id, outcomes)
     return {**plan, "orders": outcomes}
+
+
+def _still_working(trades: list[Any]) -> list[Any]:
+    return [t for t in trades if t.orderStatus.status not in DONE]

@@ -7,6 +7,7 @@ from typing import Any
 
 from worker.registry import IntentContext, IntentFailed, intent
 from worker.trading.holdings import Booking, Holdings
+from worker.trading.orders import quantity as ib_quantity
 from worker.trading.orders import scale
 
 
@@ -19,33 +20,41 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
     filled: dict[tuple, float] = {}
     for fill in ib.reqExecutions(ib_async.ExecutionFilter()):
         e = fill.execution
-        filled[("perm", e.permId)] = filled.get(("perm", e.permId), 0.0) + e.shares
-        key = ("order", e.orderId, fill.contract.conId)
-        filled[key] = filled.get(key, 0.0) + e.shares
-    still_open = {t.order.permId for t in ib.reqAllOpenOrders()}
-    closed = {t.order.permId: t for t in ib.reqCompletedOrders(apiOnly=False)}
-    bookings, waiting = [], []
+        for key in (("perm", e.permId), ("ref", e.orderRef)):
+            filled[key] = filled.get(key, 0.0) + e.shares
+    still_open = {t.order.permId for t in ib.reqAllOpenOrders()} | {
+        t.order.orderRef for t in ib.reqAllOpenOrders()
+    }
+    closed = {}
+    for t in ib.reqCompletedOrders(apiOnly=False):
+        closed[t.order.permId] = closed[t.order.orderRef] = t
+    bookings, events, waiting = [], {}, []
     for ref, record in sorted(store.open_orders().items()):
-        perm_id, quantity = record.get("permId"), float(record["quantity"])
-        done = filled.get(("perm", perm_id), 0.0) or filled.get(
-            ("order", record.get("orderId"), record.get("conId")), 0.0
-        )
-        ended = closed.get(perm_id)
+        # Matched by permanent id, else by orderRef (an order recorded before it went out).
+        perm_id, order_ref = record.get("permId"), record.get("orderRef", ref)
+        quantity_ = float(record["quantity"])
+        done = max(filled.get(("perm", perm_id), 0.0), filled.get(("ref", order_ref), 0.0))
+        ended = closed.get(perm_id) or closed.get(order_ref)
         if ended is not None:  # executions from an earlier day are gone; the order says
-            done = max(done, float(ended.order.filledQuantity or 0))
-        if done < quantity and (perm_id in still_open or ended is None):
-            note = "working" if perm_id in still_open else "not known to the gateway"
-            waiting.append({"orderRef": ref, "filled": done, "quantity": quantity, "note": note})
+            done = max(done, ib_quantity(ended.order.filledQuantity))
+        done = min(done, quantity_)
+        working = perm_id in still_open or order_ref in still_open
+        if done < quantity_ and (working or ended is None):
+            note = "working" if working else "not known to the gateway"
+            waiting.append({"orderRef": ref, "filled": done, "quantity": quantity_, "note": note})
             continue
         # Filled, or closed (cancelled, expired) after filling part or none of it.
-        sources = scale(record.get("sources") or {}, done / quantity)
-        bookings.append(Booking(ref, int(record["conId"]), sources))
-        kind = "fill" if done else "order closed unfilled"
-        event = {"orderRef": ref, "shares": done, "of": quantity, "reconciledBy": ctx.id}
-        ctx.audit(kind, event)
-        if ctx.audit_intent and record.get("intentId"):
-            ctx.audit_intent(record["intentId"], kind, event)  # the intent that placed it
+        sources = scale(record.get("sources") or {}, done / quantity_ if quantity_ else 0.0)
+        bookings.append(Booking(order_ref, int(record["conId"]), sources))
+        events[order_ref] = (record.get("intentId"), done, quantity_)
     moved = store.apply(bookings)
+    for order_ref in moved:
+        owner, done, quantity_ = events[order_ref]
+        kind = "fill" if done else "order closed unfilled"
+        event = {"orderRef": order_ref, "shares": done, "of": quantity_, "reconciledBy": ctx.id}
+        ctx.audit(kind, event)
+        if ctx.audit_intent and owner:
+            ctx.audit_intent(owner, kind, event)  # the intent that placed it
     current = store.all()
     consolidated: dict[int, float] = {}
     for positions in current.values():

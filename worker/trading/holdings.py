@@ -48,23 +48,26 @@ class Holdings:
         before are skipped; returns the orderRefs booked now."""
         from google.cloud import firestore
 
-        filled = [b for b in bookings if b.open_order is None]
-        strategies = sorted({s for b in filled for s in b.sources})
+        strategies = sorted({s for b in bookings if b.open_order is None for s in b.sources})
 
         @firestore.transactional
         def write(tx: Any) -> list[str]:
-            booked_refs = [self._doc("booked", b.order_ref) for b in filled]
+            markers = [self._doc("booked", b.order_ref) for b in bookings]
             held = [self.root.collection("holdings").document(s) for s in strategies]
-            refs = booked_refs + held
+            refs = markers + held
             snaps = {s.reference.path: s for s in tx.get_all(refs)} if refs else {}
             current = {
                 ref.id: _positions(snaps[ref.path].to_dict() if ref.path in snaps else None)
                 for ref in held
             }
             now, done = datetime.now(UTC), []
-            for booking, marker in zip(filled, booked_refs, strict=True):
+            for booking, marker in zip(bookings, markers, strict=True):
                 snap = snaps.get(marker.path)
-                if snap is not None and snap.exists:
+                if snap is not None and snap.exists:  # booked before: nothing waits for it
+                    tx.delete(self._doc("openOrders", booking.order_ref))
+                    continue
+                if booking.open_order is not None:
+                    tx.set(self._doc("openOrders", booking.order_ref), booking.open_order)
                     continue
                 for strategy, quantity in booking.sources.items():
                     positions = current[strategy]
@@ -75,18 +78,34 @@ class Holdings:
             for ref in held:
                 positions = {str(k): v for k, v in current[ref.id].items() if v}
                 tx.set(ref, {"positions": positions})
-            for booking in bookings:
-                if booking.open_order is not None:
-                    tx.set(self._doc("openOrders", booking.order_ref), booking.open_order)
             return done
 
         return write(self.db.transaction())
+
+    def record(self, open_order: dict[str, Any]) -> None:
+        """Write an openOrders record (before its order goes out)."""
+        self._doc("openOrders", open_order["orderRef"]).set(open_order, timeout=10)
 
     def drop_open_order(self, order_ref: str) -> None:
         self._doc("openOrders", order_ref).delete(timeout=10)
 
     def _doc(self, collection: str, order_ref: str) -> Any:
         return self.root.collection(collection).document(order_ref.replace("/", "_"))
+
+
+def pending(request: Any, intent_id: str) -> dict[str, Any]:
+    """The openOrders record of an order about to go out (an OrderRequest)."""
+    return {
+        "orderRef": request.order_ref,
+        "intentId": intent_id,
+        "conId": request.contract.conId,
+        "action": request.action,
+        "quantity": request.quantity,
+        "filled": 0.0,
+        "sources": request.sources,
+        "orderId": None,
+        "permId": None,
+    }
 
 
 def book(holdings: Holdings, intent_id: str, outcomes: list[dict[str, Any]]) -> list[str]:
@@ -97,6 +116,7 @@ def book(holdings: Holdings, intent_id: str, outcomes: list[dict[str, Any]]) -> 
         booking = Booking(outcome["orderRef"], int(outcome["conId"]), outcome["sources"])
         if float(outcome.get("filled") or 0) < float(outcome["quantity"]):
             booking.open_order = {
+                "orderRef": outcome["orderRef"],
                 "intentId": intent_id,
                 "conId": booking.con_id,
                 "action": outcome["action"],

@@ -17,6 +17,7 @@ from worker.trading.config import RiskLimits
 
 log = logging.getLogger("worker.trading")
 SETTLE_SECONDS = 10.0
+REFUSED = (200, 201, 321)  # IB refused the order: nothing went out
 
 
 @dataclass
@@ -79,6 +80,15 @@ class Sent:
             "sources": scale(request.sources, self.quantity / request.quantity),
             "placedBefore": True,
         }
+
+
+def quantity(value: Any) -> float:
+    """A quantity from IB, where unset arrives as a huge sentinel (or NaN): then 0."""
+    try:
+        number = float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if 0 <= number < 1e30 else 0.0
 
 
 def scale(sources: dict[str, float], factor: float) -> dict[str, float]:
@@ -156,7 +166,8 @@ class OrderDesk:
             )
 
     def already_sent(self) -> dict[str, Sent]:
-        """This intent's orders among open orders and today's executions, by orderRef."""
+        """This intent's orders among open orders, today's executions and completed orders
+        (cancelled ones too: an order that went out once never goes out again), by orderRef."""
         import ib_async
 
         today = datetime.now(UTC).strftime("%Y%m%d-00:00:00")
@@ -172,17 +183,48 @@ class OrderDesk:
             if e.orderRef.startswith(mine):
                 found = sent.setdefault(e.orderRef, Sent(e.orderId, e.permId, 0.0))
                 found.filled += e.shares
+        for t in self.ib.reqCompletedOrders(apiOnly=False):
+            if not t.order.orderRef.startswith(mine):
+                continue
+            found = sent.setdefault(t.order.orderRef, Sent(t.order.orderId, t.order.permId, 0.0))
+            if not found.is_open:
+                found.quantity = max(found.quantity, quantity(t.order.totalQuantity))
+                found.filled = max(found.filled, quantity(t.order.filledQuantity))
         for found in sent.values():
-            found.quantity = max(found.quantity, found.filled)  # a closed order: what filled
+            found.quantity = max(found.quantity, found.filled)
         return sent
 
     def place(self, requests: list[OrderRequest]) -> list[dict[str, Any]]:
-        """Place what was not placed before; returns what happened to each order."""
+        """Place what was not placed before and book the outcomes into the holdings; returns
+        what happened to each order. Each order is written to openOrders before it goes out,
+        so one that went out before a failure is still reconciled."""
         import ib_async
 
+        from worker.trading.holdings import Holdings, book
+
         self.guard()
+        holdings = Holdings(self.ctx.db, self.ctx.trading_mode)
+        owner = self.ctx.record_id or self.ctx.id
         sent = self.already_sent()
-        outcomes = []
+        outcomes: list[dict[str, Any]] = []
+        try:
+            self._place(ib_async, requests, sent, outcomes, holdings, owner)
+        finally:
+            if outcomes:
+                book(holdings, owner, outcomes)
+        return outcomes
+
+    def _place(
+        self,
+        ib_async: Any,
+        requests: list[OrderRequest],
+        sent: dict[str, Sent],
+        outcomes: list[dict[str, Any]],
+        holdings: Any,
+        owner: str,
+    ) -> None:
+        from worker.trading.holdings import pending
+
         for request in requests:
             self.ctx.placed.append(request)
             before = sent.get(request.order_ref)
@@ -190,6 +232,7 @@ class OrderDesk:
                 log.info("order %s was placed by an earlier attempt; not again", request.order_ref)
                 outcomes.append(before.outcome(request))
                 continue
+            holdings.record(pending(request, owner))
             ensure_connected(self.ib)
             order = self._order(ib_async, request)
             errors = ErrorLog()
@@ -209,6 +252,8 @@ class OrderDesk:
                 self._settle(trade)
             finally:
                 self.ib.errorEvent -= errors
+            if any(code in REFUSED for code, _ in errors.seen):
+                holdings.drop_open_order(request.order_ref)  # it never went out
             self._raise_for(errors.seen, request)
             for fill in trade.fills:
                 self.ctx.audit(
@@ -235,7 +280,6 @@ class OrderDesk:
                     "sources": request.sources,
                 }
             )
-        return outcomes
 
     def _order(self, ib_async: Any, request: OrderRequest) -> Any:
         kind = self.properties.get("orderType", "MKT")

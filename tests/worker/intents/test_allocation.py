@@ -79,6 +79,27 @@ def test_connection_lost_after_the_first_order_redelivery_places_only_the_rest(
     assert {p.conId: p.quantity for p in flat_sim.state.positions} == holdings(positions_root)
 
 
+def test_orders_sent_by_an_attempt_that_fails_for_good_are_still_booked(
+    make_worker, flat_sim, positions_root, results
+):
+    flat_sim.state.faults.drop_after_orders = 1
+    worker = make_worker(flat_sim, MAX_ATTEMPTS="1")  # no redelivery will finish the job
+    intent_id = unique("alloc-lost")
+    allocate(worker, intent_id)
+    result = results.for_id(intent_id)
+    assert result["status"] == "failed"
+    assert len(flat_sim.api.broker.orders) == 1
+    (sent,) = flat_sim.api.broker.orders.values()
+    waiting = [d.id for d in positions_root.collection("openOrders").stream()]
+    assert waiting == [sent.orderRef]  # recorded before it went out
+    recon = unique("recon")
+    worker.handle(delivery({"intent": "trade-reconciliation", "id": recon}))
+    assert results.for_id(recon)["result"]["reconciled"] == [sent.orderRef]
+    broker = {p.conId: p.quantity for p in flat_sim.state.positions}
+    assert holdings(positions_root) == broker
+    assert list(positions_root.collection("openOrders").stream()) == []
+
+
 def test_partial_fills_wait_for_reconciliation_which_books_what_filled(
     make_worker, flat_sim, positions_root, results, db
 ):
@@ -89,7 +110,7 @@ def test_partial_fills_wait_for_reconciliation_which_books_what_filled(
     result = results.for_id(intent_id)
     assert result["status"] == "succeeded", result["error"]
     orders = result["result"]["orders"]
-    assert all(0 < o["filled"] < o["quantity"] for o in orders)
+    assert len(orders) == 2 and all(0 < o["filled"] < o["quantity"] for o in orders)
     assert holdings(positions_root) == {}
     waiting = positions_root.collection("openOrders").stream()
     assert sorted(d.id for d in waiting) == sorted(o["orderRef"] for o in orders)

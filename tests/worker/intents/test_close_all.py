@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ib_async
 import pytest
 from google.cloud import firestore
 
@@ -137,3 +138,20 @@ def test_live_worker_ignores_a_close_all_that_does_not_say_live(stack, sim, hold
         assert sim.api.broker.orders == {}
     finally:
         live.session.close()
+
+
+def test_an_order_it_cannot_cancel_stops_it_before_any_close_order(worker, sim, holdings, results):
+    other = ib_async.IB()
+    other.connect("127.0.0.1", sim.port, clientId=42, timeout=5)
+    try:
+        spy = other.qualifyContracts(ib_async.Stock("SPY", "SMART", "USD"))[0]
+        other.placeOrder(spy, ib_async.LimitOrder("BUY", 5, 1.0, orderRef="manual-rest"))
+        other.sleep(0.3)
+        intent_id = unique("uncancelled")
+        run(worker, intent_id)
+    finally:
+        other.disconnect()
+    result = results.for_id(intent_id)
+    assert (result["status"], result["error"]["code"]) == ("failed", "cancel-failed")
+    assert "could not cancel manual-rest" in result["error"]["message"]
+    assert [o.orderRef for o in sim.api.broker.orders.values()] == ["manual-rest"]
