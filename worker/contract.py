@@ -12,6 +12,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
 
 from worker.config import TRADING_MODES
 
@@ -41,11 +42,20 @@ class IntentMessage:
 
 
 @cache
+def _registry(schemas_dir: Path) -> Registry:
+    """Every schema by its `$id`, so one can `$ref` another (a batch step's params)."""
+    schemas = [json.loads(p.read_text()) for p in sorted(schemas_dir.rglob("*.schema.json"))]
+    return Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema)) for schema in schemas
+    )
+
+
+@cache
 def _validator(schemas_dir: Path, name: str) -> Draft202012Validator:
     path = schemas_dir / f"{name}.schema.json"
     schema = json.loads(path.read_text())
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return Draft202012Validator(schema, registry=_registry(schemas_dir))
 
 
 def has_schema(schemas_dir: Path, name: str) -> bool:
@@ -147,16 +157,6 @@ def validate(
     params = body.get("params") or {}
     if has_schema(schemas_dir, f"intents/{name}"):
         errors = schema_errors(schemas_dir, f"intents/{name}", params, prefix="params")
-        if errors:
-            raise Rejected("bad-params", "; ".join(errors))
-    for n, step in enumerate(params.get("steps") or []) if name == "batch" else ():
-        # A batch carries whole intents: each step's params meet that intent's schema.
-        errors = schema_errors(
-            schemas_dir,
-            f"intents/{step['intent']}",
-            step.get("params") or {},
-            prefix=f"params.steps[{n}].params",
-        )
         if errors:
             raise Rejected("bad-params", "; ".join(errors))
     mode = trading_mode(body, attributes)

@@ -12,7 +12,7 @@ from worker.registry import IntentContext, IntentFailed, intent
 
 @intent("batch")
 def batch(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Each step's params were checked on receipt (`contract.validate`)."""
+    """Each step's params were checked on receipt: the batch schema refers to its intent's."""
     steps = params["steps"]
     outcomes: list[dict[str, Any]] = []
     for n, step in enumerate(steps, 1):
