@@ -237,42 +237,9 @@ class IntentStore:
         from google.cloud import firestore
 
         def attempt(doc: _Doc) -> Claim:
+            if doc.exists and supersede and doc.data.get("status") not in TERMINAL:
+                return self._supersede(intent_id, doc, result, message_id)
             now = _now()
-            record = doc.data
-            if doc.exists and supersede and record.get("status") not in TERMINAL:
-                held = record.get("lease") or {}
-                mine = held.get("owner") in (None, self.settings.instance_id)
-                if not mine and held.get("expiresAt", now) > now:
-                    return Claim("busy", attempts=record.get("attempts", 0), record=record)
-                ended = {**result, "attempts": int(record.get("attempts", 0))}
-                if ended["attempts"]:
-                    # It may have partly run (orders it placed wait in openOrders), so it is
-                    # not "expired" (never executed) but failed, and says so.
-                    ended["status"] = "failed"
-                    ended["error"] = {
-                        "code": "expired-after-attempts",
-                        "message": f"{result['error']['message']} after "
-                        f"{ended['attempts']} attempt(s); it may have partly run: "
-                        "run trade-reconciliation",
-                        "retryable": False,
-                    }
-                self._commit(
-                    intent_id,
-                    doc,
-                    {
-                        "status": ended["status"],
-                        "messageIds": firestore.ArrayUnion([message_id]),
-                        "finishedAt": now,
-                        "updatedAt": now,
-                        "lease": firestore.DELETE_FIELD,
-                        "error": ended["error"],
-                        "result": ended["result"],
-                        "resultMessage": ended,
-                        "resultPublished": False,
-                    },
-                    [{"type": ended["status"], "messageId": message_id, "error": ended["error"]}],
-                )
-                return Claim("run", attempts=ended["attempts"], record={"resultMessage": ended})
             if doc.exists:
                 self._commit(
                     intent_id,
@@ -313,6 +280,36 @@ class IntentStore:
             return Claim("run", record={"resultMessage": result})
 
         return self._retrying(intent_id, _ABSENT, attempt)
+
+    def _supersede(
+        self, intent_id: str, doc: _Doc, result: dict[str, Any], message_id: str
+    ) -> Claim:
+        """End an unfinished intent with `result`, unless it runs elsewhere under a live lease."""
+        from google.cloud import firestore
+
+        now, record = _now(), doc.data
+        held = record.get("lease") or {}
+        mine = held.get("owner") in (None, self.settings.instance_id)
+        if not mine and held.get("expiresAt", now) > now:
+            return Claim("busy", attempts=record.get("attempts", 0), record=record)
+        ended = _after_attempts(result, int(record.get("attempts", 0)))
+        self._commit(
+            intent_id,
+            doc,
+            {
+                "status": ended["status"],
+                "messageIds": firestore.ArrayUnion([message_id]),
+                "finishedAt": now,
+                "updatedAt": now,
+                "lease": firestore.DELETE_FIELD,
+                "error": ended["error"],
+                "result": ended["result"],
+                "resultMessage": ended,
+                "resultPublished": False,
+            },
+            [{"type": ended["status"], "messageId": message_id, "error": ended["error"]}],
+        )
+        return Claim("run", attempts=ended["attempts"], record={"resultMessage": ended})
 
     def finish(self, intent_id: str, result: dict[str, Any]) -> Claim:
         """Record the terminal status: `run` (publish it), or `ended` when another attempt
@@ -393,3 +390,20 @@ class IntentStore:
             _Doc(True),
             lambda doc: self._commit(intent_id, None, None, [{"type": kind, **detail}]),
         )
+
+
+def _after_attempts(result: dict[str, Any], attempts: int) -> dict[str, Any]:
+    """An arrival-time result for an intent earlier attempts ran: one that may have partly run
+    (its orders wait in openOrders) did not "expire" (never executed), it failed, and says so."""
+    if not attempts:
+        return result
+    message = (
+        f"{result['error']['message']} after {attempts} attempt(s); it may have partly run: "
+        "run trade-reconciliation"
+    )
+    return {
+        **result,
+        "status": "failed",
+        "attempts": attempts,
+        "error": {"code": "expired-after-attempts", "message": message, "retryable": False},
+    }

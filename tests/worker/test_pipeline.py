@@ -150,16 +150,25 @@ def test_expired_intent_is_not_run(stack, db, results, field):
     assert "claimed" not in events(db, intent_id)
 
 
-def test_intent_left_unfinished_by_earlier_attempts_fails_when_it_expires(stack, db, results):
-    intent_id = unique("late")
+def left_by_failed_attempts(db, intent_id: str, attempts: int) -> None:
+    """The record of a ping whose `attempts` attempts failed and were given back."""
     db.collection("intents").document(intent_id).set(
         {
             "status": "received",
             "intent": "ping",
-            "attempts": 2,
-            "lastError": {"code": "gateway", "message": "did not come up", "retryable": True},
+            "attempts": attempts,
+            "lastError": {
+                "code": "gateway",
+                "message": "gateway did not come up",
+                "retryable": True,
+            },
         }
     )
+
+
+def test_intent_left_unfinished_by_earlier_attempts_fails_when_it_expires(stack, db, results):
+    intent_id = unique("late")
+    left_by_failed_attempts(db, intent_id, 2)
     data = {"intent": "ping", "id": intent_id, "expiresAt": "2020-01-01T00:00:00Z"}
     status, body = post(stack, envelope(data))
     assert (status, body["status"]) == (200, "failed")
@@ -284,18 +293,7 @@ def test_intent_running_under_a_live_lease_elsewhere_gets_429_then_is_taken_over
 
 def test_intent_out_of_attempts_fails_without_running(stack, db, results):
     intent_id = unique("spent")
-    db.collection("intents").document(intent_id).set(
-        {
-            "status": "received",
-            "intent": "ping",
-            "attempts": 5,
-            "lastError": {
-                "code": "gateway",
-                "message": "gateway did not come up",
-                "retryable": True,
-            },
-        }
-    )
+    left_by_failed_attempts(db, intent_id, 5)
     status, body = post(stack, envelope({"intent": "ping", "id": intent_id}))
     assert (status, body["status"]) == (200, "failed")
     result = check_result(results.for_id(intent_id))

@@ -17,28 +17,26 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
 
     ib = ctx.ib()
     store = Holdings(ctx.db, ctx.trading_mode)
-    filled: dict[tuple, float] = {}
+    # Everything the gateway knows, by permanent id and by orderRef (orders without one, such as
+    # manual ones, only by permanent id).
+    filled: dict[Any, float] = {}
     for fill in ib.reqExecutions(ib_async.ExecutionFilter()):
-        e = fill.execution
-        for key in (("perm", e.permId), ("ref", e.orderRef)):
-            filled[key] = filled.get(key, 0.0) + e.shares
-    still_open = {t.order.permId for t in ib.reqAllOpenOrders()} | {
-        t.order.orderRef for t in ib.reqAllOpenOrders()
-    }
-    closed = {}
-    for t in ib.reqCompletedOrders(apiOnly=False):
-        closed[t.order.permId] = closed[t.order.orderRef] = t
+        for key in _keys(fill.execution):
+            filled[key] = filled.get(key, 0.0) + fill.execution.shares
+    still_open = {key for t in ib.reqAllOpenOrders() for key in _keys(t.order)}
+    closed = {key: t for t in ib.reqCompletedOrders(apiOnly=False) for key in _keys(t.order)}
     bookings, events, waiting = [], {}, []
     for ref, record in sorted(store.open_orders().items()):
         # Matched by permanent id, else by orderRef (an order recorded before it went out).
         perm_id, order_ref = record.get("permId"), record.get("orderRef", ref)
         quantity_ = float(record["quantity"])
-        done = max(filled.get(("perm", perm_id), 0.0), filled.get(("ref", order_ref), 0.0))
-        ended = closed.get(perm_id) or closed.get(order_ref)
+        keys = [("perm", perm_id), ("ref", order_ref)]
+        done = max(filled.get(key, 0.0) for key in keys)
+        ended = next((closed[key] for key in keys if key in closed), None)
         if ended is not None:  # executions from an earlier day are gone; the order says
             done = max(done, ib_quantity(ended.order.filledQuantity))
         done = min(done, quantity_)
-        working = perm_id in still_open or order_ref in still_open
+        working = any(key in still_open for key in keys)
         if done < quantity_ and (working or ended is None):
             note = "working" if working else "not known to the gateway"
             waiting.append({"orderRef": ref, "filled": done, "quantity": quantity_, "note": note})
@@ -81,3 +79,9 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
             result=result,
         )
     return result
+
+
+def _keys(order: Any) -> list[tuple[str, Any]]:
+    """How an order or execution is matched: its permanent id, and its orderRef if it has one."""
+    by_id: list[tuple[str, Any]] = [("perm", order.permId)]
+    return [*by_id, ("ref", order.orderRef)] if order.orderRef else by_id

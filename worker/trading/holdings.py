@@ -93,18 +93,13 @@ class Holdings:
         return self.root.collection(collection).document(order_ref.replace("/", "_"))
 
 
-def pending(request: Any, intent_id: str) -> dict[str, Any]:
-    """The openOrders record of an order about to go out (an OrderRequest)."""
+def open_order(outcome: dict[str, Any], intent_id: str) -> dict[str, Any]:
+    """The openOrders record of an order (an OrderDesk outcome), placed by `intent_id`."""
+    fields = ("orderRef", "conId", "action", "quantity", "sources", "orderId", "permId")
     return {
-        "orderRef": request.order_ref,
+        **{k: outcome.get(k) for k in fields},
         "intentId": intent_id,
-        "conId": request.contract.conId,
-        "action": request.action,
-        "quantity": request.quantity,
-        "filled": 0.0,
-        "sources": request.sources,
-        "orderId": None,
-        "permId": None,
+        "filled": float(outcome.get("filled") or 0),
     }
 
 
@@ -115,17 +110,7 @@ def book(holdings: Holdings, intent_id: str, outcomes: list[dict[str, Any]]) -> 
     for outcome in outcomes:
         booking = Booking(outcome["orderRef"], int(outcome["conId"]), outcome["sources"])
         if float(outcome.get("filled") or 0) < float(outcome["quantity"]):
-            booking.open_order = {
-                "orderRef": outcome["orderRef"],
-                "intentId": intent_id,
-                "conId": booking.con_id,
-                "action": outcome["action"],
-                "quantity": outcome["quantity"],
-                "filled": float(outcome.get("filled") or 0),
-                "sources": outcome["sources"],
-                "orderId": outcome.get("orderId"),
-                "permId": outcome.get("permId"),
-            }
+            booking.open_order = open_order(outcome, intent_id)
         bookings.append(booking)
     return holdings.apply(bookings)
 

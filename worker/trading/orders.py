@@ -14,6 +14,7 @@ from worker.gateway.connect import ErrorLog, ensure_connected
 from worker.gateway.errors import GatewayError
 from worker.registry import IntentContext, IntentFailed
 from worker.trading.config import RiskLimits
+from worker.trading.holdings import Holdings, book, open_order
 
 log = logging.getLogger("worker.trading")
 SETTLE_SECONDS = 10.0
@@ -50,6 +51,11 @@ class OrderRequest:
             "sources": self.sources,
         }
 
+    def outcome(self, **broker: Any) -> dict[str, Any]:
+        """What happened to the order: the plan with the broker's side on top (status, filled,
+        orderId, permId, and a quantity and sources of its own when they differ)."""
+        return {**self.planned(), "conId": self.contract.conId, **broker}
+
 
 @dataclass
 class Sent:
@@ -67,19 +73,15 @@ class Sent:
         status = "Filled" if self.filled >= self.quantity else "Submitted"
         if not self.is_open and self.filled < self.quantity:
             status = "Cancelled"
-        return {
-            "orderRef": request.order_ref,
-            "conId": request.contract.conId,
-            "symbol": request.symbol,
-            "action": request.action,
-            "quantity": self.quantity,
-            "status": status,
-            "filled": self.filled,
-            "permId": self.perm_id,
-            "orderId": self.order_id,
-            "sources": scale(request.sources, self.quantity / request.quantity),
-            "placedBefore": True,
-        }
+        return request.outcome(
+            quantity=self.quantity,
+            sources=scale(request.sources, self.quantity / request.quantity),
+            status=status,
+            filled=self.filled,
+            permId=self.perm_id,
+            orderId=self.order_id,
+            placedBefore=True,
+        )
 
 
 def quantity(value: Any) -> float:
@@ -198,88 +200,72 @@ class OrderDesk:
         """Place what was not placed before and book the outcomes into the holdings; returns
         what happened to each order. Each order is written to openOrders before it goes out,
         so one that went out before a failure is still reconciled."""
-        import ib_async
-
-        from worker.trading.holdings import Holdings, book
-
         self.guard()
         holdings = Holdings(self.ctx.db, self.ctx.trading_mode)
         owner = self.ctx.record_id or self.ctx.id
         sent = self.already_sent()
         outcomes: list[dict[str, Any]] = []
         try:
-            self._place(ib_async, requests, sent, outcomes, holdings, owner)
+            for request in requests:
+                self.ctx.placed.append(request)
+                before = sent.get(request.order_ref)
+                if before is not None:
+                    log.info(
+                        "order %s was placed by an earlier attempt; not again", request.order_ref
+                    )
+                    outcomes.append(before.outcome(request))
+                else:
+                    outcomes.append(self._send(request, holdings, owner))
         finally:
             if outcomes:
                 book(holdings, owner, outcomes)
         return outcomes
 
-    def _place(
-        self,
-        ib_async: Any,
-        requests: list[OrderRequest],
-        sent: dict[str, Sent],
-        outcomes: list[dict[str, Any]],
-        holdings: Any,
-        owner: str,
-    ) -> None:
-        from worker.trading.holdings import pending
+    def _send(self, request: OrderRequest, holdings: Holdings, owner: str) -> dict[str, Any]:
+        """Send one order and wait for it to settle; its outcome."""
+        import ib_async
 
-        for request in requests:
-            self.ctx.placed.append(request)
-            before = sent.get(request.order_ref)
-            if before is not None:
-                log.info("order %s was placed by an earlier attempt; not again", request.order_ref)
-                outcomes.append(before.outcome(request))
-                continue
-            holdings.record(pending(request, owner))
-            ensure_connected(self.ib)
-            order = self._order(ib_async, request)
-            errors = ErrorLog()
-            self.ib.errorEvent += errors
-            try:
-                trade = self.ib.placeOrder(request.contract, order)
-                self.ctx.audit(
-                    "order placed",
-                    {
-                        "orderRef": request.order_ref,
-                        "symbol": request.symbol,
-                        "action": request.action,
-                        "quantity": request.quantity,
-                        "orderId": trade.order.orderId,
-                    },
-                )
-                self._settle(trade)
-            finally:
-                self.ib.errorEvent -= errors
-            if any(code in REFUSED for code, _ in errors.seen):
-                holdings.drop_open_order(request.order_ref)  # it never went out
-            self._raise_for(errors.seen, request)
-            for fill in trade.fills:
-                self.ctx.audit(
-                    "fill",
-                    {
-                        "orderRef": request.order_ref,
-                        "execId": fill.execution.execId,
-                        "shares": fill.execution.shares,
-                        "price": fill.execution.price,
-                    },
-                )
-            outcomes.append(
+        ensure_connected(self.ib)
+        order = self._order(ib_async, request)
+        pending = request.outcome(status="PendingSubmit", filled=0.0, orderId=None, permId=None)
+        holdings.record(open_order(pending, owner))
+        errors = ErrorLog()
+        self.ib.errorEvent += errors
+        try:
+            trade = self.ib.placeOrder(request.contract, order)
+            self.ctx.audit(
+                "order placed",
                 {
                     "orderRef": request.order_ref,
-                    "conId": request.contract.conId,
                     "symbol": request.symbol,
                     "action": request.action,
                     "quantity": request.quantity,
-                    "status": trade.orderStatus.status,
-                    "filled": trade.orderStatus.filled,
-                    "avgFillPrice": trade.orderStatus.avgFillPrice,
-                    "permId": trade.order.permId,
                     "orderId": trade.order.orderId,
-                    "sources": request.sources,
-                }
+                },
             )
+            self._settle(trade)
+        finally:
+            self.ib.errorEvent -= errors
+        if any(code in REFUSED for code, _ in errors.seen):
+            holdings.drop_open_order(request.order_ref)  # it never went out
+        self._raise_for(errors.seen, request)
+        for fill in trade.fills:
+            self.ctx.audit(
+                "fill",
+                {
+                    "orderRef": request.order_ref,
+                    "execId": fill.execution.execId,
+                    "shares": fill.execution.shares,
+                    "price": fill.execution.price,
+                },
+            )
+        return request.outcome(
+            status=trade.orderStatus.status,
+            filled=trade.orderStatus.filled,
+            avgFillPrice=trade.orderStatus.avgFillPrice,
+            permId=trade.order.permId,
+            orderId=trade.order.orderId,
+        )
 
     def _order(self, ib_async: Any, request: OrderRequest) -> Any:
         kind = self.properties.get("orderType", "MKT")
