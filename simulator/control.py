@@ -15,12 +15,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from simulator import persist
 from simulator.server import ApiServer
-from simulator.state import Faults
+from simulator.state import Faults, fault_problem
 
 log = logging.getLogger("simulator")
 
@@ -78,15 +77,9 @@ class ControlServer:
         if method != "POST":
             return 404, {"error": f"no route {method} {path}"}
         if path == "/faults":
-            known = {f.name for f in dataclass_fields(Faults)}
-            unknown = set(body) - known
-            if unknown:
-                return 400, {"error": f"unknown faults {sorted(unknown)}; known {sorted(known)}"}
-            types = {f.name: f.type for f in dataclass_fields(Faults)}
-            wrong = [k for k, v in body.items() if not _fits(v, types[k])]
-            if wrong:
-                expected = ", ".join(f"{k}: {types[k]}" for k in wrong)
-                return 400, {"error": f"wrong type for {expected}"}
+            problem = fault_problem(body)
+            if problem:
+                return 400, {"error": problem}
             for key, value in body.items():
                 setattr(state.faults, key, value)
             log.info("faults set: %s", body)
@@ -119,14 +112,3 @@ class ControlServer:
             self.api.broadcast_error(10197, "No market data during competing live session")
             return 200, {"sent": 10197}
         return 404, {"error": f"no route {method} {path}"}
-
-
-def _fits(value: Any, annotation: str) -> bool:
-    """Whether a JSON value suits a Faults field annotated `annotation` (e.g. "int | None")."""
-    kinds = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,)}
-    parts = [p.strip() for p in annotation.split("|")]
-    if value is None:
-        return "None" in parts
-    if isinstance(value, bool):
-        return "bool" in parts
-    return any(isinstance(value, kinds.get(p, ())) for p in parts)

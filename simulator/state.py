@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,32 @@ class Faults:
     drop_after_orders: int | None = None  # drop every connection after this many more orders
     stall_after_orders: int | None = None  # stop answering after this many more orders
     partial_fill: float | None = None  # market orders fill this fraction; the rest rests
+
+
+def fault_problem(values: dict[str, Any]) -> str | None:
+    """Why `values` cannot be set as faults (unknown, wrongly typed, out of range), or None."""
+    types = {f.name: f.type for f in fields(Faults)}
+    unknown = sorted(set(values) - set(types))
+    if unknown:
+        return f"unknown faults {unknown}; known {sorted(types)}"
+    wrong = [k for k, v in values.items() if not _fits(v, types[k])]
+    if wrong:
+        return "wrong type for " + ", ".join(f"{k}: {types[k]}" for k in wrong)
+    fraction = values.get("partial_fill")
+    if fraction is not None and not 0 < fraction < 1:
+        return f"partial_fill must be between 0 and 1, got {fraction}"
+    return None
+
+
+def _fits(value: Any, annotation: str) -> bool:
+    """Whether a JSON value suits a Faults field annotated `annotation` (e.g. "int | None")."""
+    kinds = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,)}
+    parts = [p.strip() for p in annotation.split("|")]
+    if value is None:
+        return "None" in parts
+    if isinstance(value, bool):
+        return "bool" in parts
+    return any(isinstance(value, kinds.get(p, ())) for p in parts)
 
 
 @dataclass
@@ -146,5 +172,9 @@ def load(path: Path | None, trading_mode: str = "paper") -> State:
     if "positions" in data:
         state.positions = [Position(**item) for item in data["positions"]]
     if "faults" in data:
-        state.faults = Faults(**data["faults"])
+        faults = data["faults"]
+        problem = fault_problem(faults) if isinstance(faults, dict) else "expected a mapping"
+        if problem:
+            raise ValueError(f"{path}: faults: {problem}")
+        state.faults = Faults(**faults)
     return state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import time
 import urllib.request
@@ -13,6 +14,7 @@ import pytest
 
 from deploy.processes import free_port
 from simulator import Simulator
+from simulator.state import load
 
 
 def spy(ib):
@@ -136,7 +138,26 @@ def test_control_interface_over_http(sim):
     assert caught.value.code == 400
     for wrong in ({"read_only": "false"}, {"hang_handshake": "x"}, {"drop_on_request": 1.5}):
         assert "wrong type" in sim.call("POST", "/faults", wrong)["error"]
+    for fraction in (0, 1.5, -0.5):
+        answer = sim.call("POST", "/faults", {"partial_fill": fraction})
+        assert "partial_fill must be between 0 and 1" in answer["error"]
     assert sim.call("GET", "/state")["faults"]["read_only"] is False
+
+
+@pytest.mark.parametrize(
+    ("faults", "words"),
+    [
+        ("{read_only: 'yes'}", "wrong type for read_only"),
+        ("{no_such_fault: 1}", "unknown faults ['no_such_fault']"),
+        ("{partial_fill: 2}", "partial_fill must be between 0 and 1"),
+        ("[read_only]", "expected a mapping"),
+    ],
+)
+def test_bad_faults_in_a_state_file_are_named(tmp_path, faults, words):
+    path = tmp_path / "state.yaml"
+    path.write_text(f"faults: {faults}\n")
+    with pytest.raises(ValueError, match=re.escape(words)):
+        load(path)
 
 
 def test_faults_from_a_state_file(tmp_path):
