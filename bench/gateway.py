@@ -9,9 +9,9 @@ from deploy.processes import free_port
 from deploy.stack import LocalStack
 from simulator import Simulator
 from tests.support import delivery, pipeline, unique
-from worker.config import Settings
 from worker.gateway.connect import connect
 from worker.gateway.launchers import Launcher
+from worker.settings import Settings
 
 BOOT = 1.0
 

@@ -14,7 +14,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-# Names shared with cloudbuild.yaml, deploy/stack.py and worker/config.py.
+# Names shared with cloudbuild.yaml, deploy/stack.py and worker/settings.py.
 INTENTS_TOPIC=intents
 RESULTS_TOPIC=intent-results
 DEAD_LETTER_TOPIC=intents-dead-letter

@@ -12,7 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from worker.contract import Rejected, validate
+from worker.exceptions import Rejected
+from worker.message import validate
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 INTENTS_TOPIC = "intents"

@@ -126,11 +126,11 @@ def record(db: Any, intent_id: str) -> dict[str, Any] | None:
 
 def pipeline(stack: LocalStack, **env: str) -> Any:
     """An in-process pipeline on the stack's emulators, with settings of its own."""
-    from worker.config import Settings
     from worker.gateway.session import GatewaySession
     from worker.pipeline import Pipeline
     from worker.results import ResultPublisher
     from worker.runner import Runner
+    from worker.settings import Settings
     from worker.store import IntentStore
 
     settings = Settings.from_env(

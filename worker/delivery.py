@@ -14,13 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from worker.exceptions import NotADelivery
+
 # Attributes the contract defines; unwrapped push sends them as HTTP headers (case-insensitive).
 KNOWN_ATTRIBUTES = ("intent", "tradingMode", "id")
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
-
-
-class NotADelivery(ValueError):
-    """The request is not a Pub/Sub delivery at all (answered with 400)."""
 
 
 @dataclass(frozen=True)

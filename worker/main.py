@@ -20,9 +20,10 @@ if __package__ in (None, ""):  # loaded by path, as functions-framework does wit
 import flask
 import functions_framework
 
-from worker import lifecycle, logs
-from worker.config import settings
-from worker.delivery import NotADelivery, decode
+from worker import interrupts, logs
+from worker.delivery import decode
+from worker.exceptions import NotADelivery
+from worker.settings import settings
 
 if TYPE_CHECKING:
     from worker.pipeline import Pipeline
@@ -36,7 +37,7 @@ log = logging.getLogger("worker")
 # delivery.
 @cache
 def _pipeline() -> Pipeline:
-    from worker import lifecycle
+    from worker import interrupts
     from worker.gateway.session import GatewaySession
     from worker.pipeline import Pipeline
     from worker.results import ResultPublisher
@@ -46,7 +47,7 @@ def _pipeline() -> Pipeline:
     s = settings()
     store = IntentStore(s)
     session = cache(lambda: GatewaySession(s, store.client))
-    lifecycle.install(on_idle_shutdown=lambda: session().close())
+    interrupts.install(on_idle_shutdown=lambda: session().close())
     runner = Runner(s, session=session, audit=store.audit, db=lambda: store.client)
     return Pipeline(settings=s, store=store, publisher=ResultPublisher(s), runner=runner)
 
@@ -64,7 +65,7 @@ def handle(request: flask.Request) -> flask.Response:
             log.warning("not a Pub/Sub delivery: %s", exc)
             return _json(400, {"error": str(exc)})
         pipeline = _pipeline()
-        with lifecycle.request():
+        with interrupts.request():
             answer = pipeline.handle(delivery)
         return _json(answer.status, answer.body)
 

@@ -1,6 +1,6 @@
 """From a decoded delivery to an HTTP answer: validate, claim, run, record, publish.
 
-The answer follows the ack rules of ARCHITECTURE.md: 2xx acks (terminal, rejected, expired,
+The answer follows the ack rules of docs/architecture.md: 2xx acks (terminal, rejected, expired,
 duplicate, other mode), 429 asks for a later retry (busy), 503 counts a transient failure.
 """
 
@@ -11,15 +11,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from worker import contract, logs, registry, results
-from worker.config import Settings
-from worker.contract import IntentMessage, Rejected
+import worker.intents  # noqa: F401 - importing the plugin package registers every intent
+from worker import logs, registry, results
+from worker import message as contract
 from worker.delivery import Delivery
-from worker.lifecycle import Interrupted, ShuttingDown
+from worker.exceptions import Interrupted, PublishFailed, Rejected, ShuttingDown, StoreUnavailable
 from worker.logs import bind
-from worker.results import PublishFailed, ResultPublisher
+from worker.message import IntentMessage
+from worker.results import ResultPublisher
 from worker.runner import Runner
-from worker.store import Claim, IntentStore, StoreUnavailable
+from worker.settings import Settings
+from worker.store import Claim, IntentStore
 
 log = logging.getLogger("worker")
 

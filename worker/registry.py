@@ -1,19 +1,19 @@
 """Intents as plugins registered by name.
 
 An intent is a function decorated with `@intent("name")`. The worker looks intents up by the
-name in the message; it never imports a module named by message content: the plugin modules are
-listed once, in `worker.intents`.
+name in the message; it never imports a module named by message content. The plugin modules are
+listed once, in `worker.intents`, and importing that package (the pipeline does) registers them.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from worker.config import Settings
+from worker.exceptions import IntentFailed
+from worker.settings import Settings
 
 
 @dataclass
@@ -54,25 +54,7 @@ class IntentSpec:
     run: IntentFunction
 
 
-class IntentFailed(Exception):
-    """An intent ended in failure; `retryable` says whether another attempt could succeed."""
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        *,
-        retryable: bool = False,
-        result: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.retryable = retryable
-        self.result = result or {}  # what the intent found before it failed
-
-
 _registry: dict[str, IntentSpec] = {}
-_loaded = False
 
 
 def intent(name: str) -> Callable[[IntentFunction], IntentFunction]:
@@ -87,18 +69,9 @@ def intent(name: str) -> Callable[[IntentFunction], IntentFunction]:
     return register
 
 
-def _load() -> None:
-    global _loaded
-    if not _loaded:
-        importlib.import_module("worker.intents")
-        _loaded = True
-
-
 def get(name: str) -> IntentSpec | None:
-    _load()
     return _registry.get(name)
 
 
 def names() -> list[str]:
-    _load()
     return sorted(_registry)

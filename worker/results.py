@@ -7,11 +7,8 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from worker.config import Settings
-
-
-class PublishFailed(Exception):
-    """The result could not be published in time; the delivery should be retried."""
+from worker.exceptions import PublishFailed
+from worker.settings import Settings
 
 
 def iso(when: datetime | None) -> str | None:

@@ -9,12 +9,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from worker import lifecycle, results
-from worker.config import Settings
-from worker.contract import IntentMessage
-from worker.gateway.errors import GatewayBusy, GatewayError
-from worker.registry import IntentContext, IntentFailed, IntentSpec
-from worker.store import StoreUnavailable
+from worker import interrupts, results
+from worker.exceptions import (
+    GatewayBusy,
+    GatewayError,
+    IntentFailed,
+    Interrupted,
+    StoreUnavailable,
+)
+from worker.message import IntentMessage
+from worker.registry import IntentContext, IntentSpec
+from worker.settings import Settings
 
 log = logging.getLogger("worker")
 
@@ -27,7 +32,7 @@ class Outcome:
     error: dict[str, Any] | None = None
     timings: dict[str, Any] = field(default_factory=dict)
     busy: str | None = None
-    interrupted: lifecycle.Interrupted | None = None
+    interrupted: Interrupted | None = None
 
 
 @dataclass
@@ -71,11 +76,11 @@ class Runner:
         t0 = time.perf_counter()
         healthy = True
         try:
-            with lifecycle.deadline(seconds), lifecycle.interruptible():
+            with interrupts.deadline(seconds), interrupts.interruptible():
                 outcome.output = spec.run(ctx, message.params)
         except GatewayBusy as exc:
             outcome.busy = str(exc)
-        except lifecycle.Interrupted as exc:
+        except Interrupted as exc:
             healthy = False
             outcome.interrupted = exc
             outcome.error = results.error(exc.code, str(exc), retryable=True)

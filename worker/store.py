@@ -15,15 +15,12 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any, TypeVar
 
-from worker.config import Settings
+from worker.exceptions import StoreUnavailable
+from worker.settings import Settings
 
 TERMINAL = ("succeeded", "failed", "rejected", "expired")
 _CONTENTION_RETRIES = 5
 T = TypeVar("T")
-
-
-class StoreUnavailable(Exception):
-    """Firestore could not be reached in time; the delivery should be retried."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from deploy import stack
-from worker.config import Settings
+from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_DOCKERFILE = ROOT / "base" / "Dockerfile"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.config import Settings
 from worker.gateway.launchers import IbcLauncher
+from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "base" / "install-gateway.sh"

@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.support import envelope, post, unique
-from worker.delivery import Delivery, NotADelivery, decode
+from worker.delivery import Delivery, decode
+from worker.exceptions import NotADelivery
 
 DATA = b'{"intent": "ping"}'
 PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"

@@ -8,7 +8,8 @@ import logging
 import pytest
 
 from worker import logs
-from worker.config import ConfigError, Settings
+from worker.exceptions import ConfigError
+from worker.settings import Settings
 
 
 def render(message: str, *args: object, **fields: object) -> dict:

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from tests.support import delivery, envelope, events, pipeline, post, publish, record, unique
-from worker.config import Settings
+from worker.settings import Settings
 
 RESULT_SCHEMA = json.loads((Settings().schemas_dir / "result.schema.json").read_text())
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+import worker.intents  # noqa: F401 - registers the plugins
 from worker import registry
 
 

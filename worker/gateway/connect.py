@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from worker.gateway.errors import GatewayError
+from worker.exceptions import GatewayError
 from worker.gateway.launchers import Launcher
 
 log = logging.getLogger("worker.gateway")

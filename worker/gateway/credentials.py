@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from worker import logs
-from worker.config import Settings
-from worker.gateway.errors import CredentialsError, GatewayError
+from worker.exceptions import CredentialsError, GatewayError
+from worker.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from worker.config import Settings
+from worker.exceptions import GatewayError
 from worker.gateway.credentials import CredentialSource
-from worker.gateway.errors import GatewayError
 from worker.gateway.process import GatewayProcess
+from worker.settings import Settings
 
 IBC_EXIT_CODES = {
     87: "second-factor authentication timed out: approve the login on IBKR Mobile within the "

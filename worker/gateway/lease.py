@@ -13,7 +13,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from worker.gateway.errors import GatewayBusy, GatewayError
+from worker.exceptions import GatewayBusy, GatewayError
 
 log = logging.getLogger("worker.gateway")
 

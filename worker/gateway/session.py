@@ -8,12 +8,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from worker.config import Settings
+from worker.exceptions import GatewayError
 from worker.gateway import connect as connector
 from worker.gateway.credentials import CredentialSource
-from worker.gateway.errors import GatewayError
 from worker.gateway.launchers import Launcher, launcher_for
 from worker.gateway.lease import GatewayLease
+from worker.settings import Settings
 
 log = logging.getLogger("worker.gateway")
 HEALTH_CHECK_SECONDS = 5.0

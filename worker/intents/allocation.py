@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from worker import strategies
-from worker.registry import IntentContext, IntentFailed, intent
+from worker.exceptions import IntentFailed
+from worker.registry import IntentContext, intent
 from worker.strategies import StrategyContext
 from worker.trading import config as trading_config
 from worker.trading import market
 from worker.trading.config import RiskLimits
 from worker.trading.holdings import Holdings
-from worker.trading.orders import OrderDesk, OrderRequest, check_limits, order_ref
+from worker.trading.order_desk import OrderDesk, OrderRequest, check_limits, order_ref
 
 
 def plan(

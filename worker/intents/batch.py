@@ -6,8 +6,8 @@ import dataclasses
 from typing import Any
 
 from worker import registry
-from worker.gateway.errors import GatewayError
-from worker.registry import IntentContext, IntentFailed, intent
+from worker.exceptions import GatewayError, IntentFailed
+from worker.registry import IntentContext, intent
 
 
 @intent("batch")

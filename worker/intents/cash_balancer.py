@@ -8,7 +8,7 @@ from worker.registry import IntentContext, intent
 from worker.trading import config as trading_config
 from worker.trading import market
 from worker.trading.config import RiskLimits
-from worker.trading.orders import OrderDesk, OrderRequest, check_limits, order_ref
+from worker.trading.order_desk import OrderDesk, OrderRequest, check_limits, order_ref
 
 LOT = 1000
 

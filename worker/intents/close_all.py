@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from worker.registry import IntentContext, IntentFailed, intent
+from worker.exceptions import IntentFailed
+from worker.registry import IntentContext, intent
 from worker.trading import config as trading_config
 from worker.trading import market
 from worker.trading.config import RiskLimits
 from worker.trading.holdings import Holdings
-from worker.trading.orders import OrderDesk, OrderRequest, check_limits, order_ref
+from worker.trading.order_desk import OrderDesk, OrderRequest, check_limits, order_ref
 
 CANCEL_SECONDS = 5.0
 DONE = ("Cancelled", "ApiCancelled", "Filled", "Inactive")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.registry import IntentContext, IntentFailed, intent
+from worker.exceptions import IntentFailed
+from worker.registry import IntentContext, intent
 from worker.trading import config as trading_config
 from worker.trading import market
 

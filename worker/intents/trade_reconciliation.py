@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.registry import IntentContext, IntentFailed, intent
+from worker.exceptions import IntentFailed
+from worker.registry import IntentContext, intent
 from worker.trading.holdings import Booking, Holdings
-from worker.trading.orders import quantity as ib_quantity
-from worker.trading.orders import scale
+from worker.trading.order_desk import quantity as ib_quantity
+from worker.trading.order_desk import scale
 
 
 @intent("trade-reconciliation")

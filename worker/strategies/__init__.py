@@ -1,49 +1,7 @@
-"""Strategies as plugins registered by name.
+"""The strategy plugins. Importing this package registers every strategy the worker knows:
+the modules are listed here (add yours to the import below)."""
 
-A strategy turns its config into signals: {instrument key: signal}, where an instrument key names
-an entry of `config.instruments` and a signal is the fraction of the strategy's exposure to hold
-(negative for short). The worker turns signals into target positions and orders.
-"""
+from worker.strategies import builtin
+from worker.strategies.registry import StrategyContext, get, names, strategy
 
-from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-StrategyFunction = Callable[["StrategyContext"], dict[str, float]]
-
-
-@dataclass(frozen=True)
-class StrategyContext:
-    name: str
-    settings: dict[str, Any]  # config.strategies[name]
-    trading_mode: str
-    ib: Any
-
-
-_strategies: dict[str, StrategyFunction] = {}
-
-
-def strategy(name: str) -> Callable[[StrategyFunction], StrategyFunction]:
-    def register(func: StrategyFunction) -> StrategyFunction:
-        if name in _strategies and _strategies[name] is not func:
-            raise ValueError(f"strategy {name!r} is registered twice")
-        _strategies[name] = func
-        return func
-
-    return register
-
-
-def get(name: str) -> StrategyFunction | None:
-    _load()
-    return _strategies.get(name)
-
-
-def names() -> list[str]:
-    _load()
-    return sorted(_strategies)
-
-
-def _load() -> None:
-    from worker.strategies import builtin  # noqa: F401 - registers the built-in strategies
+__all__ = ["StrategyContext", "builtin", "get", "names", "strategy"]

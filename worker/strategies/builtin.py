@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from worker.registry import IntentFailed
-from worker.strategies import StrategyContext, strategy
+from worker.exceptions import IntentFailed
+from worker.strategies.registry import StrategyContext, strategy
 
 
 @strategy("static-weights")

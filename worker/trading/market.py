@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from worker.registry import IntentFailed
+from worker.exceptions import IntentFailed
 
 CONTRACT_FIELDS = (
     "symbol",

@@ -9,8 +9,8 @@ import pytest
 
 from simulator import Simulator
 from tests.support import delivery, pipeline, unique
+from worker.exceptions import GatewayError
 from worker.gateway.connect import ensure_connected
-from worker.gateway.errors import GatewayError
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pytest
 
 from tests.worker.gateway.fake_secret_manager import FakeSecretManager
 from worker import logs
-from worker.config import Settings
+from worker.exceptions import CredentialsError
 from worker.gateway.credentials import CredentialSource
-from worker.gateway.errors import CredentialsError
+from worker.settings import Settings
 
 NAME = "projects/local-ib/secrets/ib-credentials-paper/versions/latest"
 # Obviously fake test values, shaped like nothing real.

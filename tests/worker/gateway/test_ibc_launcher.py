@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from worker.config import Settings
+from worker.exceptions import GatewayError
 from worker.gateway.credentials import CredentialSource
-from worker.gateway.errors import GatewayError
 from worker.gateway.launchers import IbcLauncher
+from worker.settings import Settings
 
 STANDIN = Path(__file__).with_name("ibcstart_standin.sh")
 FAKE = {"userid": "testuser1", "password": "not-a-real-password-7Q"}

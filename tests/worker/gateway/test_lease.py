@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.support import unique
-from worker.gateway.errors import GatewayBusy
+from worker.exceptions import GatewayBusy
 from worker.gateway.lease import GatewayLease
 
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from worker.exceptions import GatewayError, IntentFailed
 from worker.gateway.connect import ErrorLog, ensure_connected
-from worker.gateway.errors import GatewayError
-from worker.registry import IntentContext, IntentFailed
+from worker.registry import IntentContext
 from worker.trading.config import RiskLimits
 from worker.trading.holdings import Holdings, book, open_order
 

@@ -8,19 +8,19 @@ import threading
 
 import pytest
 
-from worker import lifecycle
+from worker import interrupts
 
 
 @pytest.fixture
 def stops(monkeypatch):
-    """A fresh lifecycle with a SIGTERM handler of its own; the test's handler is restored."""
+    """A fresh interrupts with a SIGTERM handler of its own; the test's handler is restored."""
     previous = signal.getsignal(signal.SIGTERM)
-    monkeypatch.setattr(lifecycle, "_installed", False)
-    monkeypatch.setattr(lifecycle, "_on_idle_shutdown", [])
+    monkeypatch.setattr(interrupts, "_installed", False)
+    monkeypatch.setattr(interrupts, "_on_idle_shutdown", [])
     for name in ("_in_request", "_interruptible", "_shutting_down"):
-        monkeypatch.setattr(lifecycle, name, threading.Event())
+        monkeypatch.setattr(interrupts, name, threading.Event())
     calls: list[str] = []
-    lifecycle.install(on_idle_shutdown=lambda: calls.append("stop"))
+    interrupts.install(on_idle_shutdown=lambda: calls.append("stop"))
     yield calls
     signal.signal(signal.SIGTERM, previous)
 
@@ -31,9 +31,9 @@ def sigterm() -> None:
 
 def test_sigterm_interrupts_the_intent_once_and_cleanup_runs_to_the_end(stops):
     cleaned = False
-    with lifecycle.request():
+    with interrupts.request():
         try:
-            with pytest.raises(lifecycle.ShuttingDown), lifecycle.interruptible():
+            with pytest.raises(interrupts.ShuttingDown), interrupts.interruptible():
                 sigterm()
         finally:
             sigterm()  # a second SIGTERM while the outcome is recorded does not interrupt it
@@ -44,9 +44,9 @@ def test_sigterm_interrupts_the_intent_once_and_cleanup_runs_to_the_end(stops):
 
 
 def test_sigterm_between_claim_and_run_stops_the_intent_before_it_starts(stops):
-    with lifecycle.request():
+    with interrupts.request():
         sigterm()
-        with pytest.raises(lifecycle.ShuttingDown), lifecycle.interruptible():
+        with pytest.raises(interrupts.ShuttingDown), interrupts.interruptible():
             pytest.fail("the intent must not start after SIGTERM")
     assert stops == ["stop"]
 

@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import worker.intents  # noqa: F401 - registers the plugins
 from worker import registry
-from worker.config import Settings
-from worker.contract import Rejected, intent_id, parse_json, trading_mode, validate
+from worker.exceptions import Rejected
+from worker.message import intent_id, parse_json, trading_mode, validate
+from worker.settings import Settings
 
 SCHEMAS = Settings().schemas_dir
 

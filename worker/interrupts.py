@@ -12,20 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-
-class Interrupted(BaseException):
-    """The attempt was cut short; the intent stays retryable."""
-
-    code = "interrupted"
-
-
-class DeadlineExceeded(Interrupted):
-    code = "deadline"
-
-
-class ShuttingDown(Interrupted):
-    code = "shutdown"
-
+from worker.exceptions import DeadlineExceeded, ShuttingDown
 
 _in_request = threading.Event()
 _interruptible = threading.Event()

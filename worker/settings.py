@@ -9,14 +9,11 @@ from functools import cache
 from pathlib import Path
 
 from worker import __version__
+from worker.exceptions import ConfigError
 
 TRADING_MODES = ("paper", "live")
 LEASE_MARGIN_SECONDS = 60
 GATEWAY_MODES = ("ibc", "external", "simulator")
-
-
-class ConfigError(ValueError):
-    """A setting has a value the worker cannot run with."""
 
 
 def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:

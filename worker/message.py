@@ -14,18 +14,11 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
-from worker.config import TRADING_MODES
+from worker.exceptions import Rejected
+from worker.settings import TRADING_MODES
 
 DEFAULT_MODE = "paper"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-
-
-class Rejected(ValueError):
-    """The message can never run; it is acked with status `rejected` and this reason."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
