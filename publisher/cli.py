@@ -73,7 +73,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         )
         print(intent_id, file=sys.stderr if args.json else sys.stdout, flush=True)
         try:
-            result = waiter.wait(intent_id, args.timeout)
+            result = waiter.wait(intent_id, args.timeout, args.mode)
         except TimeoutError as exc:
             print(f"timeout: {exc}", file=sys.stderr)
             return EXIT_TIMEOUT

@@ -14,6 +14,7 @@ from typing import Any
 
 from worker.exceptions import Rejected
 from worker.message import validate
+from worker.store import record_key
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 INTENTS_TOPIC = "intents"
@@ -146,10 +147,10 @@ class ResultWaiter:
             if not response.received_messages:
                 yield {}  # a heartbeat, so callers can check their deadline
 
-    def wait(self, intent_id: str, timeout: float) -> dict[str, Any]:
+    def wait(self, intent_id: str, timeout: float, mode: str = "paper") -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         for result in self.results():
-            if result.get("id") == intent_id:
+            if result.get("id") == intent_id and result.get("tradingMode") == mode:
                 return result
             if time.monotonic() > deadline:
                 break
@@ -157,26 +158,26 @@ class ResultWaiter:
 
 
 def wait_for_result(
-    intent_id: str, timeout: float = 300, project: str | None = None
+    intent_id: str, timeout: float = 300, project: str | None = None, mode: str = "paper"
 ) -> dict[str, Any]:
-    """The result of an intent: from its Firestore record if it already ended, else the next
-    one published on `intent-results`."""
-    finished = _recorded_result(intent_id, project)
+    """The result of an intent of trading mode `mode`: from its Firestore record if it already
+    ended, else the next one published on `intent-results`."""
+    finished = _recorded_result(intent_id, project, mode)
     if finished:
         return finished
     with ResultWaiter(project) as waiter:
-        finished = _recorded_result(intent_id, project)  # ended while we subscribed
-        return finished or waiter.wait(intent_id, timeout)
+        finished = _recorded_result(intent_id, project, mode)  # ended while we subscribed
+        return finished or waiter.wait(intent_id, timeout, mode)
 
 
-def _recorded_result(intent_id: str, project: str | None) -> dict[str, Any] | None:
+def _recorded_result(intent_id: str, project: str | None, mode: str) -> dict[str, Any] | None:
     try:
         from google.cloud import firestore
 
         doc = (
             firestore.Client(project=_project(project))
             .collection("intents")
-            .document(intent_id)
+            .document(record_key(mode, intent_id))
             .get(timeout=10)
         )
     except Exception:  # no Firestore access: the results topic will do

@@ -114,13 +114,19 @@ class Results:
         self.client.delete_subscription(subscription=self.name)
 
 
-def events(db: Any, intent_id: str) -> list[str]:
-    docs = db.collection("intents").document(intent_id).collection("events").order_by("at").stream()
+def intent_ref(db: Any, intent_id: str, mode: str = "paper") -> Any:
+    from worker.store import record_key
+
+    return db.collection("intents").document(record_key(mode, intent_id))
+
+
+def events(db: Any, intent_id: str, mode: str = "paper") -> list[str]:
+    docs = intent_ref(db, intent_id, mode).collection("events").order_by("at").stream()
     return [d.to_dict()["type"] for d in docs]
 
 
-def record(db: Any, intent_id: str) -> dict[str, Any] | None:
-    snap = db.collection("intents").document(intent_id).get()
+def record(db: Any, intent_id: str, mode: str = "paper") -> dict[str, Any] | None:
+    snap = intent_ref(db, intent_id, mode).get()
     return snap.to_dict() if snap.exists else None
 
 

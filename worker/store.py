@@ -57,8 +57,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def record_key(trading_mode: str, intent_id: str) -> str:
+    """The document key of an intent: `intents/{mode}:{id}`. The mode keeps paper and live apart
+    (the same id may run in both), and the prefix makes every valid id a key Firestore accepts
+    (never `.`, `..` or `__x__`)."""
+    return f"{trading_mode}:{intent_id}"
+
+
 class IntentStore:
-    """`intents/{id}` documents and their `events` subcollection."""
+    """`intents/{mode}:{id}` documents of this worker's trading mode and their `events`."""
 
     def __init__(self, settings: Settings, client: Any = None) -> None:
         self.settings = settings
@@ -84,7 +91,8 @@ class IntentStore:
         }
 
     def _ref(self, intent_id: str) -> Any:
-        return self.client.collection("intents").document(intent_id)
+        key = record_key(self.settings.trading_mode, intent_id)
+        return self.client.collection("intents").document(key)
 
     def _read(self, intent_id: str) -> _Doc:
         snap = self._ref(intent_id).get(**self._call)
@@ -161,6 +169,7 @@ class IntentStore:
                     doc,
                     {
                         **fields,
+                        "id": intent_id,
                         "status": "running",
                         "attempts": 1,
                         "lease": lease,
@@ -257,6 +266,7 @@ class IntentStore:
                 doc,
                 {
                     **fields,
+                    "id": intent_id,
                     "status": result["status"],
                     "attempts": 0,
                     "messageIds": [message_id],

@@ -9,7 +9,17 @@ from datetime import UTC, datetime, timedelta
 import jsonschema
 import pytest
 
-from tests.support import delivery, envelope, events, pipeline, post, publish, record, unique
+from tests.support import (
+    delivery,
+    envelope,
+    events,
+    intent_ref,
+    pipeline,
+    post,
+    publish,
+    record,
+    unique,
+)
 from worker.settings import Settings
 
 RESULT_SCHEMA = json.loads((Settings().schemas_dir / "result.schema.json").read_text())
@@ -152,7 +162,7 @@ def test_expired_intent_is_not_run(stack, db, results, field):
 
 def left_by_failed_attempts(db, intent_id: str, attempts: int) -> None:
     """The record of a ping whose `attempts` attempts failed and were given back."""
-    db.collection("intents").document(intent_id).set(
+    intent_ref(db, intent_id).set(
         {
             "status": "received",
             "intent": "ping",
@@ -186,7 +196,7 @@ def test_intent_left_unfinished_by_earlier_attempts_fails_when_it_expires(stack,
 def test_expired_redelivery_of_an_intent_running_elsewhere_gets_429(stack, db, results):
     intent_id = unique("late-busy")
     lease = {"owner": "another-instance", "expiresAt": datetime.now(UTC) + timedelta(minutes=5)}
-    ref = db.collection("intents").document(intent_id)
+    ref = intent_ref(db, intent_id)
     ref.set({"status": "running", "intent": "ping", "attempts": 1, "lease": lease})
     data = {"intent": "ping", "id": intent_id, "expiresAt": "2020-01-01T00:00:00Z"}
     status, body = post(stack, envelope(data))
@@ -271,7 +281,7 @@ def test_intent_running_under_a_live_lease_elsewhere_gets_429_then_is_taken_over
     stack, db, results
 ):
     intent_id = unique("busy")
-    ref = db.collection("intents").document(intent_id)
+    ref = intent_ref(db, intent_id)
     now = datetime.now(UTC)
     ref.set(
         {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from google.cloud import firestore
 
-from tests.support import delivery, events, unique
+from tests.support import delivery, events, intent_ref, unique
 from tests.worker.intents.conftest import SPY, TLT
 
 
@@ -127,7 +127,7 @@ def test_partial_fills_wait_for_reconciliation_which_books_what_filled(
     assert {p.conId: p.quantity for p in flat_sim.state.positions} == holdings(positions_root)
     assert list(positions_root.collection("openOrders").stream()) == []
     # The fills found by reconciliation are in the allocation's own audit trail.
-    trail = db.collection("intents").document(intent_id).collection("events").stream()
+    trail = intent_ref(db, intent_id).collection("events").stream()
     found = [e.to_dict() for e in trail if e.to_dict().get("reconciledBy") == recon]
     assert sorted((e["type"], e["orderRef"]) for e in found) == sorted(
         ("fill", o["orderRef"]) for o in orders

@@ -7,7 +7,7 @@ import signal
 import time
 from datetime import UTC, datetime, timedelta
 
-from tests.support import publish, unique
+from tests.support import intent_ref, publish, unique
 from tests.worker.intents.conftest import SPY, TLT
 
 
@@ -30,7 +30,7 @@ def test_sigkill_after_the_first_order_then_redelivery_places_only_the_missing_o
     flat_sim.api.drop_all()  # the dead worker's connection
     # Time passes: the dead instance's leases on the intent and on the gateway run out.
     past = datetime.now(UTC) - timedelta(seconds=1)
-    db.collection("intents").document(intent_id).update({"lease.expiresAt": past})
+    intent_ref(db, intent_id).update({"lease.expiresAt": past})
     db.collection("locks").document("gateway-paper").update({"expiresAt": past})
     worker_env(GATEWAY_MODE="external", IB_GATEWAY_PORT=str(flat_sim.port))
     result = results.for_id(intent_id, timeout=90)
