@@ -132,6 +132,7 @@ def record(db: Any, intent_id: str, mode: str = "paper") -> dict[str, Any] | Non
 
 def pipeline(stack: LocalStack, **env: str) -> Any:
     """An in-process pipeline on the stack's emulators, with settings of its own."""
+    from worker.database import Database
     from worker.gateway.session import GatewaySession
     from worker.pipeline import Pipeline
     from worker.results import ResultPublisher
@@ -151,9 +152,10 @@ def pipeline(stack: LocalStack, **env: str) -> Any:
             **env,
         }
     )
-    store = IntentStore(settings)
-    session = GatewaySession(settings, store.client)
-    runner = Runner(settings, session=lambda: session, audit=store.audit, db=lambda: store.client)
+    db = Database(settings)
+    store = IntentStore(settings, db)
+    session = GatewaySession(settings, db)
+    runner = Runner(settings, session=lambda: session, audit=store.audit, db=db)
     built = Pipeline(
         settings=settings, store=store, publisher=ResultPublisher(settings), runner=runner
     )

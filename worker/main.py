@@ -38,6 +38,7 @@ log = logging.getLogger("worker")
 @cache
 def _pipeline() -> Pipeline:
     from worker import interrupts
+    from worker.database import Database
     from worker.gateway.session import GatewaySession
     from worker.pipeline import Pipeline
     from worker.results import ResultPublisher
@@ -45,10 +46,11 @@ def _pipeline() -> Pipeline:
     from worker.store import IntentStore
 
     s = settings()
-    store = IntentStore(s)
-    session = cache(lambda: GatewaySession(s, store.client))
+    db = Database(s)
+    store = IntentStore(s, db)
+    session = cache(lambda: GatewaySession(s, db))
     interrupts.install(on_idle_shutdown=lambda: session().close())
-    runner = Runner(s, session=session, audit=store.audit, db=lambda: store.client)
+    runner = Runner(s, session=session, audit=store.audit, db=db)
     return Pipeline(settings=s, store=store, publisher=ResultPublisher(s), runner=runner)
 
 

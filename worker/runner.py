@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from worker import interrupts, results
+from worker.database import Database
 from worker.exceptions import (
     GatewayBusy,
     GatewayError,
@@ -40,7 +41,7 @@ class Runner:
     settings: Settings
     session: Callable[[], Any]  # -> GatewaySession, created on first use
     audit: Callable[[str, str, dict[str, Any]], None]
-    db: Callable[[], Any] = lambda: None
+    db: Database | None = None
 
     def run(self, spec: IntentSpec, message: IntentMessage, attempt: int) -> Outcome:
         outcome = Outcome()
@@ -69,7 +70,7 @@ class Runner:
             audit_intent=self.audit,
             record_id=message.id,
             open_gateway=open_gateway,
-            db=self.db(),
+            db=self.db,
             explicit_mode=message.explicit_mode,
         )
         log.info("running intent %s (attempt %d)", message.intent, attempt)

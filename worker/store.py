@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from typing import Any, TypeVar
 
+from worker.database import Database
 from worker.exceptions import StoreUnavailable
 from worker.settings import Settings
 
@@ -67,35 +67,18 @@ def record_key(trading_mode: str, intent_id: str) -> str:
 class IntentStore:
     """`intents/{mode}:{id}` documents of this worker's trading mode and their `events`."""
 
-    def __init__(self, settings: Settings, client: Any = None) -> None:
+    def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
-        self._client = client
+        self.db = db
         self._written: dict[str, Any] = {}  # intent id -> update time of this process's last write
 
-    @cached_property
-    def client(self) -> Any:
-        if self._client is None:
-            from google.cloud import firestore
-
-            self._client = firestore.Client(project=self.settings.project)
-        return self._client
-
-    @cached_property
-    def _call(self) -> dict[str, Any]:
-        from google.api_core.retry import Retry
-
-        deadline = self.settings.firestore_timeout_seconds
-        return {
-            "retry": Retry(initial=0.1, maximum=1.0, multiplier=2.0, timeout=deadline),
-            "timeout": deadline,
-        }
-
     def _ref(self, intent_id: str) -> Any:
-        key = record_key(self.settings.trading_mode, intent_id)
-        return self.client.collection("intents").document(key)
+        return self.db.collection("intents").document(
+            record_key(self.settings.trading_mode, intent_id)
+        )
 
     def _read(self, intent_id: str) -> _Doc:
-        snap = self._ref(intent_id).get(**self._call)
+        snap = self.db.get(self._ref(intent_id))
         return _Doc(snap.exists, snap.to_dict() or {}, snap.update_time)
 
     def _commit(
@@ -108,13 +91,13 @@ class IntentStore:
         """Create the document (base absent) or update it (base unchanged), with its events."""
         from google.api_core import exceptions
 
-        batch, ref, now = self.client.batch(), self._ref(intent_id), _now()
+        batch, ref, now = self.db.client.batch(), self._ref(intent_id), _now()
         if doc is not None and base is not None and not base.exists:
             batch.create(ref, doc)
         elif doc is not None:
             option = None
             if base is not None and base.update_time is not None:
-                option = self.client.write_option(last_update_time=base.update_time)
+                option = self.db.client.write_option(last_update_time=base.update_time)
             batch.update(ref, doc, option=option)
         for i, event in enumerate(events):
             # Distinct times keep the audit trail in order when read back sorted by `at`.
@@ -122,7 +105,7 @@ class IntentStore:
             entry.update(event)
             batch.create(ref.collection("events").document(), entry)
         try:
-            written = batch.commit(**self._call)
+            written = self.db.commit(batch)
         except (
             exceptions.AlreadyExists,
             exceptions.FailedPrecondition,
@@ -136,18 +119,13 @@ class IntentStore:
 
     def _retrying(self, intent_id: str, guess: _Doc | None, attempt: Callable[[_Doc], T]) -> T:
         """Decide and write on `guess` (or a fresh read) until the write's precondition holds."""
-        from google.api_core import exceptions
-
-        try:
-            doc = guess or self._read(intent_id)
-            for _ in range(_CONTENTION_RETRIES):
-                try:
-                    return attempt(doc)
-                except _Changed:
-                    doc = self._read(intent_id)
-            raise StoreUnavailable("intent record kept changing under contention")
-        except (exceptions.RetryError, exceptions.GoogleAPICallError) as exc:
-            raise StoreUnavailable(f"Firestore unavailable: {exc.__class__.__name__}") from exc
+        doc = guess or self._read(intent_id)
+        for _ in range(_CONTENTION_RETRIES):
+            try:
+                return attempt(doc)
+            except _Changed:
+                doc = self._read(intent_id)
+        raise StoreUnavailable("intent record kept changing under contention")
 
     def _mine(self, intent_id: str) -> _Doc | None:
         """The guess for an intent this process wrote last: unchanged and not terminal."""

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from worker.database import Database
 from worker.exceptions import GatewayError
 from worker.gateway import connect as connector
 from worker.gateway.credentials import CredentialSource
@@ -32,16 +33,12 @@ class GatewaySession:
     """At most one gateway and one connection per process; all use is under `lock`."""
 
     def __init__(
-        self, settings: Settings, firestore_client: Any, credentials: CredentialSource | None = None
+        self, settings: Settings, db: Database, credentials: CredentialSource | None = None
     ) -> None:
         self.settings = settings
         self.credentials = credentials or CredentialSource(settings)
         self.lease = GatewayLease(
-            firestore_client,
-            settings.trading_mode,
-            settings.instance_id,
-            settings.gateway_lease_seconds,
-            timeout=settings.firestore_timeout_seconds,
+            db, settings.trading_mode, settings.instance_id, settings.gateway_lease_seconds
         )
         self.lock = threading.RLock()
         self.ib: Any = None

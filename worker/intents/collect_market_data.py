@@ -26,7 +26,7 @@ def collect_market_data(ctx: IntentContext, params: dict[str, Any]) -> dict[str,
     for key, contract in contracts.items():
         bars = ib.reqHistoricalData(contract, "", duration, "1 day", "TRADES", True)
         collection = ctx.db.collection("marketData").document(key).collection("daily")
-        batch = ctx.db.batch()
+        batch = ctx.db.client.batch()
         for bar in bars:
             # One document per bar, named by its date: collecting twice writes the same bar.
             batch.set(
@@ -41,7 +41,7 @@ def collect_market_data(ctx: IntentContext, params: dict[str, Any]) -> dict[str,
                     "conId": contract.conId,
                 },
             )
-        batch.commit(timeout=30)
+        ctx.db.commit(batch)
         stored[key] = {
             "bars": len(bars),
             "first": bars[0].date.isoformat() if bars else None,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from worker.database import Database
+
 
 def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
@@ -16,11 +18,10 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def load(db: Any, mode: str) -> dict[str, Any]:
-    docs = db.collection("config")
-    common = docs.document("common").get(timeout=10).to_dict() or {}
-    own = docs.document(mode).get(timeout=10).to_dict() or {}
-    return _merge(common, own)
+def load(db: Database, mode: str) -> dict[str, Any]:
+    common, own = db.collection("config").document("common"), db.collection("config").document(mode)
+    found = db.get_all([common, own])
+    return _merge(found.get(common.path, {}), found.get(own.path, {}))
 
 
 @dataclass(frozen=True)

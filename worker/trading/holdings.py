@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from worker.database import Database
+
 BOOKED_DAYS = 30
 
 
@@ -28,29 +30,24 @@ class Booking:
 
 
 class Holdings:
-    def __init__(self, db: Any, mode: str) -> None:
+    def __init__(self, db: Database, mode: str) -> None:
         self.root = db.collection("positions").document(mode)
         self.db = db
 
     def all(self) -> dict[str, dict[int, float]]:
         """{strategy: {conId: quantity}} for every strategy with holdings."""
-        found = {}
-        for doc in self.root.collection("holdings").stream(timeout=10):
-            found[doc.id] = _positions(doc.to_dict())
-        return found
+        docs = self.db.stream(self.root.collection("holdings"))
+        return {doc.id: _positions(doc.to_dict()) for doc in docs}
 
     def open_orders(self) -> dict[str, dict[str, Any]]:
-        return {d.id: d.to_dict() for d in self.root.collection("openOrders").stream(timeout=10)}
+        return {d.id: d.to_dict() for d in self.db.stream(self.root.collection("openOrders"))}
 
     def apply(self, bookings: list[Booking]) -> list[str]:
         """In one transaction: add filled orders to their strategies' holdings, keep the others
         in openOrders, and drop the openOrders record of every order booked. Orders booked
         before are skipped; returns the orderRefs booked now."""
-        from google.cloud import firestore
-
         strategies = sorted({s for b in bookings if b.open_order is None for s in b.sources})
 
-        @firestore.transactional
         def write(tx: Any) -> list[str]:
             markers = [self._doc("booked", b.order_ref) for b in bookings]
             held = [self.root.collection("holdings").document(s) for s in strategies]
@@ -80,14 +77,14 @@ class Holdings:
                 tx.set(ref, {"positions": positions})
             return done
 
-        return write(self.db.transaction())
+        return self.db.transact(write)
 
     def record(self, open_order: dict[str, Any]) -> None:
         """Write an openOrders record (before its order goes out)."""
-        self._doc("openOrders", open_order["orderRef"]).set(open_order, timeout=10)
+        self.db.do(self._doc("openOrders", open_order["orderRef"]).set, open_order)
 
     def drop_open_order(self, order_ref: str) -> None:
-        self._doc("openOrders", order_ref).delete(timeout=10)
+        self.db.do(self._doc("openOrders", order_ref).delete)
 
     def _doc(self, collection: str, order_ref: str) -> Any:
         return self.root.collection(collection).document(order_ref.replace("/", "_"))

@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.support import unique
+from worker.database import Database
 from worker.exceptions import GatewayBusy
 from worker.gateway.lease import GatewayLease
+from worker.settings import Settings
 
 
 def lease(db, mode: str, owner: str, ttl: int = 60) -> GatewayLease:
-    return GatewayLease(db, mode, owner, ttl)
+    return GatewayLease(Database(Settings(firestore_timeout_seconds=3), db), mode, owner, ttl)
 
 
 def test_one_owner_at_a_time_then_release(db):
@@ -61,7 +63,7 @@ def test_release_does_not_delete_someone_elses_lease(db):
     mode = unique("mode")
     mine = lease(db, mode, "a", ttl=1)
     mine.acquire()
-    mine._stop.set()
+    mine._renewer.stop()  # renewals stopped: the lease expires and another owner takes it
     db.collection("locks").document(f"gateway-{mode}").set(
         {"owner": "b", "expiresAt": datetime.now(UTC) + timedelta(minutes=1)}
     )
