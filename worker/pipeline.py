@@ -49,13 +49,8 @@ class Pipeline:
         received_at = datetime.now(UTC)
         try:
             return self._handle(delivery, received_at)
-        except StoreUnavailable as exc:
-            log.warning("%s; asking Pub/Sub to redeliver", exc)
-            return Answer(503, {"error": str(exc), "retryable": True})
-        except PublishFailed as exc:
-            log.warning("%s; the terminal record keeps it for the redelivery", exc)
-            return Answer(503, {"error": str(exc), "retryable": True})
-        except Interrupted as exc:
+        except (StoreUnavailable, PublishFailed, Interrupted) as exc:
+            # A publish that failed is kept in the terminal record for the redelivery.
             log.warning("%s; asking Pub/Sub to redeliver", exc)
             return Answer(503, {"error": str(exc), "retryable": True})
 
@@ -96,6 +91,11 @@ class Pipeline:
             err = results.error("expired", f"expired at {results.iso(message.expires_at)}")
             return self._close_new(delivery, message.id, message, "expired", err, received_at)
         return self._run(delivery, message, received_at)
+
+    @staticmethod
+    def _busy(intent_id: str) -> Answer:
+        log.info("intent %s is running elsewhere under a live lease; retry later", intent_id)
+        return Answer(429, {"id": intent_id, "status": "busy", "retryable": True})
 
     def _other_mode(self, mode: str) -> Answer:
         log.info(
@@ -159,8 +159,7 @@ class Pipeline:
             supersede=status == "expired",
         )
         if claim.kind == "busy":
-            log.info("intent %s is running elsewhere under a live lease; retry later", intent_id)
-            return Answer(429, {"id": intent_id, "status": "busy", "retryable": True})
+            return self._busy(intent_id)
         if claim.kind == "pending":
             log.info(
                 "id %s is already in progress; this %s message only adds an audit event",
@@ -177,8 +176,7 @@ class Pipeline:
         if claim.kind == "ended":
             return self._duplicate(message.id, claim)
         if claim.kind == "busy":
-            log.info("intent %s is running elsewhere under a live lease; retry later", message.id)
-            return Answer(429, {"id": message.id, "status": "busy", "retryable": True})
+            return self._busy(message.id)
         if claim.kind == "exhausted":
             last = (claim.record.get("lastError") or {}).get("message", "unknown")
             err = results.error(

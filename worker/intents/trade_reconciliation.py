@@ -8,8 +8,8 @@ from typing import Any
 from worker.exceptions import IntentFailed
 from worker.registry import IntentContext, intent
 from worker.trading.holdings import Booking, Holdings
-from worker.trading.order_desk import quantity as ib_quantity
-from worker.trading.order_desk import scale
+from worker.trading.market import ib_quantity
+from worker.trading.order_plan import scale
 
 
 @intent("trade-reconciliation")

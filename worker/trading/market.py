@@ -78,3 +78,12 @@ def account_value(ib: Any, tag: str) -> tuple[float, str]:
         if value.tag == tag and value.currency not in ("", "BASE"):
             return float(value.value), value.currency
     raise IntentFailed("account", f"the gateway reported no {tag}", retryable=True)
+
+
+def ib_quantity(value: Any) -> float:
+    """A quantity from IB, where unset arrives as a huge sentinel (or NaN): then 0."""
+    try:
+        number = float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if 0 <= number < 1e30 else 0.0

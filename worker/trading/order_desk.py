@@ -1,60 +1,29 @@
-"""Idempotent orders: every order's `orderRef` starts with the intent id, and an order whose
-`orderRef` is already among the open orders or today's executions is never placed again."""
+"""The one order path: every order-placing intent hands its OrderPlan to `OrderDesk.execute`,
+which checks the risk limits, cancels what the plan cancels, and sends each order once however
+often the intent is delivered (an order whose `orderRef` the broker already has is not sent
+again), then books the outcomes into the holdings."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from worker.exceptions import GatewayError, IntentFailed
 from worker.gateway.connect import ErrorLog, ensure_connected
 from worker.registry import IntentContext
-from worker.trading.config import RiskLimits
 from worker.trading.holdings import Holdings, book, open_order
+from worker.trading.market import ib_quantity
+from worker.trading.order_plan import OrderPlan, OrderRequest, scale
+from worker.trading.risk import RiskLimits, check_limits
 
 log = logging.getLogger("worker.trading")
 SETTLE_SECONDS = 10.0
 REFUSED = (200, 201, 321)  # IB refused the order: nothing went out
-
-
-@dataclass
-class OrderRequest:
-    """One order to send: what, how many, at about what price, and for which strategies."""
-
-    contract: Any  # ib_async.Contract, qualified
-    action: str  # BUY or SELL
-    quantity: float
-    order_ref: str
-    price: float = 0.0  # for the notional risk checks
-    multiplier: float = 1.0
-    sources: dict[str, float] = field(default_factory=dict)  # strategy -> signed quantity
-
-    @property
-    def notional(self) -> float:
-        return abs(self.quantity) * self.price * self.multiplier
-
-    @property
-    def symbol(self) -> str:
-        return self.contract.localSymbol or self.contract.symbol
-
-    def planned(self) -> dict[str, Any]:
-        """How a dry run reports the order."""
-        return {
-            "orderRef": self.order_ref,
-            "symbol": self.symbol,
-            "action": self.action,
-            "quantity": self.quantity,
-            "sources": self.sources,
-        }
-
-    def outcome(self, **broker: Any) -> dict[str, Any]:
-        """What happened to the order: the plan with the broker's side on top (status, filled,
-        orderId, permId, and a quantity and sources of its own when they differ)."""
-        return {**self.planned(), "conId": self.contract.conId, **broker}
+CANCEL_SECONDS = 5.0
+DONE = ("Cancelled", "ApiCancelled", "Filled", "Inactive")
 
 
 @dataclass
@@ -84,79 +53,56 @@ class Sent:
         )
 
 
-def quantity(value: Any) -> float:
-    """A quantity from IB, where unset arrives as a huge sentinel (or NaN): then 0."""
-    try:
-        number = float(value or 0)
-    except (TypeError, ValueError):
-        return 0.0
-    return number if 0 <= number < 1e30 else 0.0
-
-
-def scale(sources: dict[str, float], factor: float) -> dict[str, float]:
-    """Per-strategy quantities times `factor`, in whole units that add up to the scaled total."""
-    if factor == 1 or not sources:
-        return dict(sources)
-    total = round(sum(sources.values()) * factor)
-    scaled = {name: float(round(q * factor)) for name, q in sources.items()}
-    largest = max(scaled, key=lambda name: abs(scaled[name]))
-    scaled[largest] += total - sum(scaled.values())
-    return scaled
-
-
-def order_ref(intent_id: str, step: str, leg: str) -> str:
-    return f"{intent_id}:{step}:{leg}"
-
-
-def check_limits(
-    requests: list[OrderRequest], limits: RiskLimits, earlier: Sequence[OrderRequest] = ()
-) -> None:
-    """Fail (not retryable) before anything is sent when a limit would be breached; `earlier`
-    orders of the same intent (a batch's previous steps) count towards the per-intent limits."""
-
-    def breach(message: str) -> IntentFailed:
-        return IntentFailed("risk-limit", message, retryable=False)
-
-    before = f" (with {len(earlier)} of earlier steps)" if earlier else ""
-    requests = [*earlier, *requests]
-
-    if limits.max_orders_per_intent is not None and len(requests) > limits.max_orders_per_intent:
-        raise breach(
-            f"{len(requests)} orders{before} exceed maxOrdersPerIntent "
-            f"{limits.max_orders_per_intent}"
-        )
-    for r in requests:
-        if limits.allowed_instruments is not None and r.contract.symbol not in (
-            limits.allowed_instruments
-        ):
-            raise breach(f"{r.symbol} is not in allowedInstruments")
-        if limits.max_notional_per_order is not None and r.notional > limits.max_notional_per_order:
-            raise breach(
-                f"{r.action} {r.quantity:g} {r.symbol} is {r.notional:,.0f} notional, "
-                f"over maxNotionalPerOrder {limits.max_notional_per_order:,.0f}"
-            )
-    total = sum(r.notional for r in requests)
-    if limits.max_notional_per_intent is not None and total > limits.max_notional_per_intent:
-        raise breach(
-            f"{total:,.0f} notional{before} exceeds maxNotionalPerIntent "
-            f"{limits.max_notional_per_intent:,.0f}"
-        )
-
-
 class OrderDesk:
-    """Sends an intent's orders once, however often the intent is delivered."""
+    """Sends an intent's orders once, however often the intent is delivered.
+
+    `config` is the trading config (risk limits, the Adaptive algo's priority); `properties`
+    the message's `orderProperties` (tif, goodAfterTime, orderType)."""
 
     def __init__(
         self,
         ctx: IntentContext,
         ib: Any,
+        config: dict[str, Any],
         properties: dict[str, Any] | None = None,
-        algo_priority: str = "Normal",
     ) -> None:
         self.ctx = ctx
         self.ib = ib
+        self.limits = RiskLimits.from_config(config)
+        self.algo_priority = config.get("adaptivePriority", "Normal")
         self.properties = properties or {}
-        self.algo_priority = algo_priority
+
+    def execute(self, plan: OrderPlan, *, dry_run: bool) -> dict[str, Any]:
+        """The intent's result: the plan as described, or (not a dry run) with what happened to
+        each order once the limits are checked and the plan's cancels went through."""
+        result = plan.describe(dry_run)
+        if dry_run:
+            return result
+        check_limits(plan.orders, self.limits, self.ctx.placed)
+        self.guard()
+        self._cancel(plan.cancel or [], result)
+        return {**result, "orders": self.place(plan.orders)}
+
+    def _cancel(self, trades: list[Any], result: dict[str, Any]) -> None:
+        """Cancel working orders and wait until none can fill any more; fail before any order
+        goes out if one keeps working (flattening while it can still fill could overshoot).
+        Their openOrders records stay: trade-reconciliation books what filled before the cancel.
+        """
+        if not trades:
+            return
+        for trade in trades:
+            self.ib.cancelOrder(trade.order)
+        deadline = time.monotonic() + CANCEL_SECONDS
+        while (working := _still_working(trades)) and time.monotonic() < deadline:
+            self.ib.sleep(0.1)
+        if working:
+            refs = ", ".join(t.order.orderRef or str(t.order.orderId) for t in working)
+            raise IntentFailed(
+                "cancel-failed",
+                f"could not cancel {refs} (placed by another client id?); cancel them in TWS, "
+                "then run the intent again. No order was placed.",
+                result=result,
+            )
 
     def guard(self) -> None:
         if self.ctx.trading_mode == "live" and not self.ctx.explicit_mode:
@@ -190,8 +136,8 @@ class OrderDesk:
                 continue
             found = sent.setdefault(t.order.orderRef, Sent(t.order.orderId, t.order.permId, 0.0))
             if not found.is_open:
-                found.quantity = max(found.quantity, quantity(t.order.totalQuantity))
-                found.filled = max(found.filled, quantity(t.order.filledQuantity))
+                found.quantity = max(found.quantity, ib_quantity(t.order.totalQuantity))
+                found.filled = max(found.filled, ib_quantity(t.order.filledQuantity))
         for found in sent.values():
             found.quantity = max(found.quantity, found.filled)
         return sent
@@ -312,3 +258,7 @@ class OrderDesk:
                 raise IntentFailed(
                     "unknown-contract", f"the gateway does not know {request.symbol}: {message}"
                 )
+
+
+def _still_working(trades: list[Any]) -> list[Any]:
+    return [t for t in trades if t.orderStatus.status not in DONE]

@@ -30,7 +30,7 @@ def test_dry_run_computes_everything_and_places_nothing(
     exposure = body["netLiquidation"] * 0.5
     spy_target = body["targets"]["static-weights"]["SPY"]
     assert abs(spy_target * 550 - exposure * 0.6) < 550 * 3  # price walks near 550
-    assert [(t["symbol"], t["action"]) for t in body["trades"]] == [("SPY", "BUY"), ("TLT", "BUY")]
+    assert [(t["symbol"], t["action"]) for t in body["orders"]] == [("SPY", "BUY"), ("TLT", "BUY")]
     assert body["holdings"] == {"static-weights": {}}
     assert flat_sim.api.broker.orders == {}
 
@@ -55,7 +55,7 @@ def test_orders_go_out_once_and_holdings_follow(make_worker, flat_sim, positions
     # A new allocation right after: the strategy already holds its targets (up to price drift).
     again = unique("alloc")
     allocate(worker, again, dryRun=True)
-    trades = results.for_id(again)["result"]["trades"]
+    trades = results.for_id(again)["result"]["orders"]
     assert all(t["quantity"] <= 2 for t in trades)
     trail = events(db, intent_id)
     assert trail.count("order placed") == 2 and trail.count("fill") == 2

@@ -18,7 +18,7 @@ def test_cash_balancer_converts_cash_above_the_threshold(make_worker, flat_sim, 
     dry = unique("cash-dry")
     run(worker, "cash-balancer", dry, dryRun=True)
     planned = {
-        o["pair"]: (o["action"], o["quantity"]) for o in results.for_id(dry)["result"]["orders"]
+        o["symbol"]: (o["action"], o["quantity"]) for o in results.for_id(dry)["result"]["orders"]
     }
     assert planned == {"EUR.USD": ("SELL", 12000), "USD.CHF": ("BUY", 9000)}
     assert flat_sim.api.broker.orders == {}
