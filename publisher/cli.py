@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from publisher import schedules
+from publisher import digest, lookup, schedules, views
 from publisher.client import (
     PublishError,
     ResultWaiter,
@@ -43,17 +43,7 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def readable(result: dict[str, Any]) -> str:
-    timings = result.get("timings") or {}
-    lines = [
-        f"{result['intent']} {result['id']}: {result['status']} "
-        f"(attempts {result['attempts']}, {timings.get('totalMs')} ms)"
-    ]
-    if result.get("error"):
-        lines.append(f"  error: {result['error']['message']}")
-    for key, value in (result.get("result") or {}).items():
-        text = value if isinstance(value, str) else json.dumps(value)
-        lines.append(f"  {key}: {text if len(text) <= 200 else text[:197] + '...'}")
-    return "\n".join(lines)
+    return views.result_text(result)
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -89,7 +79,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.follow:
         try:
             for result in follow_results(args.intent, args.status):
-                print(json.dumps(result) if args.json else _row(result), flush=True)
+                print(json.dumps(result) if args.json else _listed(result), flush=True)
         except KeyboardInterrupt:
             return 0
         return 0
@@ -114,7 +104,7 @@ def cmd_results(args: argparse.Namespace) -> int:
             or (args.status and result.get("status") != args.status)
         ):
             continue
-        print(json.dumps(result) if args.json else _row(result))
+        print(json.dumps(result) if args.json else _listed(result))
         shown += 1
         if shown >= args.limit:
             break
@@ -127,6 +117,12 @@ def _row(r: dict[str, Any]) -> str:
         f"{r.get('finishedAt') or '':<26} {r.get('intent') or '-':<20} {r['status']:<10} "
         f"{r['tradingMode']:<6} {r.get('attempts', 0):>5}  {r['id']}{error}"
     )
+
+
+def _listed(r: dict[str, Any]) -> str:
+    """A result's row, with its orders and fills below it."""
+    orders = views.order_lines(digest.orders({"result": r.get("result") or {}}, []), "    ")
+    return "\n".join([_row(r), *orders])
 
 
 def cmd_schedules(args: argparse.Namespace) -> int:
@@ -205,6 +201,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--dry-run", action="store_true")
     s.add_argument("--prune", action="store_true", help="delete managed jobs not in the file")
     s.set_defaults(func=cmd_schedules)
+    lookup.add_parsers(sub)
     return main
 
 

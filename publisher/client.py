@@ -87,15 +87,18 @@ def publish_intent(
     *,
     project: str | None = None,
     topic: str = INTENTS_TOPIC,
+    timeout: float = 60,
 ) -> str:
-    """Validate, then publish; returns the intent id (generated unless given)."""
+    """Validate, then publish; returns the intent id (generated unless given). Pub/Sub not
+    taking the message within `timeout` seconds raises (TimeoutError or Google's error)."""
     from google.cloud import pubsub_v1
 
     intent_id = id or f"{intent}-{uuid.uuid4().hex[:16]}"
     body, attributes = build_message(intent, params, mode, intent_id, ttl, expires_at, requested_by)
     publisher = pubsub_v1.PublisherClient()
     path = publisher.topic_path(_project(project), topic)
-    publisher.publish(path, json.dumps(body).encode(), **attributes).result(timeout=60)
+    future = publisher.publish(path, json.dumps(body).encode(), timeout=timeout, **attributes)
+    future.result(timeout=timeout)
     return intent_id
 
 

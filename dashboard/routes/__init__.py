@@ -1,0 +1,1 @@
+"""The dashboard's pages, one blueprint per area."""
