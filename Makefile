@@ -3,21 +3,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Where `make up` writes its env file and logs: `make up DEVSTACK=/tmp/stack2` runs a second one.
+DEVSTACK ?= .devstack
 
 .PHONY: demo test up bench lint format clean
 
 $(STAMP): pyproject.toml
-	@echo "==> bootstrapping $(VENV) (python: $$($(PYTHON) --version))"
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(PYTHON) deploy/bootstrap.py $(VENV)
 	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m deploy demo
 
 up: $(STAMP)
-	$(BIN)/python -m deploy up
+	$(BIN)/python -m deploy up --state-dir $(DEVSTACK)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
@@ -35,4 +34,5 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .devstack .pytest_cache .ruff_cache
+	rm -rf $(VENV) .devstack .pytest_cache .ruff_cache .hypothesis build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from deploy.processes import StackError
 from deploy.stack import ROOT, LocalStack, StackOptions
-
-
-def _stop_on_sigterm() -> threading.Event:
-    stopped = threading.Event()
-
-    def handler(signum: int, frame: object) -> None:
-        stopped.set()
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
-    return stopped
+from deploy.stopping import Interrupted, StopSignals
 
 
 def up(state_dir: Path) -> int:
-    _stop_on_sigterm()
+    signals = StopSignals().install()
     stack = LocalStack(
         StackOptions(
             trading_mode=os.environ.get("TRADING_MODE", "paper"),
@@ -47,14 +35,16 @@ def up(state_dir: Path) -> int:
             file=sys.stderr,
             flush=True,
         )
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        print("\n[stack] stopping ...", file=sys.stderr, flush=True)
+        signals.wait()
+    except Interrupted:
+        pass  # the handler said so; stop() below runs with every further signal held
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
         stack.stop()
+        if signals.received is not None:
+            print("[stack] stopped", file=sys.stderr, flush=True)
     return 0
 
 
@@ -72,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         return up(args.state_dir)
     from deploy.demo import run
 
-    _stop_on_sigterm()
+    StopSignals().install()
     return run(args.state_dir / "demo")
 
 

@@ -1,19 +1,32 @@
-"""Child processes in their own process groups, stopped as a whole group."""
+"""Child processes in their own process groups, stopped as a whole group, on every path.
+
+`Child.stop` stops the group and every descendant (also those in sessions of their own); the
+watchdog (`deploy/watchdog.py`) does the same for whatever is still running when the process that
+started them dies without stopping them; while a start or a stop runs, SIGINT, SIGTERM and SIGHUP
+wait until it is done (`signals_deferred`).
+"""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+from deploy import watchdog
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class StackError(RuntimeError):
@@ -33,55 +46,164 @@ def tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP until the block is done, then deliver them to the handlers
+    that were in place, so that a Ctrl-C never cuts a start or a stop in half. Handlers marked
+    `harmless` (they never raise) stay in place. Only the main thread receives signals in
+    Python; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {}
+    for sig in STOP_SIGNALS:
+        handler = signal.getsignal(sig)
+        if handler in (signal.SIG_IGN, None) or getattr(handler, "harmless", False):
+            continue  # ignored stays ignored; a handler set outside Python stays too
+        previous[sig] = signal.signal(sig, lambda signum, _: caught.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(caught):
+            signal.raise_signal(sig)
+
+
+class _Watchdog:
+    """The client end of this process's watchdog (started with the first child)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pipe: IO[str] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._owner = 0
+
+    def send(self, verb: str, arg: object) -> None:
+        with self._lock:
+            if self._pipe is None or self._owner != os.getpid():
+                self._start()
+            assert self._pipe is not None
+            try:
+                self._pipe.write(f"{verb} {arg}\n")
+                self._pipe.flush()
+            except OSError:  # the watchdog was killed: start another for what follows
+                self._pipe = None
+
+    def _start(self) -> None:
+        read, write = os.pipe()
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", watchdog.__file__],
+                stdin=read,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            os.close(read)
+        self._pipe = os.fdopen(write, "w")
+        self._owner = os.getpid()
+
+    def close(self) -> None:
+        """At exit: the watchdog sees end of file and stops what was never stopped."""
+        with self._lock:
+            if self._pipe is not None and self._owner == os.getpid():
+                with contextlib.suppress(OSError):
+                    self._pipe.close()
+                self._pipe = None
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    assert self._proc is not None
+                    self._proc.wait(timeout=1)
+
+
+_watchdog = _Watchdog()
+atexit.register(_watchdog.close)
+
+
+def remove_on_exit(path: Path) -> None:
+    """Remove `path` when this process ends, even by SIGKILL (undo with `keep`)."""
+    _watchdog.send("file", os.path.abspath(path))
+
+
+def keep(path: Path) -> None:
+    _watchdog.send("keep", os.path.abspath(path))
+
+
+def _default_sigint() -> None:
+    # A process started with SIGINT ignored (a shell's background job) passes that on; our
+    # children must stay stoppable like any other process.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class Child:
-    """A started process group with its log file."""
+    """A started process group with its log file, or its output shown through `console`."""
 
     name: str
     command: Sequence[str]
     log_path: Path | None
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
+    console: Callable[[str], str | None] | None = None
     proc: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
+    _reader: threading.Thread | None = None
 
     def start(self) -> Child:
         out: int | IO[bytes] | None = None
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = out = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            list(self.command),
-            env={**os.environ, **self.env},
-            cwd=self.cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT if out is not None else None,
-            start_new_session=True,
-        )
+        elif self.console is not None:
+            out = subprocess.PIPE
+        sigint_ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        with signals_deferred():  # once started, the child is known to stop() and the watchdog
+            self.proc = subprocess.Popen(
+                list(self.command),
+                env={**os.environ, **self.env},
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT if out is not None else None,
+                start_new_session=True,
+                preexec_fn=_default_sigint if sigint_ignored else None,
+            )
+            _watchdog.send("group", self.proc.pid)
+        if self.console is not None and self.proc.stdout is not None:
+            self._reader = threading.Thread(
+                target=self._show, name=f"{self.name}-output", daemon=True
+            )
+            self._reader.start()
         return self
+
+    def _show(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None and self.console
+        for raw in self.proc.stdout:
+            line = self.console(raw.decode(errors="replace").rstrip("\n"))
+            if line is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    print(line, flush=True)
 
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM the whole group, then SIGKILL what is left after `grace` seconds."""
-        if self.proc is not None:
-            _signal_group(self.proc.pid, signal.SIGCONT)  # a paused group cannot act on SIGTERM
-            _signal_group(self.proc.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=grace)
-            # Grandchildren (the emulators' JVMs) may outlive the wrapper: sweep the group.
-            deadline = time.monotonic() + grace
-            while _group_alive(self.proc.pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            _signal_group(self.proc.pid, signal.SIGKILL)
-            if self.proc.poll() is None:
-                self.proc.wait(timeout=5)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        """SIGTERM the whole group, then SIGKILL what is left of it and of everything it started
+        after `grace` seconds."""
+        with signals_deferred():
+            if self.proc is not None:
+                watchdog.stop_group(self.proc.pid, grace, reap=self.proc.poll)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(timeout=5)
+                _watchdog.send("done", self.proc.pid)
+            if self._reader is not None:
+                self._reader.join(timeout=2)
+                self._reader = None
+            if self._log is not None:
+                self._log.close()
+                self._log = None
 
     def pause(self) -> None:
         """Stop the whole group in place (SIGSTOP), as a hung process would be."""
@@ -113,14 +235,6 @@ class Child:
 def _signal_group(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
 
 
 def http_answers(url: str, expect: str | None = None) -> Callable[[], bool]:

@@ -20,8 +20,16 @@ from typing import Any
 
 import yaml
 
-from deploy import emulators
-from deploy.processes import Child, StackError, free_port, http_answers
+from deploy import emulators, logview
+from deploy.processes import (
+    Child,
+    StackError,
+    free_port,
+    http_answers,
+    keep,
+    remove_on_exit,
+    signals_deferred,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,12 +126,10 @@ class LocalStack:
         t0 = time.monotonic()
         try:
             self._progress("starting the Pub/Sub and Firestore emulators ...")
-            self.children["pubsub"] = emulators.pubsub(
-                self.pubsub_port, self.options.project, self.log_dir
-            ).start()
-            self.children["firestore"] = emulators.firestore(
-                self.firestore_port, self.log_dir
-            ).start()
+            self._spawn(
+                "pubsub", emulators.pubsub(self.pubsub_port, self.options.project, self.log_dir)
+            )
+            self._spawn("firestore", emulators.firestore(self.firestore_port, self.log_dir))
             with ThreadPoolExecutor(2) as pool:
                 list(
                     pool.map(
@@ -150,17 +156,23 @@ class LocalStack:
             raise
         return self
 
+    def _spawn(self, name: str, child: Child) -> Child:
+        self.children[name] = child  # known to stop() before it starts
+        return child.start()
+
     def stop(self) -> None:
-        for name in ("worker", "firestore", "pubsub"):
-            child = self.children.pop(name, None)
-            if child is not None:
-                child.stop()
-        if self._env_file is not None:
-            self._env_file.unlink(missing_ok=True)
-            self._env_file = None
+        """Stop every child, the last started first; no signal cuts this short."""
+        with signals_deferred():
+            for name in reversed(list(self.children)):
+                self.children.pop(name).stop()
+            if self._env_file is not None:
+                self._env_file.unlink(missing_ok=True)
+                keep(self._env_file)
+                self._env_file = None
 
     def write_env_file(self) -> Path:
         path = self._env_file = self.options.state_dir / "env"
+        remove_on_exit(path)  # even when this process is killed
         lines = [f"{k}={shlex.quote(v)}" for k, v in self.client_env().items()]
         path.write_text("\n".join(lines) + "\n")
         return path
@@ -239,13 +251,19 @@ class LocalStack:
         executable = Path(sys.executable).parent / WORKER_COMMAND[0]
         if not executable.exists():
             raise StackError(f"{executable} not found: run `make up` so the venv is bootstrapped")
-        self.children["worker"] = worker = Child(
-            name="worker",
-            command=[str(executable), *WORKER_COMMAND[1:]],
-            env=self.worker_environment(),
-            cwd=ROOT,
-            log_path=None if self.options.worker_output_to_console else self.log_dir / "worker.log",
-        ).start()
+        to_console = self.options.worker_output_to_console
+        worker = self._spawn(
+            "worker",
+            Child(
+                name="worker",
+                command=[str(executable), *WORKER_COMMAND[1:]],
+                env=self.worker_environment(),
+                cwd=ROOT,
+                log_path=None if to_console else self.log_dir / "worker.log",
+                # JSON lines stay JSON unless a person reads them at a terminal.
+                console=logview.for_terminal() if to_console and sys.stdout.isatty() else None,
+            ),
+        )
         worker.wait_until(http_answers(self.worker_url), 60, "answering HTTP")
         self._progress(
             f"worker up (gunicorn, 1 worker, 1 thread, mode {self.options.trading_mode})"

@@ -1,4 +1,16 @@
-"""The local stack as a person uses it: `make up` in one terminal, gcloud in another."""
+"""The local stack as a person uses it: `make up` in one terminal, gcloud in another, and every way
+it gets stopped leaves nothing behind (no emulator JVM, worker or simulator process, no open port,
+no `.devstack/env`), checked from the process table.
+
+The stacks of the stop paths run side by side (their start dominates), each stopped another way:
+- Ctrl-C typed into the terminal that runs `make up` (SIGINT to its foreground group);
+- SIGTERM to make alone (make passes it on);
+- SIGTERM to the whole group, as `timeout`, supervisors and CI send it (the stack gets it twice:
+  from the sender and from make), and a Ctrl-C on top while it stops;
+- SIGKILL of `python -m deploy up`: it runs no cleanup, its watchdog stops the rest. This one is
+  started with SIGINT ignored, as a shell's background job (a `make test &`) is: its children
+  must not inherit that.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +18,10 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -17,58 +29,12 @@ import pytest
 from deploy import emulators
 from deploy.emulators import PrerequisiteMissing
 from deploy.stack import ROOT
+from tests.deploy.stack_runs import MARK, StackRun, ignores_sigint, marked
 
 
-def read_env(path: Path) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if line)
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def processes_mentioning(*needles: str) -> list[str]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            environ = (proc / "environ").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if any(n in cmdline or n in environ.split("\0") for n in needles):
-            found.append(f"{proc.name}: {cmdline[:120]}")
-    return found
-
-
-def start_up(state_dir: Path, **env: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "deploy", "up", "--state-dir", str(state_dir)],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def wait_for_env(proc: subprocess.Popen, path: Path, timeout: float = 120) -> dict[str, str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            return read_env(path)
-        if proc.poll() is not None:
-            raise AssertionError(f"make up exited early:\n{proc.stdout.read().decode()}")
-        time.sleep(0.2)
-    raise AssertionError("make up did not write its env file")
-
-
-def gcloud(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+def gcloud(env_file: Path, *args: str) -> subprocess.CompletedProcess:
     # What a person does in another terminal: `set -a; . .devstack/env; set +a; gcloud ...`
-    script = f"set -a; . {env['_file']}; set +a; gcloud " + " ".join(args)
+    script = f"set -a; . {env_file}; set +a; gcloud " + " ".join(args)
     return subprocess.run(
         ["bash", "-c", script],
         capture_output=True,
@@ -78,61 +44,100 @@ def gcloud(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_make_up_serves_gcloud_and_stops_cleanly(tmp_path, stop_signal):
-    proc = start_up(tmp_path, GATEWAY_KEEPALIVE_SECONDS="61", TEST_MARKER=str(tmp_path))
+def serves_gcloud(run: StackRun, env: dict[str, str]) -> None:
+    assert env["CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB"].endswith("/")
+    assert env["CLOUDSDK_AUTH_DISABLE_CREDENTIALS"] == "true"
+    assert {
+        "GOOGLE_CLOUD_PROJECT",
+        "PUBSUB_EMULATOR_HOST",
+        "FIRESTORE_EMULATOR_HOST",
+        "CLOUDSDK_CORE_PROJECT",
+        "WORKER_URL",
+    } <= set(env)
+    # Variables given to `make up` reach the worker process.
+    worker = run.parts()["worker"][0]
+    assert b"GATEWAY_KEEPALIVE_SECONDS=300" in Path(f"/proc/{worker}/environ").read_bytes()
+    published = gcloud(
+        run.env_file, "pubsub", "topics", "publish", "intents", '--message=\'{"intent":"ping"}\''
+    )
+    assert published.returncode == 0, published.stderr
+    pulled: list = []
+    deadline = time.monotonic() + 60
+    while not pulled and time.monotonic() < deadline:
+        out = gcloud(
+            run.env_file,
+            "pubsub",
+            "subscriptions",
+            "pull",
+            "intent-results-tap",
+            "--auto-ack",
+            "--format=json",
+        )
+        assert out.returncode == 0, out.stderr
+        pulled = json.loads(out.stdout or "[]")
+    assert pulled, "no result on intent-results-tap"
+    assert pulled[0]["message"]["attributes"]["status"] == "succeeded"
+
+
+@pytest.mark.stack
+def test_make_up_serves_gcloud_and_every_stop_leaves_nothing(tmp_path):
+    runs = {
+        "ctrl_c": StackRun(tmp_path, "ctrl_c", via_make=True, terminal=True),
+        "term_make": StackRun(tmp_path, "term_make", via_make=True),
+        "term_group": StackRun(tmp_path, "term_group", via_make=True),
+        "kill": StackRun(tmp_path, "kill", via_make=False, sigint=signal.SIG_IGN),
+    }
     try:
-        env = wait_for_env(proc, tmp_path / "env")
-        env["_file"] = str(tmp_path / "env")
-        assert env["CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB"].endswith("/")
-        assert env["CLOUDSDK_AUTH_DISABLE_CREDENTIALS"] == "true"
-        assert {
-            "GOOGLE_CLOUD_PROJECT",
-            "PUBSUB_EMULATOR_HOST",
-            "FIRESTORE_EMULATOR_HOST",
-            "CLOUDSDK_CORE_PROJECT",
-            "WORKER_URL",
-        } <= set(env)
-        worker_port = int(env["WORKER_URL"].rsplit(":", 1)[1].strip("/"))
-        ports = [worker_port] + [
-            int(env[k].rsplit(":", 1)[1])
-            for k in ("PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST")
-        ]
-        # Variables given to `make up` reach the worker process.
-        worker = [
-            p for p in processes_mentioning(f"PORT={worker_port}") if "functions-framework" in p
-        ]
-        assert worker, "worker process not found"
-        environ = Path(f"/proc/{worker[0].split(':')[0]}/environ").read_bytes().split(b"\0")
-        assert b"GATEWAY_KEEPALIVE_SECONDS=61" in environ
-        if stop_signal == signal.SIGTERM:
-            published = gcloud(
-                env, "pubsub", "topics", "publish", "intents", '--message=\'{"intent":"ping"}\''
-            )
-            assert published.returncode == 0, published.stderr
-            pulled: list = []
-            deadline = time.monotonic() + 60
-            while not pulled and time.monotonic() < deadline:
-                out = gcloud(
-                    env,
-                    "pubsub",
-                    "subscriptions",
-                    "pull",
-                    "intent-results-tap",
-                    "--auto-ack",
-                    "--format=json",
-                )
-                assert out.returncode == 0, out.stderr
-                pulled = json.loads(out.stdout or "[]")
-            assert pulled, "no result on intent-results-tap"
-            assert pulled[0]["message"]["attributes"]["status"] == "succeeded"
+        envs = {name: run.wait_up() for name, run in runs.items()}
+        with ThreadPoolExecutor(len(runs)) as pool:
+            list(pool.map(StackRun.start_gateway, runs.values()))
+        for run in runs.values():
+            parts = run.parts()
+            assert len(parts.get("emulator JVM", [])) == 2, (run.name, parts)
+            assert parts.get("worker") and parts.get("simulator"), (run.name, parts)
+            assert len(parts.get("watchdog", [])) == 1, (run.name, parts)
+        serves_gcloud(runs["term_make"], envs["term_make"])
+
+        # Started as a background job, the stack ignores SIGINT itself, as it should; its children
+        # (emulators, worker, simulator) do not. The watchdog and the gateway's guard ignore it
+        # by design: they are stopped by their parent's death, not by a terminal.
+        background = runs["kill"]
+        assert ignores_sigint(background.proc.pid)
+        parts = background.parts()
+        children = [p for kind in ("emulator JVM", "worker", "simulator") for p in parts[kind]]
+        assert not [p for p in children if ignores_sigint(p)], parts
+
+        runs["ctrl_c"].type(b"\x03")
+        os.kill(runs["term_make"].proc.pid, signal.SIGTERM)
+        os.killpg(runs["term_group"].proc.pid, signal.SIGTERM)
+        os.kill(runs["kill"].proc.pid, signal.SIGKILL)
+        time.sleep(0.5)  # the group's stack is stopping now; a Ctrl-C must not cut it short
+        os.killpg(runs["term_group"].proc.pid, signal.SIGINT)
+
+        for run in runs.values():
+            run.proc.wait(timeout=60)
+            run.assert_gone()
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, stop_signal)
-        assert proc.wait(timeout=60) == 0, proc.stdout.read().decode()[-3000:]
-    assert not (tmp_path / "env").exists()
-    assert not [p for p in ports if port_open(p)]
-    assert processes_mentioning(*(f"--port={p}" for p in ports), str(tmp_path)) == []
+        for run in runs.values():
+            if run.proc.poll() is None or marked(run.mark):
+                run.kill()
+
+    assert runs["kill"].proc.returncode == -signal.SIGKILL
+    assert runs["term_make"].proc.returncode != 0  # make reports that it was terminated
+    assert "[stack] SIGTERM: stopping" in runs["term_make"].output
+    group = runs["term_group"].output
+    assert "[stack] SIGTERM: stopping" in group and "already stopping, please wait" in group
+    assert "Traceback" not in group and "KeyboardInterrupt" not in group
+    assert "[watchdog] the stack process is gone" in runs["kill"].output
+
+    # At a terminal the worker's log is readable: time, severity, intent id, message; piped or
+    # in a file it stays JSON.
+    shown = runs["ctrl_c"].output
+    assert "[stack] SIGINT: stopping" in shown
+    assert re.search(r"^\d\d:\d\d:\d\d\.\d{3} INFO +\[[^\]]+\] intent \S+ succeeded", shown, re.M)
+    assert '"severity"' not in shown
+    logged = [line for line in runs["term_make"].output.splitlines() if line.startswith("{")]
+    assert logged and all('"severity"' in line for line in logged)
 
 
 def test_missing_gcloud_is_explained(monkeypatch, tmp_path):
@@ -149,14 +154,19 @@ def test_missing_gcloud_is_explained(monkeypatch, tmp_path):
 
 
 def test_make_demo_succeeds_and_leaves_nothing_running(tmp_path):
+    mark = f"demo-{tmp_path.name}"
     done = subprocess.run(
         [sys.executable, "-m", "deploy", "demo", "--state-dir", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, MARK: mark},
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"^  status +succeeded$", done.stdout, re.M)
     assert "demo succeeded" in done.stdout
-    assert processes_mentioning(str(tmp_path)) == []
+    deadline = time.monotonic() + 5  # the watchdog exits on its own once the demo has
+    while marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marked(mark) == {}

@@ -1,0 +1,156 @@
+"""Child processes stop with everything they started; signals wait for a start or stop to end; the
+watchdog stops what a killed process left. Checked from the process table."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import pytest
+
+from deploy.processes import Child, signals_deferred
+from deploy.stack import ROOT
+from deploy.stopping import Interrupted, StopSignals
+from tests.deploy.stack_runs import MARK, marked
+
+# A group leader that ignores SIGTERM, a member of its group, and a grandchild that put itself in
+# a session of its own (as the worker's gateway does) and ignores SIGTERM too.
+STUBBORN_TREE = (
+    "trap '' TERM; setsid bash -c \"trap '' TERM; sleep 300\" & sleep 300 & "
+    "while :; do sleep 0.1; done"
+)
+
+
+def wait_gone(mark: str, timeout: float) -> dict[int, str]:
+    deadline = time.monotonic() + timeout
+    while marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return marked(mark)
+
+
+def test_stop_takes_down_the_group_and_descendants_in_other_sessions():
+    mark = uuid.uuid4().hex
+    child = Child("tree", ["bash", "-c", STUBBORN_TREE], None, env={MARK: mark}).start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(marked(mark)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(marked(mark)) >= 4  # bash, its sleep, the setsid'd bash and its sleep
+        started = time.monotonic()
+        child.stop(grace=0.5)  # nothing of it reacts to SIGTERM: SIGKILL after the grace
+        assert time.monotonic() - started < 5
+        assert wait_gone(mark, 2) == {}
+        assert child.proc.returncode == -signal.SIGKILL
+    finally:
+        for pid in marked(mark):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def sigterm_raises():
+    class Stopped(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise Stopped
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield Stopped
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_signal_during_a_deferred_block_arrives_after_it(sigterm_raises):
+    done = []
+    with pytest.raises(sigterm_raises), signals_deferred():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)
+        done.append("the whole block")
+    assert done == ["the whole block"]
+    assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # the handler is back
+
+
+def test_the_first_stop_signal_interrupts_and_later_ones_only_say_so(capfd):
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        signals = StopSignals()
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even under `make test &`
+        signals.install()
+        with pytest.raises(Interrupted) as caught:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+        assert caught.value.signum == signal.SIGTERM == signals.received
+        with signals_deferred():  # the stop: the harmless handler stays, nothing raises
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+        err = capfd.readouterr().err
+        assert "[stack] SIGTERM: stopping" in err
+        assert "[stack] SIGINT: already stopping, please wait" in err
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def test_the_watchdog_stops_what_a_killed_process_left_and_removes_its_files(tmp_path):
+    mark = uuid.uuid4().hex
+    env_file = tmp_path / "env"
+    env_file.write_text("X=1\n")
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from deploy.processes import Child, remove_on_exit
+        Child("tree", ["bash", "-c", "setsid sleep 300 & sleep 300"], None).start()
+        remove_on_exit(Path({str(env_file)!r}))
+        print("started", flush=True)
+        time.sleep(300)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, MARK: mark},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline() == "started\n"
+        parts = marked(mark).values()
+        assert any("watchdog.py" in p for p in parts) and any("sleep" in p for p in parts)
+        proc.kill()
+        proc.wait()
+        assert wait_gone(mark, 15) == {}
+        assert not env_file.exists()
+        assert "[watchdog] the stack process is gone" in proc.stderr.read()
+    finally:
+        proc.kill()
+        for pid in marked(mark):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_clean_exit_leaves_no_watchdog_behind(tmp_path):
+    mark = uuid.uuid4().hex
+    script = (
+        "from deploy.processes import Child\n"
+        "c = Child('x', ['sleep', '300'], None).start()\n"
+        "c.stop(grace=2)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, MARK: mark},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert wait_gone(mark, 5) == {}
+    assert "[watchdog]" not in done.stderr
