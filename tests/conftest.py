@@ -11,10 +11,25 @@ from deploy.processes import StackError
 from deploy.stack import LocalStack, StackOptions
 from tests.support import Results
 
-# Every credential a test hands the worker. No log line of the whole run may contain one: the
-# captured output of every test and every log file of the stack are scanned.
-TEST_PASSWORDS = ("not-a-real-password-7Q", "rotated-fake-password-9", "FIXTURE-NOT-A-SECRET-7f3a")
+# Every credential a test hands the worker (user ids too). No log line of the whole run may
+# contain one in any letter case: the captured output of every test and every log file of the
+# stack are scanned. Canary values: shaped like nothing real.
+TEST_PASSWORDS = (
+    "not-a-real-password-7Q",
+    "rotated-fake-password-9",
+    "FIXTURE-NOT-A-SECRET-7f3a",
+    "Canary-Pw-NOT-REAL-k3Z9",
+)
+TEST_USERIDS = ("canary-userid-NOT-REAL-5q", "fixture-user")
+TEST_SECRETS = TEST_PASSWORDS + TEST_USERIDS
 _leaks: list[str] = []
+
+
+def leaked(text: str) -> list[str]:
+    """The test credentials found in `text`, compared without regard to letter case."""
+    folded = text.casefold()
+    return [secret for secret in TEST_SECRETS if secret.casefold() in folded]
+
 
 # Tests use their own short timeouts so that "unavailable" turns into a 503 quickly.
 TEST_WORKER_ENV = {
@@ -34,7 +49,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     captured = "\n".join(content for _, content in report.sections)
-    if any(password in captured for password in TEST_PASSWORDS):
+    if leaked(captured):
         _leaks.append(f"the captured output of {report.nodeid} ({report.when})")
 
 
@@ -50,11 +65,8 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 def _scan_logs(local: LocalStack) -> None:
     for path in sorted(local.log_dir.rglob("*")):
-        if path.is_file():
-            text = path.read_text(errors="replace")
-            for password in TEST_PASSWORDS:
-                if password in text:
-                    _leaks.append(f"the stack's log file {path}")
+        if path.is_file() and leaked(path.read_text(errors="replace")):
+            _leaks.append(f"the stack's log file {path}")
 
 
 @pytest.fixture(scope="session")

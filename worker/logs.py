@@ -18,23 +18,38 @@ _context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
 )
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
+_secret_values: re.Pattern[str] | None = None
 _SECRET_KEYS = re.compile(
-    r"(?i)(\"?(?:password|passwd|pw|secret|token)\"?\s*[:=]\s*)(\"[^\"]*\"|\S+)"
+    r"(?i)(\"?(?:password|passwd|pw|secret|token|loginid|userid|user_id|username)\"?\s*[:=]\s*)"
+    r"(\"[^\"]*\"|\S+)"
 )
+# Shorter values cannot be masked wherever they appear without masking ordinary words (every "a"
+# in every line); whoever holds such a credential refuses it instead (see credentials.parse).
+MIN_SECRET_LENGTH = 3
 _configured = False
 
 
 def register_secret(value: str) -> None:
-    """Never let this value appear in a log line (credentials read at run time)."""
-    if value and len(value) >= 3:
-        with _secrets_lock:
-            _secrets.add(value)
+    """Never let this value appear in a log line or an error message, in any letter case
+    (credentials read at run time). Values under MIN_SECRET_LENGTH characters are refused."""
+    global _secret_values
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ValueError(f"a secret must have at least {MIN_SECRET_LENGTH} characters to be masked")
+    with _secrets_lock:
+        if value in _secrets:
+            return
+        # IGNORECASE matches letter by letter; the case maps that change a string's length
+        # (Straße -> STRASSE) are added as values of their own.
+        _secrets.update({value, value.upper(), value.lower(), value.casefold()})
+        alternatives = sorted(_secrets, key=len, reverse=True)  # the longest match wins
+        _secret_values = re.compile("|".join(map(re.escape, alternatives)), re.IGNORECASE)
 
 
 def redact(text: str) -> str:
-    """Mask registered secret values and `password=...`-style pairs."""
-    for value in sorted(_secrets, key=len, reverse=True):
-        text = text.replace(value, "***")
+    """Mask registered secret values (any letter case) and `password=...`-style pairs."""
+    pattern = _secret_values
+    if pattern is not None:
+        text = pattern.sub("***", text)
     return _SECRET_KEYS.sub(r"\1***", text)
 
 
@@ -67,7 +82,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "logger": record.name,
         }
-        entry.update(_context.get())
+        entry.update({k: redact(v) for k, v in _context.get().items()})
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
             entry.update({k: _redact_value(v) for k, v in extra.items()})

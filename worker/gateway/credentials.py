@@ -1,12 +1,15 @@
 """IB login credentials: `IB_CREDENTIALS_JSON` (a Cloud Run secret mount) or Secret Manager.
 
-The value is `{"userid": ..., "password": ...}`. It is read once per process, registered with the
-log redactor, and never logged, put on a command line, or included in an error message.
+The value is `{"userid": ..., "password": ...}`. It is read once per process, both values are
+registered with the log redactor, and neither is logged, put on a command line, or included in an
+error message. Values that could not be kept safe are refused: control characters (a line break
+would add settings to IBC's config.ini) and values too short to be masked in log lines.
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,9 +37,36 @@ def parse(raw: bytes | str, source: str) -> Credentials:
     ]
     if missing:
         raise CredentialsError(f"{source} lacks {' and '.join(missing)} (non-empty strings)")
+    for key in ("userid", "password"):
+        _check(value[key], key, source)
     credentials = Credentials(userid=value["userid"], password=value["password"])
+    logs.register_secret(credentials.userid)
     logs.register_secret(credentials.password)
     return credentials
+
+
+# Cc: C0/C1 controls (line breaks, NUL, escape), Cf: invisible format characters, Cs: lone
+# surrogates (JSON can carry them; no file can), Zl/Zp: Unicode line and paragraph separators.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+MAX_LENGTH = 256
+
+
+def _check(text: str, key: str, source: str) -> None:
+    """Refuse a value that cannot be written or masked safely; the error never shows it."""
+    if any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in text):
+        raise CredentialsError(
+            f"{source}: the {key} contains a control character (a line break, tab or other "
+            f"invisible character); IB credentials are printable text: fix the secret"
+        )
+    if len(text) < logs.MIN_SECRET_LENGTH:
+        raise CredentialsError(
+            f"{source}: the {key} is shorter than {logs.MIN_SECRET_LENGTH} characters, which "
+            f"IB does not issue and the log redactor could not mask: fix the secret"
+        )
+    if len(text) > MAX_LENGTH:
+        raise CredentialsError(
+            f"{source}: the {key} is longer than {MAX_LENGTH} characters: fix the secret"
+        )
 
 
 class CredentialSource:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.worker.gateway.fake_secret_manager import FakeSecretManager
 from worker import logs
 from worker.exceptions import CredentialsError
-from worker.gateway.credentials import CredentialSource
+from worker.gateway.credentials import CredentialSource, parse
 from worker.settings import Settings
 
 NAME = "projects/local-ib/secrets/ib-credentials-paper/versions/latest"
 # Obviously fake test values, shaped like nothing real.
-FAKE = {"userid": "testuser1", "password": "not-a-real-password-7Q"}
+FAKE = {"userid": "canary-userid-NOT-REAL-5q", "password": "not-a-real-password-7Q"}
 
 
 @pytest.fixture
@@ -91,3 +94,78 @@ def test_env_json_wins_and_the_password_is_redacted_from_logs(secrets, caplog):
     with pytest.raises(CredentialsError, match="IB_CREDENTIALS_JSON is not valid JSON") as caught:
         source(secrets, IB_CREDENTIALS_JSON="{" + FAKE["password"]).get()
     assert FAKE["password"] not in str(caught.value)
+
+
+def test_the_user_id_is_masked_like_the_password_in_any_case(secrets):
+    source(secrets, IB_CREDENTIALS_JSON=json.dumps(FAKE)).get()
+    echoed = f"login for {FAKE['userid'].upper()} with {FAKE['password'].swapcase()} failed"
+    assert logs.redact(echoed) == "login for *** with *** failed"
+
+
+INJECTION = "not-a-real-password-7Q\nTrustedTwsApiClientIPs=0.0.0.0/0\nCommandServerPort=7462"
+
+
+@pytest.mark.parametrize(
+    ("userid", "password", "words"),
+    [
+        (FAKE["userid"], INJECTION, "the password contains a control character"),
+        (FAKE["userid"], "not-a-real\rpassword", "the password contains a control character"),
+        (FAKE["userid"], "not-a-real\tpassword", "the password contains a control character"),
+        (FAKE["userid"], "not-a-real\x00password", "the password contains a control character"),
+        (FAKE["userid"], "not-a-real\u2028password", "the password contains a control character"),
+        (FAKE["userid"], "not-a-real\x85password", "the password contains a control character"),
+        (FAKE["userid"], "not-a-real\u200bpassword", "the password contains a control character"),
+        (FAKE["userid"], "not-a-real\ud800password", "the password contains a control character"),
+        ("canary\nIbDir=/tmp", FAKE["password"], "the userid contains a control character"),
+        (FAKE["userid"], "Qz", "the password is shorter than 3 characters"),
+        ("Q", FAKE["password"], "the userid is shorter than 3 characters"),
+        (FAKE["userid"], "x" * 257, "the password is longer than 256 characters"),
+    ],
+)
+def test_credentials_that_cannot_be_kept_safe_are_refused_naming_the_secret(
+    secrets, userid, password, words
+):
+    secrets.secrets[NAME] = json.dumps({"userid": userid, "password": password}).encode()
+    with pytest.raises(CredentialsError) as caught:
+        source(secrets).get()
+    message = str(caught.value)
+    assert message.startswith(f"secret {NAME}: {words}")
+    assert caught.value.retryable is False
+    for value in (userid, password):
+        assert value not in message
+    assert "0.0.0.0" not in message and "IbDir" not in message
+
+
+_ANY_SOURCE_MESSAGE = re.compile(
+    r"IB_CREDENTIALS_JSON("
+    r": the (userid|password) (contains a control character|is shorter than 3 characters"
+    r"|is longer than 256 characters)[^\n]*: fix the secret"
+    r"| is not valid JSON"
+    r"| must be a JSON object [^\n]*"
+    r"| lacks (userid|password|userid and password) \(non-empty strings\))"
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    payload=st.one_of(
+        st.fixed_dictionaries({"userid": st.text(max_size=300), "password": st.text(max_size=300)}),
+        st.dictionaries(
+            st.sampled_from(["userid", "password", "other"]), st.text() | st.integers()
+        ),
+        st.text(),
+        st.lists(st.text()),
+    ),
+)
+def test_any_payload_gives_safe_credentials_or_an_error_from_a_fixed_vocabulary(payload):
+    """Whatever the secret holds: either credentials that IBC's config.ini and the log redactor
+    can carry, or an error whose words never depend on the secret's content."""
+    try:
+        creds = parse(json.dumps(payload), "IB_CREDENTIALS_JSON")
+    except CredentialsError as exc:
+        assert _ANY_SOURCE_MESSAGE.fullmatch(str(exc)), str(exc)
+        return
+    for value in (creds.userid, creds.password):
+        assert 3 <= len(value) <= 256
+        assert not set(value) & set("\n\r\x00\x85\u2028\u2029\t\x1b")
+        assert value not in logs.redact(f"echo {value} echo") or "*" in value
