@@ -13,6 +13,7 @@ from typing import Any
 
 from worker.exceptions import GatewayError
 from worker.gateway.launchers import Launcher
+from worker.logs import redact
 
 log = logging.getLogger("worker.gateway")
 
@@ -47,18 +48,41 @@ class ErrorLog:
         return f"IB error {self.seen[-1][0]}: {self.seen[-1][1]}" if self.seen else None
 
 
-def connect(launcher: Launcher, client_id: int, timeout: float, poll: float = 0.25) -> Any:
-    """An `ib_async.IB` connected and synchronised, or GatewayError after `timeout` seconds."""
+class _PollingNoise(logging.Filter):
+    """Drops what ib_async's client logs for each refused or unanswered attempt while a gateway
+    boots ("API connection failed: ConnectionRefusedError(...)", "Make sure API port on TWS/IBG is
+    open"); the outcome is reported once, by `connect`. Every other record passes."""
 
-    # ib_async logs every refused attempt as an error; while polling a booting gateway that is
-    # expected, so its client logger is quiet here and the outcome is reported once, below.
-    client_log = logging.getLogger("ib_async.client")
-    level = client_log.level
-    client_log.setLevel(logging.CRITICAL)
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (
+            message.startswith("API connection failed: ")
+            or message == "Make sure API port on TWS/IBG is open"
+        )
+
+
+def connect(launcher: Launcher, client_id: int, timeout: float, poll: float = 0.25) -> Any:
+    """An `ib_async.IB` connected and synchronised, or GatewayError after `timeout` seconds.
+
+    Logs one line when it starts waiting and one when the gateway is ready."""
+    where = f"the {launcher.name} gateway at {launcher.host}:{launcher.port}"
+    client_log, noise = logging.getLogger("ib_async.client"), _PollingNoise()
+    client_log.addFilter(noise)
+    log.info("waiting for %s to accept API connections", where)
+    t0 = time.monotonic()
     try:
-        return _poll(launcher, client_id, timeout, poll)
+        ib = _poll(launcher, client_id, timeout, poll)
+    except GatewayError as exc:  # its message may carry the gateway's output
+        raise GatewayError(exc.code, redact(str(exc)), retryable=exc.retryable) from None
     finally:
-        client_log.setLevel(level)
+        client_log.removeFilter(noise)
+    log.info(
+        "%s is ready after %d ms (accounts %s)",
+        where,
+        (time.monotonic() - t0) * 1000,
+        ",".join(ib.managedAccounts()),
+    )
+    return ib
 
 
 def _poll(launcher: Launcher, client_id: int, timeout: float, poll: float) -> Any:

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import shutil
@@ -17,8 +19,10 @@ from pathlib import Path
 
 from worker.exceptions import GatewayError
 from worker.gateway.credentials import CredentialSource
-from worker.gateway.process import GatewayProcess
+from worker.gateway.process import GatewayProcess, clear_port
 from worker.settings import Settings
+
+log = logging.getLogger("worker.gateway")
 
 IBC_EXIT_CODES = {
     87: "second-factor authentication timed out: approve the login on IBKR Mobile within the "
@@ -81,18 +85,26 @@ class SimulatorLauncher(Launcher):
             command += ["--persist", str(s.simulator_persist)]
         if s.simulator_control_port:
             command += ["--control-port", str(s.simulator_control_port)]
-        self.process = GatewayProcess("simulator", command, cwd=str(ROOT)).start()
+        clear_port(self.name, self.host, self.port)
+        self.process = GatewayProcess("simulator", command, cwd=str(ROOT), port=self.port).start()
 
 
 class IbcLauncher(Launcher):
-    """IB Gateway through IBC, credentials in a private, temporary `config.ini`."""
+    """IB Gateway through IBC, the credentials in a `config.ini` that exists only in memory.
+
+    IBC reads its config.ini once, when its Java process starts (java.util.Properties), and again
+    whenever ibcstart.sh restarts that process (second-factor timeout, cold restart). The file is
+    an anonymous memory file (memfd) handed to IBC as `/proc/self/fd/N`: it is never on a disk
+    or in a directory, only IBC's processes hold it after the start, and it is gone with them,
+    whatever kills them.
+    """
 
     name = "ibc"
 
     def __init__(self, settings: Settings, credentials: CredentialSource) -> None:
         super().__init__(settings)
         self.credentials = credentials
-        self._workdir: Path | None = None
+        self._ini_fd: int | None = None
 
     def gateway_version(self) -> str:
         s = self.settings
@@ -113,8 +125,8 @@ class IbcLauncher(Launcher):
             )
         return found[-1]
 
-    def write_ini(self) -> Path:
-        """A fresh IBC config.ini (mode 600) from the template, with the credentials."""
+    def ini_text(self) -> str:
+        """IBC's config.ini: the template with the credentials and the worker's settings."""
         s, creds = self.settings, self.credentials.get()
         template = s.ibc_ini.read_text() if s.ibc_ini.is_file() else ""
         overrides = {
@@ -127,12 +139,42 @@ class IbcLauncher(Launcher):
         kept = [
             line for line in template.splitlines() if line.split("=", 1)[0].strip() not in overrides
         ]
-        self._workdir = Path(tempfile.mkdtemp(prefix="ibc-"))
-        ini = self._workdir / "config.ini"
-        fd = os.open(ini, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write("\n".join([*kept, *(f"{k}={v}" for k, v in overrides.items())]) + "\n")
-        return ini
+        ours = [f"{k}={properties_value(v)}" for k, v in overrides.items()]
+        return "\n".join([*kept, *ours]) + "\n"  # later keys win in Properties: ours are last
+
+    def write_ini(self) -> Path:
+        """The config.ini in a memory file (mode 600); the path is valid in this process and,
+        once started, in IBC's."""
+        self.close_ini()
+        try:
+            fd = os.memfd_create("ibc-config.ini", os.MFD_CLOEXEC)
+        except (AttributeError, OSError) as exc:
+            raise GatewayError(
+                "ibc-memfd",
+                f"cannot create the in-memory IBC config.ini ({exc.__class__.__name__}): the "
+                f"ibc mode needs Linux memfd_create (Cloud Run's second-generation environment)",
+                retryable=False,
+            ) from None
+        self._ini_fd = fd
+        os.fchmod(fd, 0o600)
+        try:
+            data = memoryview(self.ini_text().encode("latin-1"))  # how Properties reads it
+        except UnicodeEncodeError:
+            raise GatewayError(
+                "ibc-install",
+                f"{self.settings.ibc_ini} has characters outside ISO-8859-1, which IBC cannot "
+                f"read: write them as \\uXXXX",
+                retryable=False,
+            ) from None
+        while data:
+            data = data[os.write(fd, data) :]
+        return Path(f"/proc/self/fd/{fd}")
+
+    def close_ini(self) -> None:
+        if self._ini_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._ini_fd)
+            self._ini_fd = None
 
     def command(self, ini: Path) -> list[str]:
         s = self.settings
@@ -152,12 +194,20 @@ class IbcLauncher(Launcher):
         return args
 
     def start(self) -> None:
-        ini = self.write_ini()
+        remove_stale_ini_files()
+        clear_port(self.name, self.host, self.port)
         env = {}
         xvfb = self._display()
         if xvfb is not None:
             env["DISPLAY"] = xvfb
-        self.process = GatewayProcess("ibc", self.command(ini), env=env).start()
+        ini = self.write_ini()
+        try:
+            assert self._ini_fd is not None
+            self.process = GatewayProcess(
+                "ibc", self.command(ini), env=env, pass_fds=(self._ini_fd,), port=self.port
+            ).start()
+        finally:
+            self.close_ini()  # IBC's processes hold it from here on
 
     def _display(self) -> str | None:
         """Start Xvfb when DISPLAY names no running X server; returns the DISPLAY to use."""
@@ -179,9 +229,39 @@ class IbcLauncher(Launcher):
         if xvfb is not None:
             xvfb.stop()
             self._xvfb = None
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
+        self.close_ini()
+
+
+def properties_value(value: str) -> str:
+    """`value` as java.util.Properties reads it back unchanged (IBC loads config.ini that way):
+    backslashes doubled, a leading space kept, anything outside printable ASCII as \\uXXXX (the
+    file is read as ISO-8859-1, and an escaped line break stays inside the value)."""
+    out = []
+    for i, char in enumerate(value):
+        if char == "\\":
+            out.append("\\\\")
+        elif char == " " and i == 0:
+            out.append("\\ ")
+        elif " " <= char <= "~":
+            out.append(char)
+        else:
+            units = char.encode("utf-16-be", "surrogatepass")  # 1 or 2 UTF-16 code units
+            out += (f"\\u{units[j]:02x}{units[j + 1]:02x}" for j in range(0, len(units), 2))
+    return "".join(out)
+
+
+def remove_stale_ini_files() -> None:
+    """Earlier versions wrote config.ini into `$TMPDIR/ibc-*/`; one left by a killed worker still
+    holds a password. Remove such directories (only those of this user holding just that file)."""
+    for folder in Path(tempfile.gettempdir()).glob("ibc-*"):
+        with contextlib.suppress(OSError):
+            if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+                continue
+            if {p.name for p in folder.iterdir()} <= {"config.ini"}:
+                shutil.rmtree(folder)
+                log.warning(
+                    "removed a stale IBC config.ini left by an earlier worker in %s", folder
+                )
 
 
 def launcher_for(settings: Settings, credentials: CredentialSource) -> Launcher:

@@ -64,13 +64,7 @@ class GatewaySession:
                     self._refresh_credentials = False
                 self.launcher = launcher_for(self.settings, self.credentials)
                 self.launcher.start()
-                log.info(
-                    "waiting for the %s gateway at %s:%d",
-                    self.launcher.name,
-                    self.launcher.host,
-                    self.launcher.port,
-                )
-                self.ib = connector.connect(
+                self.ib = connector.connect(  # logs when it starts waiting and when ready
                     self.launcher,
                     self.settings.gateway_client_id,
                     self.settings.gateway_connect_timeout_seconds,
@@ -82,11 +76,6 @@ class GatewaySession:
                 raise
             self.ib.gateway_lease = self.lease  # ensure_connected checks it before each order
             start_ms = int((time.monotonic() - t0) * 1000)
-            log.info(
-                "gateway ready in %d ms (accounts %s)",
-                start_ms,
-                ",".join(self.ib.managedAccounts()),
-            )
             return Opened(self.ib, reused=False, start_ms=start_ms)
 
     def _healthy(self) -> bool:

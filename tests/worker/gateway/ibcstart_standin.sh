@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Stand-in for IBC's scripts/ibcstart.sh: takes the same arguments, checks the config.ini the
-# worker wrote, then runs the project's simulator in the requested trading mode.
+# worker wrote, echoes the credentials the way a careless gateway log might (the worker must mask
+# them), then runs the project's simulator in the requested trading mode.
+#   STANDIN_EXIT=N    exit with N after the login lines (N=1: a failed login)
+#   STANDIN_SLEEP=S   stay "logging in" for S seconds, then exit 0
 set -euo pipefail
 
 version=${1:?gateway major version}
@@ -17,7 +20,7 @@ for arg in "$@"; do
     esac
 done
 [[ -n $gateway ]] || { echo "stand-in: --gateway missing" >&2; exit 2; }
-[[ $(stat -c %a "$ini") == 600 ]] || { echo "stand-in: $ini is not mode 600" >&2; exit 3; }
+[[ $(stat -L -c %a "$ini") == 600 ]] || { echo "stand-in: $ini is not mode 600" >&2; exit 3; }
 if ! grep -q '^IbLoginId=.' "$ini" || ! grep -q '^IbPassword=.' "$ini"; then
     echo "stand-in: no credentials in $ini" >&2
     exit 4
@@ -26,7 +29,13 @@ grep -q "^TradingMode=$mode\$" "$ini" || { echo "stand-in: TradingMode is not $m
 port=$(sed -n 's/^OverrideTwsApiPort=//p' "$ini")
 echo "stand-in IBC: gateway $version, $mode mode, API port $port"
 # A real gateway may echo what it was given; the worker must redact it from its log.
-echo "stand-in IBC: login for $(sed -n 's/^IbLoginId=//p' "$ini") password=$(sed -n 's/^IbPassword=//p' "$ini")"
+user=$(sed -n 's/^IbLoginId=//p' "$ini")
+password=$(sed -n 's/^IbPassword=//p' "$ini")
+echo "stand-in IBC: login for $user password=$password"
+echo "stand-in IBC: typed ${password^^} into the login dialog of ${user,,}"
+if [[ ${STANDIN_EXIT:-} == 1 ]]; then
+    echo "stand-in IBC: Login failed: unrecognized Username or Password (user ${user^^})" >&2
+fi
 if [[ -n ${STANDIN_EXIT:-} ]]; then
     exit "$STANDIN_EXIT"
 fi

@@ -7,10 +7,13 @@ import logging
 import ib_async
 import pytest
 
+from deploy.processes import free_port
 from simulator import Simulator
 from tests.support import delivery, pipeline, unique
 from worker.exceptions import GatewayError
-from worker.gateway.connect import ensure_connected
+from worker.gateway.connect import _PollingNoise, connect, ensure_connected
+from worker.gateway.launchers import SimulatorLauncher
+from worker.settings import Settings
 
 
 @pytest.fixture
@@ -56,3 +59,40 @@ def test_farm_messages_are_information_and_1100_holds_orders_until_1102(worker, 
     sim.call("POST", "/connectivity", {"restored": True})
     ib.sleep(0.2)
     ensure_connected(ib)  # 1102: orders may go out again
+
+
+def test_a_booting_gateway_gives_one_waiting_line_and_one_ready_line(caplog):
+    settings = Settings.from_env(
+        {"IB_GATEWAY_PORT": str(free_port()), "SIMULATOR_BOOT_DELAY": "1.5"}
+    )
+    launcher = SimulatorLauncher(settings)
+    with caplog.at_level(logging.DEBUG):
+        launcher.start()
+        try:
+            connect(launcher, client_id=1, timeout=20, poll=0.1).disconnect()
+        finally:
+            launcher.stop()
+    messages = [r.getMessage() for r in caplog.records]
+    where = f"the simulator gateway at 127.0.0.1:{settings.gateway_port}"
+    assert [m for m in messages if m.startswith("waiting for")] == [
+        f"waiting for {where} to accept API connections"
+    ]
+    ready = [m for m in messages if "is ready after" in m]
+    assert len(ready) == 1 and ready[0].startswith(where) and "(accounts DU1234567)" in ready[0]
+    assert not [m for m in messages if "API connection failed" in m or "Make sure API" in m]
+    # The filter is gone with the polling: ib_async's own errors reach the log again.
+    client = logging.getLogger("ib_async.client")
+    with caplog.at_level(logging.ERROR, logger="ib_async.client"):
+        client.error("API connection failed: ConnectionRefusedError()")
+    assert "API connection failed" in caplog.text
+
+
+def test_only_the_polling_noise_is_dropped():
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("ib_async.client", logging.ERROR, __file__, 1, message, (), None)
+
+    noise = _PollingNoise()
+    assert not noise.filter(record("API connection failed: ConnectionRefusedError(111)"))
+    assert not noise.filter(record("Make sure API port on TWS/IBG is open"))
+    assert noise.filter(record("Peer closed connection."))
+    assert noise.filter(record("Error 502, reqId -1: Couldn't connect to TWS."))
