@@ -83,7 +83,10 @@ class GatewayProcess:
         with _running_lock:
             _running.add(self)
         if self.port is not None:
-            PidFile(self.port).write(self.proc.pid)
+            try:
+                PidFile(self.port).write(self.proc.pid)
+            except OSError as exc:  # the gateway runs all the same; only the stale check is off
+                log.warning("no pid file for the gateway on port %d: %s", self.port, exc)
         self._reader = threading.Thread(target=self._read, name=f"{self.name}-output", daemon=True)
         self._reader.start()
         return self
@@ -133,7 +136,8 @@ class GatewayProcess:
         if self._reader is not None:
             self._reader.join(timeout=2)
         if self.port is not None:
-            PidFile(self.port).remove(self.proc.pid)
+            with contextlib.suppress(OSError):
+                PidFile(self.port).remove(self.proc.pid)
         with _running_lock:
             _running.discard(self)
 
