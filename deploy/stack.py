@@ -30,6 +30,7 @@ from deploy.processes import (
     remove_on_exit,
     signals_deferred,
 )
+from worker import names
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,12 +39,12 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKER_COMMAND = ("functions-framework", "--target=handle", "--source=worker/main.py")
 WORKER_ENV = {"WORKERS": "1", "THREADS": "1"}
 
-INTENTS_TOPIC = "intents"
-RESULTS_TOPIC = "intent-results"
-DEAD_LETTER_TOPIC = "intents-dead-letter"
-DEAD_LETTER_SUBSCRIPTION = "intents-dead-letter-keep"
-RESULTS_TAP = "intent-results-tap"
-ACK_DEADLINE_SECONDS = 600
+INTENTS_TOPIC = names.INTENTS_TOPIC
+RESULTS_TOPIC = names.RESULTS_TOPIC
+DEAD_LETTER_TOPIC = names.DEAD_LETTER_TOPIC
+DEAD_LETTER_SUBSCRIPTION = names.DEAD_LETTER_KEEP_SUBSCRIPTION
+RESULTS_TAP = names.RESULTS_TAP_SUBSCRIPTION
+ACK_DEADLINE_SECONDS = names.ACK_DEADLINE_SECONDS
 
 
 @dataclass
@@ -94,7 +95,7 @@ class LocalStack:
 
     @property
     def push_subscription(self) -> str:
-        return f"worker-push-{self.options.trading_mode}"
+        return names.push_subscription(self.options.trading_mode)
 
     def client_env(self) -> dict[str, str]:
         """What a client (library or gcloud) needs in its environment to use this stack."""

@@ -14,11 +14,10 @@ from typing import Any
 
 from worker.exceptions import Rejected
 from worker.message import validate
+from worker.names import INTENTS_TOPIC, RESULTS_TOPIC
 from worker.store import record_key
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
-INTENTS_TOPIC = "intents"
-RESULTS_TOPIC = "intent-results"
 
 
 class PublishError(ValueError):

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from worker import __version__
+from worker import __version__, names
 from worker.exceptions import ConfigError
+from worker.names import TRADING_MODES
 
-TRADING_MODES = ("paper", "live")
 LEASE_MARGIN_SECONDS = 60
 GATEWAY_MODES = ("ibc", "external", "simulator")
 
@@ -48,7 +48,7 @@ class Settings:
 
     trading_mode: str = "paper"
     project: str | None = None
-    results_topic: str = "intent-results"
+    results_topic: str = names.RESULTS_TOPIC
     service: str = "local"
     revision: str = "local"
     version: str = __version__
@@ -107,7 +107,7 @@ class Settings:
         return cls(
             trading_mode=mode,
             project=env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT") or None,
-            results_topic=env.get("RESULTS_TOPIC", "intent-results"),
+            results_topic=env.get("RESULTS_TOPIC", names.RESULTS_TOPIC),
             service=env.get("K_SERVICE", "local"),
             revision=env.get("K_REVISION", "local"),
             max_attempts=_int(env, "MAX_ATTEMPTS", 5, minimum=1),
@@ -132,7 +132,7 @@ class Settings:
             if env.get("SIMULATOR_PERSIST")
             else None,
             credentials_json=env.get("IB_CREDENTIALS_JSON") or None,
-            credentials_secret=env.get("IB_CREDENTIALS_SECRET") or f"ib-credentials-{mode}",
+            credentials_secret=env.get("IB_CREDENTIALS_SECRET") or names.credentials_secret(mode),
             credentials_version=env.get("IB_CREDENTIALS_VERSION", "latest"),
             secret_manager_endpoint=env.get("SECRET_MANAGER_ENDPOINT") or None,
             ibc_path=Path(env.get("IBC_PATH", "/opt/ibc")),

@@ -120,14 +120,20 @@ def publish_from_form(page: Page, site: str, intent: str, dry_run: bool | None =
 
 
 def test_a_dry_run_allocation_appears_in_the_list_and_succeeds_without_a_reload(
-    page: Page, browser, site: str
+    page: Page, browser, site: str, db
 ) -> None:
     page.goto(f"{site}/intents")
     page.evaluate("window.notReloaded = true")
     other = browser.new_page()
+    config = db.collection("config").document("paper")
+    before = config.get().to_dict() or {}
+    # An exposure no other test uses: the targets differ from any holdings, so orders are planned.
+    config.set({"exposure": {"overall": 0.3}}, merge=True)
     try:
         intent_id = publish_from_form(other, site, "allocation", dry_run=True)
+        expect(other.locator("#live .status").first).to_contain_text("succeeded")
     finally:
+        config.set(before)
         other.close()
     row = page.locator("tr", has=page.locator(f'a:text-is("{intent_id}")'))
     expect(row).to_be_visible()  # appeared by itself
