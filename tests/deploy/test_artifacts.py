@@ -425,12 +425,12 @@ def setup_dry_run_subscription(tmp_path: Path) -> list[str]:
     from tests.deploy.test_setup import Sandbox
 
     run = Sandbox(tmp_path).run(
-        "--project", "demo-proj", "--region", "europe-west6", "--dry-run", mode="dry"
+        "--project", "demo-proj", "--region", "europe-west6", "--dry-run", FAKE_GCLOUD_FORBID="1"
     )
     assert run.returncode == 0, run.stderr
     assert run.calls == []
     prefix = ["pubsub", "subscriptions", "create", "worker-push-paper"]
-    lines = [c for c in run.printed_gcloud if c[:4] == prefix]
+    lines = [c for c in run.shown if c[:4] == prefix]
     assert len(lines) == 1
     return lines[0]
 

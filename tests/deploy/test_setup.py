@@ -1,7 +1,8 @@
-"""deploy/setup.sh against a stand-in `gcloud`: dry runs, a first run, a second run, bad arguments.
+"""deploy/setup.sh against a stand-in `gcloud` with a memory (tests/deploy/fake_gcloud.py).
 
-The script runs with a PATH that holds a stub `gcloud` (it records its argv and standard input)
-and links to the few system tools the script uses, never the real gcloud.
+Dry runs, a first run, a second run, a run after the first deploy, drift, a failure half-way,
+teardown and bad input. The script runs with a PATH that holds only the fake gcloud and links to
+the few tools setup.sh uses, never the real gcloud.
 """
 
 from __future__ import annotations
@@ -17,53 +18,36 @@ from pathlib import Path
 
 import pytest
 
-from deploy import stack
+from tests.deploy import fake_gcloud
+from worker import names
 
 ROOT = Path(__file__).resolve().parents[2]
 SETUP = ROOT / "deploy" / "setup.sh"
-TOOLS = ("bash", "cat", "tr", "grep", "dirname", "env")
-PROJECT_NUMBER = "123456789012"
+TOOLS = ("bash", "dirname", "env")
+NUMBER = fake_gcloud.PROJECT_NUMBER
 FAKE_PASSWORD = "FIXTURE-NOT-A-SECRET-7f3a"
-FAKE_CREDENTIALS = json.dumps({"userid": "fixture-user", "password": FAKE_PASSWORD})
+FAKE_USER = "fixture-user-q9"
+FAKE_CREDENTIALS = json.dumps({"userid": FAKE_USER, "password": FAKE_PASSWORD})
+DEMO = ("--project", "demo-proj", "--region", "europe-west6")
+READS = {"describe", "list", "get-iam-policy"}
 
-STUB = f"""#!{sys.executable}
-# A stand-in for gcloud. STUB_MODE: dry (must never be called), missing (nothing exists yet),
-# existing (everything exists). Records argv (and stdin for --data-file=-) in STUB_LOG.
-import json, os, sys
-args = sys.argv[1:]
-mode = os.environ["STUB_MODE"]
-record = {{"argv": args}}
-if "--data-file=-" in args:
-    record["stdin"] = sys.stdin.read()
-with open(os.environ["STUB_LOG"], "a") as log:
-    log.write(json.dumps(record) + "\\n")
-if mode == "dry":
-    sys.exit(99)
-words = [a for a in args if not a.startswith("-")]
-if words[:2] == ["projects", "describe"]:
-    print("{PROJECT_NUMBER}")
-elif words[:2] == ["services", "list"]:
-    if mode == "existing":
-        print("\\n".join(os.environ.get("STUB_ENABLED_SERVICES", "").split()))
-elif "describe" in words:
-    if mode == "missing":
-        print("ERROR: NOT_FOUND", file=sys.stderr)
-        sys.exit(1)
-    print("stub-existing")
-elif words[-2:] == ["ttls", "list"] or words[3:5] == ["ttls", "list"]:
-    if mode == "existing":
-        group = next(a.split("=", 1)[1] for a in args if a.startswith("--collection-group="))
-        print("projects/p/databases/(default)/collectionGroups/" + group + "/fields/expireAt")
-elif "get-iam-policy" in words or "list" in words:
-    if mode == "existing":
-        print("stub-existing")
-"""
 
-PYTHON_STUB = f"""#!{sys.executable}
+PUBLISHER_STUB = f"""#!{sys.executable} -S
+# Stands in for the Python that runs `python -m publisher schedules apply` (Cloud Scheduler
+# cannot run here; the publisher's own tests cover its planning). Records its argv.
 import json, os, sys
-with open(os.environ["STUB_PY_LOG"], "a") as log:
+with open(os.environ["STUB_PUBLISHER_LOG"], "a") as log:
     log.write(json.dumps(sys.argv[1:]) + "\\n")
 """
+PUBLISHER_MARK = "/publisher-python"
+SCHEDULES_APPLY = [
+    "-m",
+    "publisher",
+    "schedules",
+    "apply",
+    "--project=demo-proj",
+    "--region=europe-west6",
+]
 
 
 @dataclass
@@ -72,73 +56,108 @@ class Run:
     stdout: str
     stderr: str
     calls: list[dict]
-    python_calls: list[list[str]]
+    publisher: list[list[str]]
 
     @property
-    def printed(self) -> list[list[str]]:
-        """The commands printed by the script (`+ gcloud ...` lines), as argv lists."""
-        return [
-            shlex.split(line.strip()[2:])
-            for line in self.stdout.splitlines()
-            if line.strip().startswith("+ ")
+    def shown(self) -> list[list[str]]:
+        """The gcloud commands the script showed (`+ gcloud ...` lines), without `gcloud`."""
+        lines = [line.strip()[2:] for line in self.stdout.splitlines()]
+        commands = [
+            shlex.split(line.split("  < ")[0]) for line in lines if line.startswith("gcloud")
         ]
+        return [_unscoped(c[1:]) for c in commands]
 
     @property
-    def printed_gcloud(self) -> list[list[str]]:
-        return [cmd[1:] for cmd in self.printed if cmd[0] == "gcloud"]
+    def programs(self) -> list[list[str]]:
+        """The repository's own programs the script showed (`+ /path/to/python -m ...`)."""
+        lines = [line.strip()[2:] for line in self.stdout.splitlines()]
+        return [shlex.split(line)[1:] for line in lines if PUBLISHER_MARK in line.split(" ")[0]]
 
     @property
     def changes(self) -> list[list[str]]:
-        """Calls to the stub that change something (not describe/list/get-iam-policy)."""
-        reads = {"describe", "list", "get-iam-policy"}
+        """Calls to the fake that change something (not describe, list or get-iam-policy)."""
+        words = [[a for a in c["argv"] if not a.startswith("-")] for c in self.calls]
         return [
-            c["argv"]
-            for c in self.calls
-            if not reads & {a for a in c["argv"] if not a.startswith("-")}
+            _unscoped(c["argv"])
+            for c, w in zip(self.calls, words, strict=True)
+            if not READS & set(w)
         ]
 
 
+def _unscoped(argv: list[str]) -> list[str]:
+    return [a for a in argv if a not in ("--project=demo-proj", "--quiet")]
+
+
 class Sandbox:
-    """A temp PATH: the stub gcloud, a stub python for the publisher, links to a few tools."""
+    """A temp PATH with the fake gcloud and links to a few tools; the fake's state and log."""
 
     def __init__(self, base: Path) -> None:
         self.bin = base / "bin"
         self.bin.mkdir()
+        self.state = base / "state.json"
         self.log = base / "gcloud.log"
-        self.py_log = base / "python.log"
-        (self.bin / "gcloud").write_text(STUB)
-        (self.bin / "gcloud").chmod(0o755)
-        self.python = base / "python-stub"
-        self.python.write_text(PYTHON_STUB)
-        self.python.chmod(0o755)
+        self.publisher_log = base / "publisher.log"
+        self.publisher = base / "publisher-python"
+        self.publisher.write_text(PUBLISHER_STUB)
+        self.publisher.chmod(0o755)
+        fake = self.bin / "gcloud"
+        # -S: no site packages, half the start-up time (the fake needs the standard library only).
+        fake.write_text(f"#!{sys.executable} -S\n" + Path(fake_gcloud.__file__).read_text())
+        fake.chmod(0o755)
         for tool in TOOLS:
             found = shutil.which(tool)
             assert found, f"{tool} is needed to run setup.sh"
             (self.bin / tool).symlink_to(found)
 
-    def run(self, *args: str, mode: str, stdin: str = "", **env: str) -> Run:
-        for path in (self.log, self.py_log):
-            path.write_text("")
+    def run(self, *args: str, stdin: str = "", **env: str) -> Run:
+        self.log.write_text("")
+        self.publisher_log.write_text("")
         result = subprocess.run(
             ["bash", str(SETUP), *args],
             input=stdin,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=120,
             cwd=ROOT,
             env={
                 "PATH": str(self.bin),
                 "HOME": str(self.bin.parent),
-                "STUB_MODE": mode,
-                "STUB_LOG": str(self.log),
-                "STUB_PY_LOG": str(self.py_log),
-                "SETUP_PYTHON": str(self.python),
+                "SETUP_PYTHON": sys.executable,
+                "PYTHONPATH": str(ROOT),
+                "FAKE_GCLOUD_STATE": str(self.state),
+                "FAKE_GCLOUD_LOG": str(self.log),
+                "SETUP_SCHEDULES_PYTHON": str(self.publisher),
+                "STUB_PUBLISHER_LOG": str(self.publisher_log),
                 **env,
             },
         )
         calls = [json.loads(line) for line in self.log.read_text().splitlines()]
-        python_calls = [json.loads(line) for line in self.py_log.read_text().splitlines()]
-        return Run(result.returncode, result.stdout, result.stderr, calls, python_calls)
+        published = [json.loads(line) for line in self.publisher_log.read_text().splitlines()]
+        return Run(result.returncode, result.stdout, result.stderr, calls, published)
+
+    def cloud(self) -> dict:
+        return json.loads(self.state.read_text()) if self.state.exists() else {}
+
+    def seed(self, **parts: dict) -> None:
+        state = self.cloud()
+        for part, values in parts.items():
+            state.setdefault(part, {}).update(values)
+        self.state.write_text(json.dumps(state))
+
+    def set_up(self, *args: str) -> None:
+        """The state a successful first run with `args` leaves (run once per module)."""
+        if args not in _SET_UP:
+            first = self.run(*DEMO, *args, stdin=FAKE_CREDENTIALS)
+            assert first.returncode == 0, first.stdout + first.stderr
+            _SET_UP[args] = self.state.read_text()
+        self.state.write_text(_SET_UP[args])
+
+    def deploy(self, *services: str) -> None:
+        """What cloudbuild.yaml does for the set-up: the services exist."""
+        self.seed(resources={f"run services {s}": {} for s in services})
+
+
+_SET_UP: dict[tuple[str, ...], str] = {}
 
 
 @pytest.fixture
@@ -146,20 +165,12 @@ def sandbox(tmp_path: Path) -> Sandbox:
     return Sandbox(tmp_path)
 
 
-def test_the_sandbox_has_no_real_gcloud(sandbox):
-    found = shutil.which("gcloud", path=str(sandbox.bin))
-    assert found == str(sandbox.bin / "gcloud")
-    assert "STUB_MODE" in Path(found).read_text()
-
-
-DEMO = ("--project", "demo-proj", "--region", "europe-west6")
-
-
 def dry_run(sandbox: Sandbox, *extra: str) -> Run:
-    run = sandbox.run(*DEMO, "--dry-run", *extra, mode="dry")
+    run = sandbox.run(*DEMO, "--dry-run", *extra, stdin=FAKE_CREDENTIALS, FAKE_GCLOUD_FORBID="1")
     assert run.returncode == 0, run.stderr
-    assert run.calls == [], "a dry run must not call gcloud"
+    assert run.calls == [], "a dry run must not call gcloud, not even to read"
     assert "DRY RUN" in run.stdout
+    assert FAKE_PASSWORD not in run.stdout + run.stderr
     return run
 
 
@@ -167,164 +178,201 @@ def find(commands: list[list[str]], *prefix: str) -> list[list[str]]:
     return [c for c in commands if c[: len(prefix)] == list(prefix)]
 
 
-def flag(command: list[str], name: str) -> str | None:
-    for arg in command:
-        if arg.startswith(name + "="):
-            return arg.split("=", 1)[1]
-    return None
-
-
-def bindings(commands: list[list[str]]) -> list[tuple[str, str, str, str]]:
-    """(resource kind, resource, role, member) of every add-iam-policy-binding."""
-    out = []
+def bindings(commands: list[list[str]], verb: str = "add-iam-policy-binding") -> set[tuple]:
+    """(resource kind, resource, role, member) of every add (or remove) binding command."""
+    out = set()
     for c in commands:
-        if "add-iam-policy-binding" in c:
-            at = c.index("add-iam-policy-binding")
-            out.append((" ".join(c[:at]), c[at + 1], flag(c, "--role"), flag(c, "--member")))
+        if verb in c:
+            at = c.index(verb)
+            kind = " ".join(w for w in c[:at] if w != "beta")
+            resource = c[at + 1] if len(c) > at + 1 and not c[at + 1].startswith("-") else ""
+            flags = dict(a[2:].split("=", 1) for a in c if a.startswith("--") and "=" in a)
+            out.add((kind, resource or flags.get("service", ""), flags["role"], flags["member"]))
     return out
+
+
+def test_the_sandbox_has_no_real_gcloud(sandbox):
+    found = shutil.which("gcloud", path=str(sandbox.bin))
+    assert found == str(sandbox.bin / "gcloud")
+    assert "FAKE_GCLOUD_STATE" in Path(found).read_text()
 
 
 WORKER = "serviceAccount:ib-worker-paper@demo-proj.iam.gserviceaccount.com"
 INVOKER = "serviceAccount:ib-invoker-paper@demo-proj.iam.gserviceaccount.com"
 DEPLOYER = "serviceAccount:ib-deployer@demo-proj.iam.gserviceaccount.com"
-PROJECT_ROLES = {
-    (WORKER, "roles/datastore.user"),
-    (DEPLOYER, "roles/run.admin"),
-    (DEPLOYER, "roles/pubsub.editor"),
-    (DEPLOYER, "roles/logging.logWriter"),
-    (DEPLOYER, "roles/eventarc.admin"),
-}
+DASHBOARD = "serviceAccount:ib-dashboard@demo-proj.iam.gserviceaccount.com"
+URL = f"https://ib-paper-{NUMBER}.europe-west6.run.app"
 
 
-def test_dry_run_prints_every_resource(sandbox):
-    run = dry_run(sandbox)
-    cmds = run.printed_gcloud
-    for topic in (stack.INTENTS_TOPIC, stack.RESULTS_TOPIC, stack.DEAD_LETTER_TOPIC):
-        assert find(cmds, "pubsub", "topics", "create", topic), topic
-    keep = find(cmds, "pubsub", "subscriptions", "create", stack.DEAD_LETTER_SUBSCRIPTION)
-    assert keep and flag(keep[0], "--topic") == stack.DEAD_LETTER_TOPIC
-    (push,) = find(cmds, "pubsub", "subscriptions", "create", "worker-push-paper")
-    assert flag(push, "--topic") == stack.INTENTS_TOPIC
-    assert flag(push, "--ack-deadline") == str(stack.ACK_DEADLINE_SECONDS)
-    assert flag(push, "--dead-letter-topic") == stack.DEAD_LETTER_TOPIC
-    assert int(flag(push, "--max-delivery-attempts")) >= 20
-    assert flag(push, "--min-retry-delay") == "10s"
-    assert flag(push, "--max-retry-delay") == "600s"
-    assert flag(push, "--push-auth-service-account") == INVOKER.split(":")[1]
-    assert flag(push, "--push-endpoint").startswith("https://ib-paper-")
-    assert flag(push, "--expiration-period") == "never"
-
-    assert find(cmds, "services", "enable")
-    assert find(cmds, "artifacts", "repositories", "create", "ib-worker")
-    for account in ("ib-worker-paper", "ib-invoker-paper", "ib-deployer"):
-        assert find(cmds, "iam", "service-accounts", "create", account)
-    assert find(cmds, "firestore", "databases", "create")
-    ttls = find(cmds, "firestore", "fields", "ttls", "update", "expireAt")
-    assert [flag(t, "--collection-group") for t in ttls] == ["intents", "booked"]
-    assert all("--enable-ttl" in t for t in ttls)
-    (secret,) = find(cmds, "secrets", "create", "ib-credentials-paper")
-    assert flag(secret, "--data-file") == "-"
-    python = [c for c in run.printed if c[0] != "gcloud"]
-    assert python and python[0][1:] == [
-        "-m",
-        "publisher",
-        "schedules",
-        "apply",
-        "--project=demo-proj",
-        "--region=europe-west6",
+def push_command(url: str, name: str, topic: str, path: str, ack: int, dead: bool) -> list[str]:
+    return [
+        "pubsub",
+        "subscriptions",
+        "create",
+        name,
+        f"--topic={topic}",
+        "--expiration-period=never",
+        f"--push-endpoint={url}{path}",
+        "--push-auth-service-account=ib-invoker-paper@demo-proj.iam.gserviceaccount.com",
+        f"--push-auth-token-audience={url}",
+        f"--ack-deadline={ack}",
+        "--min-retry-delay=10s",
+        "--max-retry-delay=600s",
+        *(
+            [
+                "--dead-letter-topic=projects/demo-proj/topics/intents-dead-letter",
+                "--max-delivery-attempts=50",
+            ]
+            if dead
+            else []
+        ),
     ]
 
 
-def test_dry_run_grants_least_privilege_scoped_to_resources(sandbox):
-    granted = bindings(dry_run(sandbox).printed_gcloud)
-    assert ("run services", "ib-paper", "roles/run.invoker", INVOKER) in granted
-    assert (
-        "secrets",
-        "ib-credentials-paper",
-        "roles/secretmanager.secretAccessor",
-        WORKER,
-    ) in granted
-    assert ("pubsub topics", "intent-results", "roles/pubsub.publisher", WORKER) in granted
-    assert ("projects", "demo-proj", "roles/datastore.user", WORKER) in granted
-    agent = "serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com"
-    assert ("pubsub topics", stack.DEAD_LETTER_TOPIC, "roles/pubsub.publisher", agent) in granted
-    assert (
-        "pubsub subscriptions",
-        "worker-push-paper",
-        "roles/pubsub.subscriber",
-        agent,
-    ) in granted
+def test_dry_run_shows_both_push_subscriptions_exactly(sandbox):
+    run = dry_run(sandbox)
+    assert run.programs == [SCHEDULES_APPLY] and run.publisher == []
+    cmds = run.shown
+    url = "https://ib-paper-PROJECT_NUMBER.europe-west6.run.app"
+    (push,) = find(cmds, "pubsub", "subscriptions", "create", "worker-push-paper")
+    assert push == push_command(url, "worker-push-paper", "intents", "/", 600, dead=True)
+    (dead,) = find(cmds, "pubsub", "subscriptions", "create", "worker-dead-letter-paper")
+    assert dead == push_command(
+        url, "worker-dead-letter-paper", "intents-dead-letter", "/dead-letter", 60, dead=False
+    )
+    (keep,) = find(cmds, "pubsub", "subscriptions", "create", names.DEAD_LETTER_KEEP_SUBSCRIPTION)
+    assert "--topic=intents-dead-letter" in keep and "--message-retention-duration=7d" in keep
+    for topic in (names.INTENTS_TOPIC, names.RESULTS_TOPIC, names.DEAD_LETTER_TOPIC):
+        assert find(cmds, "pubsub", "topics", "create", topic)
+    for account in ("ib-worker-paper", "ib-invoker-paper", "ib-deployer", "ib-dashboard"):
+        assert find(cmds, "iam", "service-accounts", "create", account)
+    ttls = find(cmds, "firestore", "fields", "ttls", "update", "expireAt")
+    assert [c[5] for c in ttls] == ["--collection-group=intents", "--collection-group=booked"]
+    assert find(cmds, "secrets", "versions", "add", "ib-credentials-paper", "--data-file=-")
+    assert "--max-delivery-attempts=20" in dry_run(sandbox, "--max-delivery-attempts", "20").stdout
 
-    for kind, _resource, role, member in granted:
-        assert role not in ("roles/editor", "roles/owner"), (kind, role, member)
-        if kind == "projects":
-            assert (member, role) in PROJECT_ROLES, f"{role} for {member} is project-wide"
-    # The worker: its own secret, the results topic, Firestore; nothing else.
-    worker_roles = {(kind, res, role) for kind, res, role, member in granted if member == WORKER}
-    assert worker_roles == {
+
+def test_dry_run_grants_least_privilege_each_on_its_resource(sandbox):
+    run = dry_run(sandbox)
+    granted = bindings(run.shown)
+    agent = "serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com"
+    by = lambda who: {(k, r, role) for k, r, role, m in granted if m == who}  # noqa: E731
+    assert by(WORKER) == {
         ("secrets", "ib-credentials-paper", "roles/secretmanager.secretAccessor"),
         ("projects", "demo-proj", "roles/datastore.user"),
         ("pubsub topics", "intent-results", "roles/pubsub.publisher"),
     }
-    invoker_roles = {(kind, res, role) for kind, res, role, member in granted if member == INVOKER}
-    assert invoker_roles == {("run services", "ib-paper", "roles/run.invoker")}
+    assert by(INVOKER) == {("run services", "ib-paper", "roles/run.invoker")}
+    assert by(agent) == {
+        ("pubsub topics", "intents-dead-letter", "roles/pubsub.publisher"),
+        ("pubsub subscriptions", "worker-push-paper", "roles/pubsub.subscriber"),
+        ("iam service-accounts", INVOKER.split(":")[1], "roles/iam.serviceAccountTokenCreator"),
+    }
+    assert by(DEPLOYER) == {
+        ("projects", "demo-proj", "roles/run.developer"),
+        ("projects", "demo-proj", "roles/logging.logWriter"),
+        ("artifacts repositories", "ib-worker", "roles/artifactregistry.repoAdmin"),
+        ("storage buckets", "gs://demo-proj_cloudbuild", "roles/storage.objectViewer"),
+        ("iam service-accounts", WORKER.split(":")[1], "roles/iam.serviceAccountUser"),
+        ("iam service-accounts", DASHBOARD.split(":")[1], "roles/iam.serviceAccountUser"),
+    }
+    assert by(DASHBOARD) == {
+        ("projects", "demo-proj", "roles/datastore.viewer"),
+        ("pubsub topics", "intents", "roles/pubsub.publisher"),
+    }
+    assert not [g for g in granted if g[2] in ("roles/editor", "roles/owner")]
+    assert not [g for g in granted if g[3] == DEPLOYER and "pubsub" in g[2]]
+    # The broader grants of an older set-up are taken away wherever they are found.
+    removed = bindings(run.shown, "remove-iam-policy-binding")
+    for role in ("roles/run.admin", "roles/pubsub.editor", "roles/eventarc.admin"):
+        assert ("projects", "demo-proj", role, DEPLOYER) in removed
+
+
+def test_dashboard_users_get_through_identity_aware_proxy_only(sandbox):
+    run = dry_run(
+        sandbox,
+        "--dashboard-user",
+        "trader@example.com",
+        "--dashboard-user",
+        "group:desk@example.com",
+    )
+    cmds = run.shown
+    assert find(
+        cmds, "beta", "run", "services", "update", "ib-dashboard", "--region=europe-west6", "--iap"
+    )
+    granted = bindings(cmds)
+    iap_agent = "serviceAccount:service-PROJECT_NUMBER@gcp-sa-iap.iam.gserviceaccount.com"
+    assert ("run services", "ib-dashboard", "roles/run.invoker", iap_agent) in granted
+    for member in ("user:trader@example.com", "group:desk@example.com"):
+        assert ("iap web", "ib-dashboard", "roles/iap.httpsResourceAccessor", member) in granted
+    assert not [g for g in granted if g[3] in ("allUsers", "allAuthenticatedUsers")]
+    assert "iap.googleapis.com" in find(cmds, "services", "enable")[0]
+    assert not find(dry_run(sandbox).shown, "beta", "run", "services", "update")
 
 
 def assert_no_secret_on_command_lines(commands: list[list[str]]) -> None:
     for command in commands:
         line = " ".join(command)
-        assert FAKE_PASSWORD not in line
+        assert FAKE_PASSWORD not in line and FAKE_USER not in line
         assert "password" not in line.lower(), line
         for arg in command:
-            assert not arg.startswith(("--pw=", "--user=", "--password", "--data=")), line
-            if arg.startswith("--data-file="):
+            if arg.startswith("--data-file"):
                 assert arg == "--data-file=-", line
 
 
 @pytest.mark.parametrize(
     "extra", [(), ("--mode", "live"), ("--teardown",), ("--delivery", "eventarc")]
 )
-def test_no_credential_on_any_printed_command_line(sandbox, extra):
+def test_no_credential_on_any_shown_command_line(sandbox, extra):
     run = dry_run(sandbox, *extra)
-    assert run.printed
-    assert_no_secret_on_command_lines(run.printed)
-    assert "roles/editor" not in run.stdout and "roles/owner" not in run.stdout
+    assert run.shown
+    assert_no_secret_on_command_lines(run.shown)
 
 
 def test_dry_run_live_mode_names_only_live_resources(sandbox):
-    run = dry_run(sandbox, "--mode", "live")
-    cmds = run.printed_gcloud
+    cmds = dry_run(sandbox, "--mode", "live", "--skip-schedules").shown
     assert find(cmds, "pubsub", "subscriptions", "create", "worker-push-live")
+    assert find(cmds, "pubsub", "subscriptions", "create", "worker-dead-letter-live")
     assert find(cmds, "secrets", "create", "ib-credentials-live")
-    granted = bindings(cmds)
-    live_invoker = "serviceAccount:ib-invoker-live@demo-proj.iam.gserviceaccount.com"
-    assert ("run services", "ib-live", "roles/run.invoker", live_invoker) in granted
     assert not [c for c in cmds if any("paper" in arg for arg in c)]
 
 
-def test_dry_run_eventarc_delivery_leaves_the_subscription_to_cloudbuild(sandbox):
-    run = dry_run(sandbox, "--delivery", "eventarc")
-    cmds = run.printed_gcloud
+def test_eventarc_delivery_uses_a_trigger_and_keeps_the_dead_letter_push(sandbox):
+    cmds = dry_run(sandbox, "--delivery", "eventarc").shown
     assert not find(cmds, "pubsub", "subscriptions", "create", "worker-push-paper")
-    (enable,) = find(cmds, "services", "enable")
-    assert "eventarc.googleapis.com" in enable
-    assert ("projects", "demo-proj", "roles/eventarc.admin", DEPLOYER) in bindings(cmds)
-    # The trigger's subscription does not exist yet: the service agent may dead-letter from any.
-    agent = "serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com"
-    assert ("projects", "demo-proj", "roles/pubsub.subscriber", agent) in bindings(cmds)
+    (trigger,) = find(cmds, "eventarc", "triggers", "create", "ib-paper-intents")
+    assert trigger[4:] == [
+        "--location=europe-west6",
+        "--destination-run-service=ib-paper",
+        "--destination-run-region=europe-west6",
+        "--destination-run-path=/",
+        "--event-filters=type=google.cloud.pubsub.topic.v1.messagePublished",
+        "--transport-topic=projects/demo-proj/topics/intents",
+        "--service-account=ib-invoker-paper@demo-proj.iam.gserviceaccount.com",
+    ]
+    (policy,) = find(cmds, "pubsub", "subscriptions", "update", "TRIGGER_SUBSCRIPTION")
+    assert "--ack-deadline=600" in policy and "--max-delivery-attempts=50" in policy
+    assert find(cmds, "pubsub", "subscriptions", "create", "worker-dead-letter-paper")
+    assert "eventarc.googleapis.com" in find(cmds, "services", "enable")[0]
+    granted = bindings(cmds)
+    assert not [g for g in granted if g[0] == "projects" and g[2] == "roles/pubsub.subscriber"]
+    assert not [g for g in granted if g[3] == DEPLOYER and "eventarc" in g[2]]
 
 
-def test_dry_run_teardown_removes_what_setup_created(sandbox):
-    run = dry_run(sandbox, "--teardown")
-    cmds = run.printed_gcloud
-    assert find(cmds, "pubsub", "subscriptions", "delete", "worker-push-paper")
-    assert find(cmds, "eventarc", "triggers", "delete", "ib-paper-intents")
-    assert find(cmds, "run", "services", "delete", "ib-paper")
-    assert find(cmds, "secrets", "delete", "ib-credentials-paper")
-    agent = "serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com"
-    revoked = find(cmds, "projects", "remove-iam-policy-binding", "demo-proj")
-    assert any(flag(c, "--member") == agent for c in revoked)
-    for account in ("ib-worker-paper", "ib-invoker-paper", "ib-deployer"):
+def test_dry_run_teardown_removes_what_setup_created_and_keeps_the_data(sandbox):
+    run = dry_run(sandbox, "--teardown", "--delivery", "eventarc")
+    cmds = run.shown
+    for prefix in (
+        ("pubsub", "subscriptions", "delete", "worker-dead-letter-paper"),
+        ("eventarc", "triggers", "delete", "ib-paper-intents"),
+        ("run", "services", "delete", "ib-paper"),
+        ("run", "services", "delete", "ib-dashboard"),
+        ("secrets", "delete", "ib-credentials-paper"),
+        ("artifacts", "repositories", "delete", "ib-worker"),
+        ("scheduler", "jobs", "delete"),
+    ):
+        assert find(cmds, *prefix), prefix
+    for account in ("ib-worker-paper", "ib-invoker-paper", "ib-deployer", "ib-dashboard"):
         assert find(
             cmds,
             "iam",
@@ -332,11 +380,11 @@ def test_dry_run_teardown_removes_what_setup_created(sandbox):
             "delete",
             f"{account}@demo-proj.iam.gserviceaccount.com",
         )
-    for topic in (stack.INTENTS_TOPIC, stack.RESULTS_TOPIC, stack.DEAD_LETTER_TOPIC):
+    for topic in (names.INTENTS_TOPIC, names.RESULTS_TOPIC, names.DEAD_LETTER_TOPIC):
         assert find(cmds, "pubsub", "topics", "delete", topic)
-    assert find(cmds, "artifacts", "repositories", "delete", "ib-worker")
     assert not find(cmds, "firestore", "databases", "delete"), "Firestore data is kept"
     assert "kept: the Firestore database" in run.stdout
+    assert "only when the live worker is not set up" in run.stdout
 
 
 @pytest.mark.parametrize(
@@ -346,108 +394,206 @@ def test_dry_run_teardown_removes_what_setup_created(sandbox):
         (("--project", "demo-proj"), "--region is required"),
         ((*DEMO, "--mode", "demo"), "--mode must be paper or live"),
         ((*DEMO, "--delivery", "carrier-pigeon"), "--delivery must be push or eventarc"),
-        ((*DEMO, "--bogus"), "unknown argument: --bogus"),
+        ((*DEMO, "--bogus"), "unrecognized arguments: --bogus"),
         (("--project", "Demo Proj", "--region", "europe-west6"), "is not a project id"),
-        (("--project",), "--project needs a value"),
+        (("--project", "demo-proj", "--region", "eu; rm -rf /"), "is not a region"),
+        ((*DEMO, "--max-delivery-attempts", "7"), "--max-delivery-attempts must be 20 to 100"),
+        ((*DEMO, "--dashboard-user", "not an email"), "is not an email"),
+        ((*DEMO, "--dashboard-user", "allUsers"), "is not an email"),
+        ((*DEMO, "--dashboard-user", "a@b.com", "--no-dashboard"), "contradict"),
+        (("--project",), "expected one argument"),
     ],
 )
-def test_refuses_bad_arguments_with_a_clear_message(sandbox, args, message):
-    run = sandbox.run(*args, "--dry-run", mode="dry")
+def test_refuses_bad_arguments_with_one_clear_line(sandbox, args, message):
+    run = sandbox.run(*args, "--dry-run", FAKE_GCLOUD_FORBID="1")
     assert run.returncode == 2
     assert message in run.stderr
+    assert "Traceback" not in run.stderr
     assert run.calls == []
 
 
 def test_teardown_without_confirmation_refuses(sandbox):
-    run = sandbox.run(*DEMO, "--teardown", mode="missing")
+    run = sandbox.run(*DEMO, "--teardown")
     assert run.returncode == 2
     assert "--yes" in run.stderr
     assert run.changes == []
 
 
-def test_first_run_creates_everything_and_second_run_skips_it(sandbox):
-    first = sandbox.run(*DEMO, mode="missing", stdin=FAKE_CREDENTIALS)
+def test_first_run_creates_everything_second_run_nothing(sandbox):
+    first = sandbox.run(*DEMO, stdin=FAKE_CREDENTIALS)
     assert first.returncode == 0, first.stdout + first.stderr
-    made = first.changes
-    for expected in (
-        ("services", "enable"),
-        ("artifacts", "repositories", "create", "ib-worker"),
-        ("iam", "service-accounts", "create", "ib-worker-paper"),
-        ("iam", "service-accounts", "create", "ib-invoker-paper"),
-        ("iam", "service-accounts", "create", "ib-deployer"),
-        ("pubsub", "topics", "create", "intents"),
-        ("pubsub", "topics", "create", "intent-results"),
-        ("pubsub", "topics", "create", "intents-dead-letter"),
-        ("pubsub", "subscriptions", "create", "intents-dead-letter-keep"),
-        ("pubsub", "subscriptions", "create", "worker-push-paper"),
-        ("firestore", "databases", "create"),
-        ("firestore", "fields", "ttls", "update", "expireAt"),
-        ("secrets", "create", "ib-credentials-paper"),
-        ("storage", "buckets", "create"),
-        ("secrets", "add-iam-policy-binding", "ib-credentials-paper"),
-        ("pubsub", "subscriptions", "add-iam-policy-binding", "worker-push-paper"),
+    cloud = sandbox.cloud()
+    made = set(cloud["resources"])
+    for key in (
+        "artifacts repositories ib-worker",
+        "iam service-accounts ib-worker-paper@demo-proj.iam.gserviceaccount.com",
+        "iam service-accounts ib-dashboard@demo-proj.iam.gserviceaccount.com",
+        "pubsub topics intents",
+        "pubsub subscriptions intents-dead-letter-keep",
+        "pubsub subscriptions worker-push-paper",
+        "pubsub subscriptions worker-dead-letter-paper",
+        "firestore databases (default)",
+        "secrets ib-credentials-paper",
+        "storage buckets gs://demo-proj_cloudbuild",
     ):
-        assert find(made, *expected), expected
-    (push,) = find(made, "pubsub", "subscriptions", "create", "worker-push-paper")
-    assert flag(push, "--push-endpoint") == (
-        f"https://ib-paper-{PROJECT_NUMBER}.europe-west6.run.app/"
-    )
-    # The service is not deployed yet: its invoker binding is left to cloudbuild.yaml.
-    assert "not deployed yet" in first.stdout
-    assert first.python_calls == [
-        ["-m", "publisher", "schedules", "apply", "--project=demo-proj", "--region=europe-west6"]
-    ]
-    # The secret went in on standard input, and only there.
-    (secret,) = [
-        c for c in first.calls if c["argv"][:3] == ["secrets", "create", "ib-credentials-paper"]
-    ]
+        assert key in made, key
+    assert cloud["ttls"] == ["intents", "booked"]
+    assert cloud["versions"] == {"ib-credentials-paper": 1}
+    # The secret went in on standard input, built by json.dumps, and only there.
+    (secret,) = [c for c in first.calls if c["argv"][:3] == ["secrets", "versions", "add"]]
     assert secret["stdin"] == FAKE_CREDENTIALS
-    assert "--data-file=-" in secret["argv"]
     assert_no_secret_on_command_lines([c["argv"] for c in first.calls])
     assert FAKE_PASSWORD not in first.stdout + first.stderr
+    assert first.publisher == [SCHEDULES_APPLY]
+    # The services are not deployed yet: what needs them waits.
+    assert "wait    roles/run.invoker" in first.stdout
+    assert "run this again" in first.stdout
 
-    (enable,) = find(made, "services", "enable")
-    apis = " ".join(a for a in enable[2:] if not a.startswith("-"))
-    second = sandbox.run(*DEMO, mode="existing", stdin="", STUB_ENABLED_SERVICES=apis)
+    second = sandbox.run(*DEMO, stdin="")
     assert second.returncode == 0, second.stdout + second.stderr
     assert second.changes == [], "a second run changes nothing"
-    assert second.stdout.count("ok: ") >= 20
+    assert "0 to create, 0 to update, 0 to delete" in second.stdout
     assert not [c for c in second.calls if "stdin" in c]
-    assert second.python_calls, "schedules apply is itself idempotent and always runs"
+    assert second.publisher == [SCHEDULES_APPLY], "it plans the jobs itself, at every run"
 
 
-def test_a_missing_value_creates_the_secret_without_one_and_says_how_to_add_it(sandbox):
-    run = sandbox.run(*DEMO, "--skip-schedules", mode="missing", stdin="")
+def test_after_the_first_deploy_it_grants_what_waited(sandbox):
+    sandbox.set_up("--dashboard-user", "t@example.com")
+    sandbox.deploy("ib-paper", "ib-dashboard")
+    run = sandbox.run(*DEMO, "--dashboard-user", "t@example.com")
     assert run.returncode == 0, run.stderr
-    (secret,) = find(run.changes, "secrets", "create", "ib-credentials-paper")
-    assert "--data-file=-" not in secret
+    assert bindings(run.changes) == {
+        ("run services", "ib-paper", "roles/run.invoker", INVOKER),
+        (
+            "run services",
+            "ib-dashboard",
+            "roles/run.invoker",
+            f"serviceAccount:service-{NUMBER}@gcp-sa-iap.iam.gserviceaccount.com",
+        ),
+        ("iap web", "ib-dashboard", "roles/iap.httpsResourceAccessor", "user:t@example.com"),
+    }
+    assert find(
+        run.changes, "beta", "run", "services", "update", "ib-dashboard", "--region=europe-west6"
+    )
+    assert sandbox.run(*DEMO, "--dashboard-user", "t@example.com").changes == []
+
+
+def test_drift_is_updated_in_place(sandbox):
+    sandbox.set_up("--skip-schedules")
+    state = sandbox.cloud()
+    push = state["resources"]["pubsub subscriptions worker-push-paper"]
+    push["ack-deadline"], push["push-endpoint"] = "10", "https://elsewhere.example/"
+    sandbox.state.write_text(json.dumps(state))
+    run = sandbox.run(*DEMO, "--skip-schedules")
+    assert run.returncode == 0, run.stderr
+    assert "update  push subscription worker-push-paper" in run.stdout
+    (update,) = run.changes
+    assert update[:4] == ["pubsub", "subscriptions", "update", "worker-push-paper"]
+    assert f"--push-endpoint={URL}/" in update and "--ack-deadline=600" in update
+    assert sandbox.run(*DEMO, "--skip-schedules").changes == []
+
+
+def test_an_older_broader_grant_is_removed(sandbox):
+    sandbox.set_up("--skip-schedules")
+    sandbox.seed(
+        policies={
+            "projects demo-proj": {
+                **sandbox.cloud()["policies"]["projects demo-proj"],
+                "roles/pubsub.editor": [DEPLOYER],
+            }
+        }
+    )
+    run = sandbox.run(*DEMO, "--skip-schedules")
+    assert run.changes == [
+        [
+            "projects",
+            "remove-iam-policy-binding",
+            "demo-proj",
+            f"--member={DEPLOYER}",
+            "--role=roles/pubsub.editor",
+            "--condition=None",
+            "--format=none",
+        ]
+    ]
+
+
+def test_a_failure_half_way_stops_clearly_and_a_rerun_finishes(sandbox):
+    run = sandbox.run(
+        *DEMO, stdin=FAKE_CREDENTIALS, FAKE_GCLOUD_FAIL="pubsub topics create intent-results"
+    )
+    assert run.returncode == 1
+    assert "gcloud pubsub topics create intent-results" in run.stderr
+    assert "PERMISSION_DENIED" in run.stderr and "Traceback" not in run.stderr
+    assert "pubsub topics intents" in sandbox.cloud()["resources"]
+    rerun = sandbox.run(*DEMO, stdin=FAKE_CREDENTIALS)
+    assert rerun.returncode == 0, rerun.stderr
+    assert find(rerun.changes, "pubsub", "topics", "create", "intent-results")
+    assert not find(rerun.changes, "pubsub", "topics", "create", "intents")
+    assert sandbox.cloud()["versions"] == {"ib-credentials-paper": 1}
+
+
+def test_without_a_value_the_secret_is_created_empty_and_the_way_to_add_it_shown(sandbox):
+    run = sandbox.run(*DEMO, "--skip-schedules", stdin="")
+    assert run.returncode == 0, run.stderr
+    assert find(run.changes, "secrets", "create", "ib-credentials-paper")
+    assert not find(run.changes, "secrets", "versions", "add")
     assert "gcloud secrets versions add ib-credentials-paper --data-file=-" in run.stdout
-    assert run.python_calls == []
+    assert run.publisher == []
 
 
-def test_malformed_credentials_are_refused_without_showing_them(sandbox):
-    run = sandbox.run(*DEMO, "--skip-schedules", mode="missing", stdin=f"user {FAKE_PASSWORD}")
+@pytest.mark.parametrize(
+    "stdin",
+    [
+        f"user {FAKE_PASSWORD}",
+        json.dumps({"userid": FAKE_USER}),
+        json.dumps({"userid": FAKE_USER, "password": FAKE_PASSWORD, "extra": 1}),
+        json.dumps(
+            {"userid": FAKE_USER, "password": FAKE_PASSWORD + "\nTrustedTwsApiClientIPs=0.0.0.0/0"}
+        ),
+        json.dumps([FAKE_USER, FAKE_PASSWORD]),
+    ],
+)
+def test_bad_credentials_are_refused_before_any_change_without_showing_them(sandbox, stdin):
+    run = sandbox.run(*DEMO, "--skip-schedules", stdin=stdin)
     assert run.returncode == 2
-    assert "must be JSON" in run.stderr
+    assert "credentials" in run.stderr and "Traceback" not in run.stderr
     assert FAKE_PASSWORD not in run.stdout + run.stderr
-    assert not find(run.changes, "secrets", "create")
+    assert FAKE_USER not in run.stdout + run.stderr
+    assert run.changes == []
 
 
-def test_teardown_deletes_what_exists(sandbox):
-    run = sandbox.run(*DEMO, "--teardown", "--yes", mode="existing")
+def test_teardown_keeps_shared_resources_while_the_other_mode_is_set_up(sandbox):
+    sandbox.set_up("--skip-schedules")
+    assert (
+        sandbox.run(*DEMO, "--mode", "live", "--skip-schedules", stdin=FAKE_CREDENTIALS).returncode
+        == 0
+    )
+    run = sandbox.run(*DEMO, "--teardown", "--yes")
     assert run.returncode == 0, run.stderr
-    deleted = run.changes
-    assert find(deleted, "pubsub", "subscriptions", "delete", "worker-push-paper")
-    assert find(deleted, "run", "services", "delete", "ib-paper")
-    assert find(deleted, "secrets", "delete", "ib-credentials-paper")
-    # The live worker's service account "exists" too (the stub says everything does): shared
-    # resources are kept for it.
     assert "kept: the live worker is set up" in run.stdout
-    assert not find(deleted, "pubsub", "topics", "delete")
+    left = set(sandbox.cloud()["resources"])
+    assert "pubsub subscriptions worker-push-paper" not in left
+    assert "secrets ib-credentials-paper" not in left
+    assert {"pubsub topics intents", "pubsub subscriptions worker-push-live"} <= left
+    assert not find(run.changes, "pubsub", "topics", "delete")
+
+    sandbox.seed(resources={"scheduler jobs morning-summary": {"topic": "intents"}})
+    last = sandbox.run(*DEMO, "--mode", "live", "--teardown", "--yes")
+    assert find(last.changes, "scheduler", "jobs", "delete", "morning-summary")
+    assert last.returncode == 0, last.stderr
+    cloud = sandbox.cloud()
+    assert set(cloud["resources"]) == {
+        "firestore databases (default)",
+        "storage buckets gs://demo-proj_cloudbuild",
+    }
+    project = cloud["policies"]["projects demo-proj"]
+    assert not [m for members in project.values() for m in members], "no grant left behind"
 
 
-def test_setup_sh_is_executable_and_strict():
+def test_setup_sh_is_a_thin_strict_wrapper():
     text = SETUP.read_text()
     assert text.startswith("#!/usr/bin/env bash\n")
     assert "set -euo pipefail" in text
+    assert "-m deploy.cloud" in text
     assert os.access(SETUP, os.X_OK)
+    assert len(text.splitlines()) < 30
