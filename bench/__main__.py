@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from bench import gateway, pipeline
-from bench.report import table
+from bench.report import exit_code, missed, table
 from deploy.stack import LocalStack, StackOptions
 
 
@@ -19,7 +19,11 @@ def main() -> int:
         print("running benchmarks ...", file=sys.stderr, flush=True)
         figures = pipeline.run(stack) + gateway.run(stack)
     print(table(figures))
-    return 0
+    failed = missed(figures)
+    if failed:
+        names = ", ".join(f.name for f in failed)
+        print(f"{len(failed)} of {len(figures)} targets missed: {names}", file=sys.stderr)
+    return exit_code(figures)
 
 
 if __name__ == "__main__":

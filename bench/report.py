@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
+
+
+def number(value: float, digits: int = 3) -> str:
+    """`value` to `digits` significant digits, grouped: 6.77, 250, 1,234, 0.0123."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    return f"{value:,.{decimals}f}"
+
+
+def _target(value: float) -> str:
+    """A target as it was set: 50, not 50.0; a computed one like a number."""
+    return f"{int(value):,}" if float(value).is_integer() else number(value)
 
 
 @dataclass(frozen=True)
@@ -30,13 +44,13 @@ class Figure:
                 if self.value
                 else float("inf")
             )
-            vs = f"{self.baseline:,.1f} {self.unit} ({self.baseline_name}) → {ratio:.1f}x"
+            vs = f"{number(self.baseline)} {self.unit} ({self.baseline_name}) → {ratio:.1f}x"
         else:
             vs = ""
         return [
             self.name,
-            f"{self.value:,.1f} {self.unit}",
-            f"{sign} {self.target:g} {self.unit}",
+            f"{number(self.value)} {self.unit}",
+            f"{sign} {_target(self.target)} {self.unit}",
             "met" if self.met else "MISSED",
             vs,
         ]
@@ -57,3 +71,12 @@ def table(figures: list[Figure]) -> str:
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
     )
+
+
+def missed(figures: list[Figure]) -> list[Figure]:
+    return [f for f in figures if not f.met]
+
+
+def exit_code(figures: list[Figure]) -> int:
+    """`make bench` fails (1) when any target is missed."""
+    return 1 if missed(figures) else 0

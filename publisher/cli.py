@@ -6,10 +6,11 @@ import argparse
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from publisher import digest, lookup, schedules, views
+from publisher import connection, digest, lookup, schedules, schedules_apply, views
 from publisher.client import (
     PublishError,
     ResultWaiter,
@@ -18,7 +19,8 @@ from publisher.client import (
     publish_intent,
 )
 
-EXIT_FAILED, EXIT_TIMEOUT, EXIT_INVALID = 1, 2, 3
+# Documented in the README ("Publishing intents").
+EXIT_FAILED, EXIT_TIMEOUT, EXIT_INVALID, EXIT_UNAVAILABLE = 1, 2, 3, connection.EXIT_UNAVAILABLE
 DEFAULT_SCHEDULES = Path(__file__).with_name("schedules.yaml")
 
 
@@ -48,6 +50,9 @@ def readable(result: dict[str, Any]) -> str:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     params = _params(args)
+    # Checked before anything is contacted, so a bad message creates nothing.
+    build_message(args.intent, params, args.mode, args.id, args.ttl, requested_by=args.requested_by)
+    connection.check("pubsub")
     if not args.wait:
         print(
             publish_intent(
@@ -55,8 +60,6 @@ def cmd_publish(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    # Checked before the results subscription exists, so a bad message creates nothing.
-    build_message(args.intent, params, args.mode, args.id, args.ttl, requested_by=args.requested_by)
     with ResultWaiter() as waiter:
         intent_id = publish_intent(
             args.intent, params, args.mode, args.id, args.ttl, requested_by=args.requested_by
@@ -76,6 +79,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
+    connection.check("pubsub" if args.follow else "firestore")
     if args.follow:
         try:
             for result in follow_results(args.intent, args.status):
@@ -93,9 +97,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     )
     shown = 0
     if not args.json:
-        print(
-            f"{'finished':<26} {'intent':<20} {'status':<10} {'mode':<6} {'tries':>5}  id / error"
-        )
+        print(RESULTS_HEADER)
     for doc in query.stream(timeout=30):
         result = (doc.to_dict() or {}).get("resultMessage")
         if (
@@ -111,12 +113,25 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+RESULTS_HEADER = (
+    f"{'finished':<20} {'intent':<20} {'status':<10} {'mode':<6} {'tries':>5}  id / error"
+)
+
+
 def _row(r: dict[str, Any]) -> str:
     error = f"  {r['error']['message'].splitlines()[0][:80]}" if r.get("error") else ""
     return (
-        f"{r.get('finishedAt') or '':<26} {r.get('intent') or '-':<20} {r['status']:<10} "
+        f"{_when(r.get('finishedAt')):<20} {r.get('intent') or '-':<20} {r['status']:<10} "
         f"{r['tradingMode']:<6} {r.get('attempts', 0):>5}  {r['id']}{error}"
     )
+
+
+def _when(stamp: object) -> str:
+    """An RFC 3339 time as `2026-03-02 14:05:09Z` (20 characters, the column's width)."""
+    try:
+        return datetime.fromisoformat(str(stamp)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    except ValueError:
+        return str(stamp or "")[:20]
 
 
 def _listed(r: dict[str, Any]) -> str:
@@ -126,49 +141,7 @@ def _listed(r: dict[str, Any]) -> str:
 
 
 def cmd_schedules(args: argparse.Namespace) -> int:
-    settings, jobs = schedules.load(args.file)
-    project = args.project or settings.get("project") or os.environ.get("CLOUDSDK_CORE_PROJECT")
-    location = args.region or settings.get("location")
-    if args.dry_run:
-        project = project or "PROJECT"
-    if not project or not location:
-        raise schedules.ScheduleError("give --project and --region (or location in the file)")
-    scheduler = schedules.Scheduler(project, location, settings.get("topic", "intents"))
-    if args.dry_run:
-        scheduler.run = _listing_only(scheduler.run)
-    plan = scheduler.plan(jobs, args.prune)
-    for job in plan.create + plan.update:
-        verb = "create" if job in plan.create else "update"
-        print(
-            f"{verb} {job.name}: {job.schedule} ({job.time_zone}) -> {scheduler.topic}\n"
-            f"    attributes {json.dumps(job.attributes, sort_keys=True)}\n    data {job.data}"
-        )
-    for name in plan.delete:
-        print(f"delete {name}")
-    for name in plan.unchanged:
-        print(f"unchanged {name}")
-    if args.dry_run:
-        print("dry run: nothing changed")
-        return 0
-    scheduler.apply(plan)
-    print(
-        f"applied: {len(plan.create)} created, {len(plan.update)} updated, "
-        f"{len(plan.delete)} deleted, {len(plan.unchanged)} unchanged"
-    )
-    return 0
-
-
-def _listing_only(run: schedules.Runner) -> schedules.Runner:
-    """In a dry run, only `list` reaches Cloud Scheduler; without access, assume no jobs."""
-
-    def listing(command: list[str]) -> str:
-        try:
-            return run(command)
-        except (schedules.ScheduleError, OSError):
-            print("(could not list existing jobs: showing every job as a create)", file=sys.stderr)
-            return "[]"
-
-    return listing
+    return schedules_apply.run(args)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -212,3 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     except (PublishError, schedules.ScheduleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except connection.NotConnected as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except Exception as exc:
+        reason = connection.explain(exc)  # a stack stopped meanwhile, a permission missing
+        if reason is None:
+            raise
+        print(f"error: {reason}", file=sys.stderr)
+        return EXIT_UNAVAILABLE

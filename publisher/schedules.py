@@ -1,20 +1,23 @@
-"""Cloud Scheduler jobs as code: `schedules.yaml` -> create, update, delete through gcloud."""
+"""Cloud Scheduler jobs as code: `schedules.yaml` -> create, update, delete through Cloud
+Scheduler's client library (or any object with its methods: a stand-in in tests, as Cloud Scheduler
+has no emulator)."""
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from publisher import cron
 from publisher.client import INTENTS_TOPIC, PublishError, build_message
+from publisher.connection import NotConnected
 
 MARKER = "[ib-intents]"  # in the description of every job this tool manages
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,500}$")
@@ -29,11 +32,25 @@ JOB_KEYS = {
     "description",
 }
 
-Runner = Callable[[Sequence[str]], str]
+TIMEOUT_SECONDS = 30.0  # per call to Cloud Scheduler
+UPDATED_FIELDS = ["schedule", "time_zone", "pubsub_target", "description"]
 
 
 class ScheduleError(ValueError):
     """The schedules file is not valid; the message names the job and the field."""
+
+
+class SchedulerUnavailable(NotConnected):
+    """Cloud Scheduler could not be used; the message says why and what to do (one line)."""
+
+
+class SchedulerClient(Protocol):
+    """What this module uses of `google.cloud.scheduler_v1.CloudSchedulerClient`."""
+
+    def list_jobs(self, *, parent: str, timeout: float) -> Iterable[Any]: ...
+    def create_job(self, *, parent: str, job: Any, timeout: float) -> Any: ...
+    def update_job(self, *, job: Any, update_mask: Any, timeout: float) -> Any: ...
+    def delete_job(self, *, name: str, timeout: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -106,87 +123,164 @@ def load(path: Path) -> tuple[dict[str, Any], list[Job]]:
     return data, jobs
 
 
-def gcloud(args: Sequence[str]) -> str:
-    """Run gcloud; its output, or ScheduleError with its message."""
-    done = subprocess.run(["gcloud", *args], capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        raise ScheduleError(f"gcloud {' '.join(args[:4])} failed: {done.stderr.strip()}")
-    return done.stdout
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 class Scheduler:
-    """Cloud Scheduler through a command runner (gcloud, or a stand-in in tests)."""
+    """The jobs of one project and location; `client` is made on first use unless given."""
 
     def __init__(
-        self, project: str, location: str, topic: str = INTENTS_TOPIC, run: Runner | None = None
+        self,
+        project: str,
+        location: str,
+        topic: str = INTENTS_TOPIC,
+        client: SchedulerClient | None = None,
+        say: Callable[[str], None] = _say,
+        timeout: float = TIMEOUT_SECONDS,
     ) -> None:
-        self.project, self.location, self.run = project, location, run or gcloud
+        self.project, self.location, self.timeout, self.say = project, location, timeout, say
         self.topic = f"projects/{project}/topics/{topic}"
-        self.scope = [f"--location={location}", f"--project={project}"]
+        self.parent = f"projects/{project}/locations/{location}"
+        self._client = client
 
-    def existing(self) -> dict[str, dict[str, Any]]:
+    @property
+    def client(self) -> SchedulerClient:
+        if self._client is None:
+            self._client = real_client(self.project, self.say)
+        return self._client
+
+    def _call(self, what: str, method: str, **kwargs: Any) -> Any:
+        from google.api_core import exceptions
+
+        client = self.client
+        self.say(f"waiting for Cloud Scheduler ({self.parent}): {what} ...")
+        try:
+            return getattr(client, method)(**kwargs, timeout=self.timeout)
+        except exceptions.PermissionDenied as exc:
+            raise SchedulerUnavailable(
+                f"Cloud Scheduler refused to {what} in {self.parent}: {_reason(exc)} (the "
+                "account needs roles/cloudscheduler.admin, and the API must be enabled: "
+                f"gcloud services enable cloudscheduler.googleapis.com --project={self.project})"
+            ) from None
+        except (exceptions.GoogleAPICallError, exceptions.RetryError) as exc:
+            raise SchedulerUnavailable(
+                f"Cloud Scheduler could not {what} in {self.parent}: {_reason(exc)}"
+            ) from None
+
+    def existing(self) -> dict[str, Any]:
         """Jobs this tool manages, by short name."""
-        listed = json.loads(
-            self.run(["scheduler", "jobs", "list", *self.scope, "--format=json"]) or "[]"
-        )
+        listed = list(self._call("list the jobs", "list_jobs", parent=self.parent))
         return {
-            job["name"].rsplit("/", 1)[-1]: job
+            job.name.rsplit("/", 1)[-1]: job
             for job in listed
-            if (job.get("description") or "").startswith(MARKER)
+            if (job.description or "").startswith(MARKER)
         }
 
     def plan(self, jobs: list[Job], prune: bool) -> Plan:
-        import base64
-
         plan, current = Plan(), self.existing()
         for job in jobs:
             have = current.get(job.name)
             if have is None:
                 plan.create.append(job)
-                continue
-            target = have.get("pubsubTarget") or {}
-            sent = base64.b64decode(target.get("data", "")).decode() if target.get("data") else ""
-            same = (
-                have.get("schedule") == job.schedule
-                and have.get("timeZone") == job.time_zone
-                and target.get("topicName") == self.topic
-                and sent == job.data
-                and (target.get("attributes") or {}) == job.attributes
-                and have.get("description") == job.description
-            )
-            (plan.unchanged.append(job.name) if same else plan.update.append(job))
+            elif self._same(have, job):
+                plan.unchanged.append(job.name)
+            else:
+                plan.update.append(job)
         if prune:
             plan.delete = sorted(set(current) - {j.name for j in jobs})
         return plan
 
-    def _args(self, job: Job, verb: str) -> list[str]:
-        attributes = ",".join(f"{k}={v}" for k, v in sorted(job.attributes.items()))
-        flag = "--attributes" if verb == "create" else "--update-attributes"
-        return [
-            "scheduler",
-            "jobs",
-            verb,
-            "pubsub",
-            job.name,
-            *self.scope,
-            f"--schedule={job.schedule}",
-            f"--time-zone={job.time_zone}",
-            f"--topic={self.topic}",
-            f"--message-body={job.data}",
-            f"{flag}={attributes}",
-            f"--description={job.description}",
-        ]
-
-    def commands(self, plan: Plan) -> list[list[str]]:
+    def _same(self, have: Any, job: Job) -> bool:
+        target = have.pubsub_target
         return (
-            [self._args(j, "create") for j in plan.create]
-            + [self._args(j, "update") for j in plan.update]
-            + [
-                ["scheduler", "jobs", "delete", name, *self.scope, "--quiet"]
-                for name in plan.delete
-            ]
+            have.schedule == job.schedule
+            and have.time_zone == job.time_zone
+            and target.topic_name == self.topic
+            and bytes(target.data).decode(errors="replace") == job.data
+            and dict(target.attributes) == job.attributes
+            and have.description == job.description
+        )
+
+    def job_proto(self, job: Job) -> Any:
+        from google.cloud import scheduler_v1
+
+        return scheduler_v1.Job(
+            name=f"{self.parent}/jobs/{job.name}",
+            description=job.description,
+            schedule=job.schedule,
+            time_zone=job.time_zone,
+            pubsub_target=scheduler_v1.PubsubTarget(
+                topic_name=self.topic, data=job.data.encode(), attributes=job.attributes
+            ),
         )
 
     def apply(self, plan: Plan) -> None:
-        for command in self.commands(plan):
-            self.run(command)
+        from google.protobuf import field_mask_pb2
+
+        for job in plan.create:
+            self._call(
+                f"create {job.name}", "create_job", parent=self.parent, job=self.job_proto(job)
+            )
+        for job in plan.update:
+            self._call(
+                f"update {job.name}",
+                "update_job",
+                job=self.job_proto(job),
+                update_mask=field_mask_pb2.FieldMask(paths=UPDATED_FIELDS),
+            )
+        for name in plan.delete:
+            self._call(f"delete {name}", "delete_job", name=f"{self.parent}/jobs/{name}")
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200]}"
+
+
+def real_client(project: str, say: Callable[[str], None] = _say) -> SchedulerClient:
+    """Cloud Scheduler's client with application default credentials, else with the gcloud CLI's
+    signed-in account (what `deploy/setup.sh` runs with)."""
+    try:
+        from google.cloud import scheduler_v1
+    except ImportError:
+        raise SchedulerUnavailable(
+            "the Cloud Scheduler client library is missing: pip install -e '.[publisher]' "
+            "(make up installs it into .venv)"
+        ) from None
+
+    return scheduler_v1.CloudSchedulerClient(credentials=credentials(project, say))
+
+
+def credentials(project: str, say: Callable[[str], None] = _say) -> Any:
+    import shutil
+    import subprocess
+
+    import google.auth
+    import google.oauth2.credentials
+    from google.auth import exceptions
+
+    scopes = ["https://www.googleapis.com/auth/cloud-platform"]
+    try:
+        found, _ = google.auth.default(scopes=scopes)
+    except exceptions.DefaultCredentialsError:
+        found = None
+    if isinstance(found, google.oauth2.credentials.Credentials) and not found.quota_project_id:
+        found = found.with_quota_project(project)  # user credentials are billed to a project
+    if found is not None:
+        return found
+    gcloud = shutil.which("gcloud")
+    if gcloud is not None:
+        say("no application default credentials: asking gcloud for its account's token ...")
+        try:
+            done = subprocess.run(
+                [gcloud, "auth", "print-access-token"], capture_output=True, text=True, timeout=60
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            done = None
+        if done is not None and done.returncode == 0 and done.stdout.strip():
+            return google.oauth2.credentials.Credentials(done.stdout.strip())
+    raise SchedulerUnavailable(
+        "no Google credentials for Cloud Scheduler: run `gcloud auth application-default login` "
+        "(or `gcloud auth login`), or use --dry-run"
+    )

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
+import pytest
+from google.api_core import exceptions
+
+from deploy.processes import free_port
 from deploy.stack import ROOT
+from publisher import cli as publisher_cli
 from tests.support import unique
 
 
@@ -144,3 +152,168 @@ def test_results_follow_streams_new_results(stack):
     finally:
         follower.terminate()
         follower.wait(timeout=10)
+
+
+# -- the connection, checked before anything else --------------------------------------------
+
+COMMANDS = [
+    ["publish", "ping"],
+    ["publish", "ping", "--wait"],
+    ["results"],
+    ["results", "--follow"],
+]
+
+
+def bare_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A shell with nothing sourced and no Google credentials anywhere."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "CLOUDSDK_CONFIG": str(home / "gcloud"),
+        **extra,
+    }
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "publisher", *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=60,
+        env=env,
+    )
+
+
+def assert_one_line(done: subprocess.CompletedProcess, code: int, *words: str) -> None:
+    assert done.returncode == code, (done.stdout, done.stderr)
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("error: ")
+    for word in words:
+        assert word in done.stderr, done.stderr
+
+
+def test_without_a_stack_or_credentials_every_command_says_what_to_do(tmp_path):
+    for args in COMMANDS:
+        done = run_cli(bare_env(tmp_path), *args)
+        assert_one_line(
+            done,
+            4,
+            "no local stack and no Google credentials",
+            "start `make up` and `set -a; . .devstack/env; set +a`",
+            "`gcloud auth application-default login` and set GOOGLE_CLOUD_PROJECT",
+        )
+    # schedules apply goes to Cloud Scheduler itself: no credentials is its own one line
+    done = run_cli(bare_env(tmp_path), "schedules", "apply", "--project=p", "--region=r")
+    assert done.returncode == 4 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1].startswith("error: no Google credentials for Cloud")
+
+
+def test_a_stopped_stack_s_variables_name_the_emulator_that_does_not_answer(tmp_path):
+    pubsub, firestore = free_port(), free_port()
+    env = bare_env(
+        tmp_path,
+        PUBSUB_EMULATOR_HOST=f"127.0.0.1:{pubsub}",
+        FIRESTORE_EMULATOR_HOST=f"127.0.0.1:{firestore}",
+        GOOGLE_CLOUD_PROJECT="local-ib",
+    )
+    for args, port in [
+        (["publish", "ping"], pubsub),
+        (["publish", "ping", "--wait"], pubsub),
+        (["results"], firestore),
+        (["results", "--follow"], pubsub),
+    ]:
+        assert_one_line(
+            run_cli(env, *args),
+            4,
+            f"emulator at 127.0.0.1:{port} is not answering",
+            "start `make up`",
+        )
+    # A message that is not valid is still exit 3, whatever the connection.
+    assert_one_line(run_cli(env, "publish", "pong"), 3, "unknown intent 'pong'")
+
+
+class TokenService(http.server.BaseHTTPRequestHandler):
+    """Google's token endpoint as it answers a revoked refresh token."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = b'{"error": "invalid_grant", "error_description": "Token has been revoked."}'
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_refused_or_unreachable_credentials_are_one_line(monkeypatch, capsys):
+    import google.auth
+    from google.oauth2.credentials import Credentials
+
+    for variable in ("PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "p")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TokenService)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for token_uri, words in [
+            (f"http://127.0.0.1:{server.server_port}/token", "refused (invalid_grant"),
+            (f"http://127.0.0.1:{free_port()}/token", "did not answer within"),
+        ]:
+            # Real user credentials whose token service is on this machine.
+            credentials = Credentials(
+                None,
+                refresh_token="test-refresh-token",
+                token_uri=token_uri,
+                client_id="test-client",
+                client_secret="test-client-secret",
+            )
+            monkeypatch.setattr(google.auth, "default", lambda c=credentials, **_: (c, "p"))
+            assert publisher_cli.main(["results"]) == 4
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and err.startswith("error: ") and words in err
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (exceptions.ServiceUnavailable("down"), "stopped answering (ServiceUnavailable)"),
+        (exceptions.RetryError("gave up", None), "stopped answering (RetryError)"),
+        (TimeoutError(), "stopped answering (TimeoutError)"),
+        (exceptions.PermissionDenied("no\nmore"), "permission denied: no (check"),
+        (exceptions.NotFound("topic projects/p/topics/intents"), "not found: topic"),
+    ],
+)
+def test_failures_after_the_check_are_one_line_too(monkeypatch, capsys, error, words):
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr(publisher_cli, "cmd_results", fail)
+    assert publisher_cli.main(["results"]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err
+
+
+def test_results_header_lines_up_with_its_rows():
+    row = publisher_cli._row(
+        {
+            "finishedAt": "2026-03-02T14:05:09.123456+00:00",
+            "intent": "trade-reconciliation",
+            "status": "succeeded",
+            "tradingMode": "paper",
+            "attempts": 2,
+            "id": "x-1",
+        }
+    )
+    assert row == "2026-03-02 14:05:09Z trade-reconciliation succeeded  paper      2  x-1"
+    header = publisher_cli.RESULTS_HEADER
+    starts = [header.index(word) for word in ("intent", "status", "mode", "id /")]
+    assert starts == [row.index(value) for value in ("trade-", "succeeded", "paper", "x-1")]
+    assert header.index("tries") + len("tries") == row.index("  x-1")  # right-aligned

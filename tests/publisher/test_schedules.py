@@ -1,43 +1,27 @@
-"""Schedules as code, with the gcloud command runner stubbed at the process boundary."""
+"""Schedules as code, against Cloud Scheduler's client library with the service in memory."""
 
 from __future__ import annotations
 
-import base64
+import inspect
 import json
+import os
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from google.api_core import exceptions
+from google.cloud import scheduler_v1
 
-from publisher import cli, schedules
-from publisher.schedules import MARKER, ScheduleError, Scheduler, load
+from deploy.stack import ROOT
+from publisher import cli, schedules, schedules_apply
+from publisher.schedules import MARKER, ScheduleError, Scheduler, SchedulerUnavailable, load
+from tests.publisher.fake_scheduler import FakeScheduler
 
 EXAMPLE = Path(schedules.__file__).with_name("schedules.yaml")
-
-
-class FakeGcloud:
-    """Records every command; answers `list` with the jobs it was given."""
-
-    def __init__(self, existing: list[dict] | None = None) -> None:
-        self.existing = existing or []
-        self.calls: list[list[str]] = []
-
-    def __call__(self, command):
-        self.calls.append(list(command))
-        return json.dumps(self.existing) if command[:3] == ["scheduler", "jobs", "list"] else ""
-
-
-def as_listed(job: schedules.Job, project="p", location="europe-west6") -> dict:
-    return {
-        "name": f"projects/{project}/locations/{location}/jobs/{job.name}",
-        "schedule": job.schedule,
-        "timeZone": job.time_zone,
-        "description": job.description,
-        "pubsubTarget": {
-            "topicName": f"projects/{project}/topics/intents",
-            "data": base64.b64encode(job.data.encode()).decode(),
-            "attributes": job.attributes,
-        },
-    }
+PARENT = "projects/p/locations/europe-west6"
 
 
 def write(tmp_path: Path, jobs: list[dict], **top) -> Path:
@@ -46,18 +30,110 @@ def write(tmp_path: Path, jobs: list[dict], **top) -> Path:
     return path
 
 
-def test_the_example_file_is_valid_and_its_dry_run_lists_every_job(capsys, monkeypatch):
+def scheduler(fake: FakeScheduler, said: list[str] | None = None) -> Scheduler:
+    return Scheduler(
+        "p", "europe-west6", client=fake, say=(said if said is not None else []).append
+    )
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a dry run contacted something")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    monkeypatch.setattr(schedules, "real_client", refuse)
+
+
+def test_the_fake_has_the_client_library_s_methods():
+    for name in ("list_jobs", "create_job", "update_job", "delete_job"):
+        real = inspect.signature(getattr(scheduler_v1.CloudSchedulerClient, name))
+        fake = inspect.signature(getattr(FakeScheduler, name))
+        assert list(fake.parameters) == list(real.parameters), name
+
+
+def test_the_dry_run_shows_every_job_and_its_next_runs_and_contacts_nothing(
+    capsys, monkeypatch, no_network
+):
+    # As in a shell that sourced .devstack/env: emulator variables and the local project.
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:9")
+    monkeypatch.setenv("CLOUDSDK_CORE_PROJECT", "local-ib")
     _, jobs = load(EXAMPLE)
-    fake = FakeGcloud()
-    monkeypatch.setattr(schedules, "gcloud", fake)
-    assert cli.main(["schedules", "apply", "--dry-run", "--project=p"]) == 0
+    assert cli.main(["schedules", "apply", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert [c[:3] for c in fake.calls] == [["scheduler", "jobs", "list"]]  # nothing else
+    assert "project PROJECT, location europe-west6 (nothing is contacted)" in out
     for job in jobs:
-        assert f"create {job.name}: {job.schedule} ({job.time_zone})" in out
-        assert f"data {job.data}" in out
+        assert (
+            f"{job.name}: {job.schedule} ({job.time_zone}) -> projects/PROJECT/topics/intents"
+            in out
+        )
+        assert f"data        {job.data}" in out
+    assert out.count("next runs   ") == len(jobs)
+    assert out.rstrip().endswith("dry run: nothing changed")
     assert {j.body["intent"] for j in jobs} >= {"summary", "batch", "cash-balancer"}
     assert all("id" not in j.body and j.body["ttlSeconds"] for j in jobs)
+
+
+def test_next_runs_are_in_each_job_s_own_time_zone(tmp_path):
+    _, (zurich, new_york) = load(
+        write(
+            tmp_path,
+            [
+                {
+                    "name": "z",
+                    "schedule": "30 10 * * MON",
+                    "intent": "ping",
+                    "timeZone": "Europe/Zurich",
+                },
+                {
+                    "name": "ny",
+                    "schedule": "0 9 * * MON-FRI",
+                    "intent": "ping",
+                    "timeZone": "America/New_York",
+                },
+            ],
+        )
+    )
+    # Friday 20 March 2026, 08:00 in New York (already on summer time), 13:00 in Zurich (not
+    # until 29 March).
+    now = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+    assert schedules_apply.next_runs(zurich, now) == [
+        "Mon 2026-03-23 10:30 CET",
+        "Mon 2026-03-30 10:30 CEST",
+        "Mon 2026-04-06 10:30 CEST",
+    ]
+    assert schedules_apply.next_runs(new_york, now) == [
+        "Fri 2026-03-20 09:00 EDT",
+        "Mon 2026-03-23 09:00 EDT",
+        "Tue 2026-03-24 09:00 EDT",
+    ]
+
+
+def test_the_dry_run_returns_at_once_in_a_shell_with_a_stopped_stack_s_variables(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    gcloud = bin_dir / "gcloud"
+    gcloud.write_text(f"#!/bin/sh\necho called >> {tmp_path}/gcloud-calls\nsleep 60\n")
+    gcloud.chmod(0o755)
+    done = subprocess.run(
+        [sys.executable, "-m", "publisher", "schedules", "apply", "--dry-run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={
+            **os.environ,
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "PUBSUB_EMULATOR_HOST": "127.0.0.1:9",
+            "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB": "http://127.0.0.1:9/",
+            "CLOUDSDK_AUTH_DISABLE_CREDENTIALS": "true",
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    assert "dry run: nothing changed" in done.stdout and done.stderr == ""
+    assert not (tmp_path / "gcloud-calls").exists()
 
 
 @pytest.mark.parametrize(
@@ -89,13 +165,17 @@ def test_the_example_file_is_valid_and_its_dry_run_lists_every_job(capsys, monke
         ),
     ],
 )
-def test_bad_files_are_clear_errors(tmp_path, job, words):
-    with pytest.raises(ScheduleError, match=None) as caught:
+def test_bad_files_are_clear_errors(tmp_path, job, words, capsys):
+    with pytest.raises(ScheduleError) as caught:
         load(write(tmp_path, [job]))
     assert words in str(caught.value) and "job 'a" in str(caught.value)
+    path = str(write(tmp_path, [job]))
+    assert cli.main(["schedules", "apply", "--dry-run", "--file", path]) == cli.EXIT_INVALID
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err
 
 
-def test_apply_creates_updates_deletes_exactly(tmp_path):
+def test_apply_creates_updates_deletes_exactly_and_then_nothing(tmp_path):
     _, old_jobs = load(
         write(
             tmp_path,
@@ -106,8 +186,12 @@ def test_apply_creates_updates_deletes_exactly(tmp_path):
             ],
         )
     )
-    unmanaged = {"name": "projects/p/locations/europe-west6/jobs/other", "description": "mine"}
-    fake = FakeGcloud([as_listed(j) for j in old_jobs] + [unmanaged])
+    unmanaged = scheduler_v1.Job(
+        name=f"{PARENT}/jobs/other", description="mine", schedule="1 1 * * *"
+    )
+    elsewhere = scheduler_v1.Job(name="projects/p/locations/us-east1/jobs/keep", description=MARKER)
+    fake = FakeScheduler([unmanaged, elsewhere])
+    scheduler(fake).apply(scheduler(fake).plan(old_jobs, prune=False))
     _, new_jobs = load(
         write(
             tmp_path,
@@ -123,55 +207,115 @@ def test_apply_creates_updates_deletes_exactly(tmp_path):
             ],
         )
     )
-    scheduler = Scheduler("p", "europe-west6", run=fake)
-    plan = scheduler.plan(new_jobs, prune=True)
+    fake.calls.clear()
+    said: list[str] = []
+    sync = scheduler(fake, said)
+    plan = sync.plan(new_jobs, prune=True)
     assert (
         [j.name for j in plan.create],
         [j.name for j in plan.update],
         plan.delete,
         plan.unchanged,
     ) == (["new"], ["change"], ["gone"], ["keep"])
-    scheduler.apply(plan)
-    scope = ["--location=europe-west6", "--project=p"]
-    new_body = '{"intent":"summary","requestedBy":"scheduler/new","tradingMode":"paper"}'
-    assert fake.calls[1:] == [
-        [
-            "scheduler",
-            "jobs",
-            "create",
-            "pubsub",
-            "new",
-            *scope,
-            "--schedule=0 10 * * MON",
-            "--time-zone=Europe/Zurich",
-            "--topic=projects/p/topics/intents",
-            f"--message-body={new_body}",
-            "--attributes=intent=summary,tradingMode=paper",
-            f"--description={MARKER} summary",
-        ],
-        [
-            "scheduler",
-            "jobs",
-            "update",
-            "pubsub",
-            "change",
-            *scope,
-            "--schedule=30 9 * * *",
-            "--time-zone=Etc/UTC",
-            "--topic=projects/p/topics/intents",
-            '--message-body={"intent":"ping","requestedBy":"scheduler/change","tradingMode":"paper"}',
-            "--update-attributes=intent=ping,tradingMode=paper",
-            f"--description={MARKER} ping",
-        ],
-        ["scheduler", "jobs", "delete", "gone", *scope, "--quiet"],
+    sync.apply(plan)
+    assert fake.calls == [
+        ("list", PARENT),
+        ("create", f"{PARENT}/jobs/new"),
+        ("update", f"{PARENT}/jobs/change"),
+        ("delete", f"{PARENT}/jobs/gone"),
     ]
+    assert said[0] == f"waiting for Cloud Scheduler ({PARENT}): list the jobs ..."
+    assert f"waiting for Cloud Scheduler ({PARENT}): create new ..." in said
+    new = fake.jobs[f"{PARENT}/jobs/new"]
+    assert (new.schedule, new.time_zone, new.description) == (
+        "0 10 * * MON",
+        "Europe/Zurich",
+        f"{MARKER} summary",
+    )
+    assert new.pubsub_target.topic_name == "projects/p/topics/intents"
+    assert json.loads(new.pubsub_target.data) == {
+        "intent": "summary",
+        "requestedBy": "scheduler/new",
+        "tradingMode": "paper",
+    }
+    assert dict(new.pubsub_target.attributes) == {"intent": "summary", "tradingMode": "paper"}
+    assert fake.jobs[f"{PARENT}/jobs/change"].schedule == "30 9 * * *"
+    assert fake.jobs[f"{PARENT}/jobs/other"] == unmanaged  # not ours: never touched
+    assert "projects/p/locations/us-east1/jobs/keep" in fake.jobs  # another location
     # Applying the same file again changes nothing: the jobs now match it.
-    fake.existing = [as_listed(j) for j in new_jobs]
-    again = scheduler.plan(new_jobs, prune=True)
+    again = scheduler(fake).plan(new_jobs, prune=True)
     assert (again.create, again.update, again.delete) == ([], [], [])
 
 
 def test_without_prune_nothing_is_deleted(tmp_path):
     _, jobs = load(write(tmp_path, [{"name": "a", "schedule": "0 9 * * *", "intent": "ping"}]))
-    fake = FakeGcloud([as_listed(j) for j in jobs])
-    assert Scheduler("p", "europe-west6", run=fake).plan([], prune=False).delete == []
+    fake = FakeScheduler()
+    scheduler(fake).apply(scheduler(fake).plan(jobs, prune=False))
+    assert scheduler(fake).plan([], prune=False).delete == []
+    assert scheduler(fake).plan([], prune=True).delete == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (
+            exceptions.PermissionDenied("The caller does not have permission"),
+            "roles/cloudscheduler.admin",
+        ),
+        (
+            exceptions.PermissionDenied("Cloud Scheduler API has not been used (SERVICE_DISABLED)"),
+            "gcloud services enable cloudscheduler.googleapis.com --project=p",
+        ),
+        (exceptions.ServiceUnavailable("unreachable"), "could not list the jobs"),
+        (exceptions.DeadlineExceeded("slow"), "DeadlineExceeded"),
+    ],
+)
+def test_service_errors_are_one_line_with_what_to_do(monkeypatch, capsys, error, words):
+    fake = FakeScheduler()
+    fake.fail = error
+    monkeypatch.setattr(schedules, "real_client", lambda project, say: fake)
+    code = cli.main(["schedules", "apply", "--project=p", "--region=europe-west6"])
+    assert code == cli.EXIT_UNAVAILABLE == 4
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("waiting for Cloud Scheduler")
+    assert len(err) == 2 and err[1].startswith("error: ") and words in err[1]
+    with pytest.raises(SchedulerUnavailable):
+        scheduler(fake).plan([], prune=False)
+
+
+def test_apply_through_the_cli_says_what_it_does(monkeypatch, capsys):
+    fake = FakeScheduler()
+    monkeypatch.setattr(schedules, "real_client", lambda project, say: fake)
+    _, jobs = load(EXAMPLE)
+    assert cli.main(["schedules", "apply", "--project=p", "--region=europe-west6"]) == 0
+    captured = capsys.readouterr()
+    assert f"applied: {len(jobs)} created, 0 updated, 0 deleted, 0 unchanged" in captured.out
+    assert captured.err.count("waiting for Cloud Scheduler") == 1 + len(jobs)
+    assert cli.main(["schedules", "apply", "--project=p", "--region=europe-west6"]) == 0
+    assert f"0 created, 0 updated, 0 deleted, {len(jobs)} unchanged" in capsys.readouterr().out
+
+
+def test_the_local_stack_s_project_is_never_taken_for_a_real_one(monkeypatch, capsys, no_network):
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:9")
+    monkeypatch.setenv("CLOUDSDK_CORE_PROJECT", "local-ib")
+    assert cli.main(["schedules", "apply"]) == cli.EXIT_INVALID
+    assert "give --project" in capsys.readouterr().err
+
+
+def test_credentials_come_from_adc_else_from_gcloud_else_a_clear_error(tmp_path, monkeypatch):
+    import google.auth
+    from google.auth import exceptions as auth_exceptions
+
+    def no_adc(**kwargs):
+        raise auth_exceptions.DefaultCredentialsError("none")
+
+    monkeypatch.setattr(google.auth, "default", no_adc)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SchedulerUnavailable, match="gcloud auth application-default login"):
+        schedules.credentials("p", say=lambda _: None)
+    gcloud = tmp_path / "gcloud"
+    gcloud.write_text("#!/bin/sh\n[ \"$*\" = 'auth print-access-token' ] && echo tok-123\n")
+    gcloud.chmod(0o755)
+    said: list[str] = []
+    assert schedules.credentials("p", say=said.append).token == "tok-123"
+    assert said == ["no application default credentials: asking gcloud for its account's token ..."]

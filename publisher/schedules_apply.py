@@ -1,0 +1,80 @@
+"""`python -m publisher schedules apply`: the dry run (every job, what it sends and its next runs,
+with nothing contacted) or the real apply (says what it waits for, then what it changed)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from publisher import cron, schedules
+from publisher.connection import EMULATORS
+
+NEXT_RUNS = 3
+
+
+def next_runs(job: schedules.Job, now: datetime, count: int = NEXT_RUNS) -> list[str]:
+    """The job's next run times in its own time zone, e.g. `Mon 2026-03-02 09:00 EST`."""
+    zone = ZoneInfo(job.time_zone)
+    return [
+        moment.strftime("%a %Y-%m-%d %H:%M %Z")
+        for moment in cron.next_runs(job.schedule, zone, now, count)
+    ]
+
+
+def describe(job: schedules.Job, topic: str, now: datetime, verb: str = "") -> str:
+    runs = ", ".join(next_runs(job, now)) or "never (no such date)"
+    return (
+        f"{verb + ' ' if verb else ''}{job.name}: {job.schedule} ({job.time_zone}) -> {topic}\n"
+        f"    next runs   {runs}\n"
+        f"    attributes  {json.dumps(job.attributes, sort_keys=True)}\n"
+        f"    data        {job.data}"
+    )
+
+
+def _project(args: argparse.Namespace, settings: dict) -> str | None:
+    if args.project or settings.get("project"):
+        return args.project or settings.get("project")
+    if any(os.environ.get(variable) for _, variable in EMULATORS.values()):
+        return None  # a sourced .devstack/env: its project is the local stack's, not a real one
+    return os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("CLOUDSDK_CORE_PROJECT")
+
+
+def run(args: argparse.Namespace, now: datetime | None = None) -> int:
+    settings, jobs = schedules.load(args.file)
+    now = now or datetime.now(UTC)
+    project = _project(args, settings)
+    location = args.region or settings.get("location")
+    if args.dry_run:
+        topic = f"projects/{project or 'PROJECT'}/topics/{settings.get('topic', 'intents')}"
+        print(
+            f"dry run: the {len(jobs)} jobs of {args.file.name} for Cloud Scheduler, project "
+            f"{project or 'PROJECT'}, location {location or 'LOCATION'} (nothing is contacted)\n"
+        )
+        for job in jobs:
+            print(describe(job, topic, now) + "\n")
+        print("dry run: nothing changed")
+        return 0
+    if not project or not location:
+        raise schedules.ScheduleError(
+            "give --project and --region (or project and location in the file): Cloud Scheduler "
+            "has no local emulator, so the local stack's project does not count"
+        )
+    scheduler = schedules.Scheduler(project, location, settings.get("topic", "intents"))
+    plan = scheduler.plan(jobs, args.prune)
+    for job in plan.create:
+        print(describe(job, scheduler.topic, now, "create"))
+    for job in plan.update:
+        print(describe(job, scheduler.topic, now, "update"))
+    for name in plan.delete:
+        print(f"delete {name}")
+    for name in plan.unchanged:
+        print(f"unchanged {name}")
+    scheduler.apply(plan)
+    print(
+        f"applied: {len(plan.create)} created, {len(plan.update)} updated, "
+        f"{len(plan.delete)} deleted, {len(plan.unchanged)} unchanged"
+    )
+    return 0
