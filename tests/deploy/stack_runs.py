@@ -189,6 +189,8 @@ class StackRun:
                 if re.search(r"worker\.server|functions-framework|gunicorn", cmdline)
                 else "simulator"
                 if "-m simulator" in cmdline
+                else "dashboard"
+                if "-m dashboard" in cmdline
                 else "other"
             )
             kinds.setdefault(kind, []).append(pid)
