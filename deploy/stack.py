@@ -57,6 +57,7 @@ class StackOptions:
     max_delivery_attempts: int = 20
     worker_output_to_console: bool = False
     config_file: Path = ROOT / "deploy" / "local-config.yaml"
+    dashboard: bool = True  # `python -m dashboard` next to the worker, publishing for its mode
 
 
 def _say(message: str) -> None:
@@ -73,6 +74,7 @@ class LocalStack:
         self.firestore_port = free_port()
         self.worker_port = free_port()
         self.gateway_port = free_port()
+        self.dashboard_port = free_port()
         self.log_dir = self.options.state_dir / "logs"
         self.children: dict[str, Child] = {}
         self._env_file: Path | None = None
@@ -86,6 +88,10 @@ class LocalStack:
     @property
     def worker_url(self) -> str:
         return f"http://127.0.0.1:{self.worker_port}/"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://127.0.0.1:{self.dashboard_port}/"
 
     def topic(self, name: str) -> str:
         return f"projects/{self.options.project}/topics/{name}"
@@ -149,6 +155,8 @@ class LocalStack:
             self.seed_config()
             self._start_worker()
             self._create_push_subscription()
+            if self.options.dashboard:
+                self._start_dashboard()
             self._progress(
                 f"stack up in {time.monotonic() - t0:.1f} s; worker at {self.worker_url}"
             )
@@ -174,7 +182,10 @@ class LocalStack:
     def write_env_file(self) -> Path:
         path = self._env_file = self.options.state_dir / "env"
         remove_on_exit(path)  # even when this process is killed
-        lines = [f"{k}={shlex.quote(v)}" for k, v in self.client_env().items()]
+        env = self.client_env()
+        if "dashboard" in self.children:
+            env["DASHBOARD_URL"] = self.dashboard_url
+        lines = [f"{k}={shlex.quote(v)}" for k, v in env.items()]
         path.write_text("\n".join(lines) + "\n")
         return path
 
@@ -269,6 +280,24 @@ class LocalStack:
         self._progress(
             f"worker up (gunicorn, 1 worker, 1 thread, mode {self.options.trading_mode})"
         )
+
+    def _start_dashboard(self) -> None:
+        dashboard = self._spawn(
+            "dashboard",
+            Child(
+                name="dashboard",
+                command=[sys.executable, "-m", "dashboard", "--port", str(self.dashboard_port)],
+                env={
+                    **self.client_env(),
+                    "DASHBOARD_MODES": self.options.trading_mode,
+                    "PYTHONUNBUFFERED": "1",
+                },
+                cwd=ROOT,
+                log_path=self.log_dir / "dashboard.log",
+            ),
+        )
+        dashboard.wait_until(http_answers(self.dashboard_url + "healthz", "ok"), 30, "answering")
+        self._progress(f"dashboard at {self.dashboard_url}")
 
     def restart_worker(self, **env: str) -> None:
         """Stop the worker (SIGTERM to its group) and start it again with `env` on top."""

@@ -155,7 +155,7 @@ def pipeline(stack: LocalStack, **env: str) -> Any:
     db = Database(settings)
     store = IntentStore(settings, db)
     session = GatewaySession(settings, db)
-    runner = Runner(settings, session=lambda: session, audit=store.audit, db=db)
+    runner = Runner(settings, session=lambda: session, audit=store.audit, db=db, renew=store.renew)
     built = Pipeline(
         settings=settings, store=store, publisher=ResultPublisher(settings), runner=runner
     )

@@ -17,7 +17,14 @@ class ConfigError(ValueError):
 
 
 class NotADelivery(ValueError):
-    """The HTTP request is not a Pub/Sub delivery at all (answered with 400)."""
+    """The HTTP request is not a Pub/Sub delivery at all (answered with 400).
+
+    The message is short and stable (it is the answer); `detail`, for the log only, may quote
+    what a library said about the input."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class Rejected(ValueError):

@@ -1,22 +1,24 @@
 """From a decoded delivery to an HTTP answer: validate, claim, run, record, publish.
 
-The answer follows the ack rules of docs/architecture.md: 2xx acks (terminal, rejected, expired,
-duplicate, other mode), 429 asks for a later retry (busy), 503 counts a transient failure.
+The answer follows the ack rules of docs/architecture.md: 2xx acks (terminal, rejected,
+expired, duplicate, other mode), 429 asks for a later retry (busy), 503 counts a transient
+failure.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import worker.intents  # noqa: F401 - importing the plugin package registers every intent
 from worker import logs, registry, results
 from worker import message as contract
-from worker.delivery import Delivery
+from worker.delivery import Delivery, parse_time, to_ms
 from worker.exceptions import Interrupted, PublishFailed, Rejected, ShuttingDown, StoreUnavailable
-from worker.logs import bind
 from worker.message import IntentMessage
 from worker.results import ResultPublisher
 from worker.runner import Runner
@@ -24,6 +26,8 @@ from worker.settings import Settings
 from worker.store import Claim, IntentStore
 
 log = logging.getLogger("worker")
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")  # how much of a rejected message's intent is kept
+_REMEMBERED = 1024  # rejections whose result this process published, by message id
 
 
 @dataclass(frozen=True)
@@ -34,32 +38,82 @@ class Answer:
     body: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Arrival:
+    """One delivery as the pipeline sees it: what came, and when."""
+
+    delivery: Delivery
+    received_at: datetime
+
+    @property
+    def message_id(self) -> str:
+        return self.delivery.message_id
+
+
 @dataclass
 class Pipeline:
     settings: Settings
     store: IntentStore
     publisher: ResultPublisher
     runner: Runner
+    # Rejections already published (message id -> result message id): a redelivery records the
+    # rejection without publishing it twice.
+    _rejected: OrderedDict[str, str] = field(default_factory=OrderedDict)
 
     def handle(self, delivery: Delivery) -> Answer:
+        """A message from the intents topic."""
+        return self._guarded(self._answer, delivery)
+
+    def handle_dead_letter(self, delivery: Delivery) -> Answer:
+        """A message Pub/Sub gave up delivering: its intent ends `failed` unless it ended."""
+        return self._guarded(self._dead_letter, delivery)
+
+    def _guarded(self, step: Any, delivery: Delivery) -> Answer:
         with logs.context(messageId=delivery.message_id):
-            return self._answer(delivery)
+            try:
+                return step(_Arrival(delivery, datetime.now(UTC)))
+            except (StoreUnavailable, PublishFailed, Interrupted) as exc:
+                # A result that could not be published stays in its record for the redelivery.
+                log.warning("%s; asking Pub/Sub to redeliver", exc)
+                return Answer(503, {"error": str(exc), "retryable": True})
 
-    def _answer(self, delivery: Delivery) -> Answer:
-        received_at = datetime.now(UTC)
-        try:
-            return self._handle(delivery, received_at)
-        except (StoreUnavailable, PublishFailed, Interrupted) as exc:
-            # A publish that failed is kept in the terminal record for the redelivery.
-            log.warning("%s; asking Pub/Sub to redeliver", exc)
-            return Answer(503, {"error": str(exc), "retryable": True})
+    # -- arrival ------------------------------------------------------------------------------
 
-    def _handle(self, delivery: Delivery, received_at: datetime) -> Answer:
-        own = self.settings.trading_mode
-        hint = delivery.attributes.get("tradingMode")
+    def _answer(self, arrival: _Arrival) -> Answer:
+        message = self._read(arrival)
+        if isinstance(message, Answer):
+            return message
+        if message.expires_at and message.expires_at <= arrival.received_at:
+            err = results.error("expired", f"expired at {results.iso(message.expires_at)}")
+            return self._close(arrival, message, "expired", err)
+        return self._run(arrival, message)
+
+    def _dead_letter(self, arrival: _Arrival) -> Answer:
+        message = self._read(arrival)
+        if isinstance(message, Answer):
+            return message
+        attributes = arrival.delivery.attributes
+        if not message.explicit_id:
+            # The dead-lettered copy has a new message id; its record was keyed by the old one,
+            # and is found by what the message asked and when it was first published.
+            published = parse_time(attributes.get("CloudPubSubDeadLetterSourceTopicPublishTime"))
+            found = self.store.find(message.fingerprint, to_ms(published)) if published else None
+            message = replace(message, id=found or message.id)
+        count = attributes.get("CloudPubSubDeadLetterSourceDeliveryCount", "?")
+        err = results.error(
+            "dead-lettered",
+            f"Pub/Sub gave up after {count} delivery attempts; the intent did not finish",
+        )
+        log.warning("dead letter of intent %s after %s delivery attempts", message.id, count)
+        return self._close(arrival, message, "failed", err)
+
+    def _read(self, arrival: _Arrival) -> IntentMessage | Answer:
+        """The validated message, or the answer for a message this worker does not run."""
+        delivery, own = arrival.delivery, self.settings.trading_mode
         # The attribute decides which worker owns a message; without one the body does, and a
         # message whose mode cannot be read belongs to the default mode, so only one of two
         # workers records its rejection.
+        hint = delivery.attributes.get("tradingMode")
         mode = hint if hint in contract.TRADING_MODES else None
         if mode and mode != own:
             return self._other_mode(mode)
@@ -85,107 +139,54 @@ class Pipeline:
         except Rejected as exc:
             if (mode or contract.DEFAULT_MODE) != own:
                 return self._other_mode(mode or contract.DEFAULT_MODE)
-            return self._reject(delivery, body, exc, received_at)
-        bind(intentId=message.id, intent=message.intent)
-        if message.expires_at and message.expires_at <= received_at:
-            err = results.error("expired", f"expired at {results.iso(message.expires_at)}")
-            return self._close_new(delivery, message.id, message, "expired", err, received_at)
-        return self._run(delivery, message, received_at)
-
-    @staticmethod
-    def _busy(intent_id: str) -> Answer:
-        log.info("intent %s is running elsewhere under a live lease; retry later", intent_id)
-        return Answer(429, {"id": intent_id, "status": "busy", "retryable": True})
+            return self._reject(arrival, _rejected_message(body, delivery, own), exc)
+        logs.bind(intentId=message.id, intent=message.intent)
+        return message
 
     def _other_mode(self, mode: str) -> Answer:
-        log.info(
-            "message for trading mode %s ignored by the %s worker", mode, self.settings.trading_mode
-        )
+        own = self.settings.trading_mode
+        log.info("message for trading mode %s ignored by the %s worker", mode, own)
         return Answer(200, {"ignored": f"for trading mode {mode}"})
 
-    def _reject(
-        self, delivery: Delivery, body: dict[str, Any], exc: Rejected, received_at: datetime
-    ) -> Answer:
-        try:
-            intent_id = contract.intent_id(body, delivery.attributes, delivery.message_id)
-        except Rejected:
-            intent_id = delivery.message_id
-        name = (
-            body.get("intent")
-            if isinstance(body.get("intent"), str)
-            else delivery.attributes.get("intent")
-        )
-        bind(intentId=intent_id)
+    # -- outcomes -----------------------------------------------------------------------------
+
+    def _reject(self, arrival: _Arrival, message: IntentMessage, exc: Rejected) -> Answer:
+        """One rejected result per rejected message: published first, then recorded (a
+        rejection never takes its id, so nothing waits on the record)."""
+        logs.bind(intentId=message.id)
         log.warning("message rejected: %s", exc)
-        message = IntentMessage(
-            id=intent_id,
-            intent=name or "",
-            trading_mode=self.settings.trading_mode,
-            requested_by=body.get("requestedBy")
-            if isinstance(body.get("requestedBy"), str)
-            else None,
-        )
-        err = results.error(exc.code, str(exc))
-        return self._close_new(delivery, intent_id, message, "rejected", err, received_at)
+        result = self._result(arrival, message, "rejected", error=results.error(exc.code, str(exc)))
+        published = self._rejected.get(arrival.message_id)
+        if published is None:
+            published = self.publisher.publish(result)
+            self._rejected[arrival.message_id] = published
+            while len(self._rejected) > _REMEMBERED:
+                self._rejected.popitem(last=False)
+        self.store.reject(message.id, self._fields(arrival, message), result, arrival.message_id)
+        return Answer(200, {"id": message.id, "status": "rejected", "resultMessageId": published})
 
-    def _close_new(
-        self,
-        delivery: Delivery,
-        intent_id: str,
-        message: IntentMessage,
-        status: str,
-        err: dict[str, Any],
-        received_at: datetime,
+    def _close(
+        self, arrival: _Arrival, message: IntentMessage, status: str, err: dict[str, Any]
     ) -> Answer:
-        result = results.build(
-            settings=self.settings,
-            id=intent_id,
-            intent=message.intent or None,
-            trading_mode=message.trading_mode,
-            status=status,
-            message_id=delivery.message_id,
-            received_at=received_at,
-            finished_at=datetime.now(UTC),
-            error=err,
-            requested_by=message.requested_by,
+        """End an intent on arrival (expired, dead-lettered), unless it ended or runs."""
+        result = self._result(arrival, message, status, error=err)
+        claim = self.store.close(
+            message.id, self._fields(arrival, message), result, arrival.message_id
         )
-        # An expired message ends an intent left unfinished by earlier attempts; a rejected one
-        # leaves it to the message that created it.
-        claim = self.store.close_new(
-            intent_id,
-            self._fields(message),
-            result,
-            delivery.message_id,
-            supersede=status == "expired",
-        )
-        if claim.kind == "busy":
-            return self._busy(intent_id)
-        if claim.kind == "pending":
-            log.info(
-                "id %s is already in progress; this %s message only adds an audit event",
-                intent_id,
-                status,
-            )
-            return Answer(200, {"id": intent_id, "status": "duplicate"})
-        if claim.kind == "ended":
-            return self._duplicate(intent_id, claim)
-        return self._publish(intent_id, claim.record["resultMessage"])
+        if claim.kind != "run":
+            return self._not_run(arrival, message, claim)
+        return self._publish(message.id, claim.record["resultMessage"])
 
-    def _run(self, delivery: Delivery, message: IntentMessage, received_at: datetime) -> Answer:
-        claim = self.store.claim(message.id, self._fields(message), delivery.message_id)
-        if claim.kind == "ended":
-            return self._duplicate(message.id, claim)
-        if claim.kind == "busy":
-            return self._busy(message.id)
+    def _run(self, arrival: _Arrival, message: IntentMessage) -> Answer:
+        claim = self.store.claim(message.id, self._fields(arrival, message), arrival.message_id)
         if claim.kind == "exhausted":
             last = (claim.record.get("lastError") or {}).get("message", "unknown")
             err = results.error(
                 "attempts-exhausted", f"gave up after {claim.attempts} attempts; last error: {last}"
             )
-            return self._finish(
-                message, delivery, "failed", {}, err, claim.attempts, received_at, None
-            )
-
+            return self._finish(arrival, message, claim.attempts, error=err)
+        if claim.kind != "run":
+            return self._not_run(arrival, message, claim)
         spec = registry.get(message.intent)
         assert spec is not None  # validate() only lets registered intents through
         started_at = datetime.now(UTC)
@@ -193,78 +194,60 @@ class Pipeline:
         if outcome.busy or isinstance(outcome.interrupted, ShuttingDown):
             # Neither is the intent's fault: give the attempt back and ask for a redelivery.
             reason = outcome.busy or str(outcome.interrupted)
-            self.store.release(
-                message.id,
-                results.error("busy", reason, retryable=True),
-                claim.attempts,
-                count=False,
-            )
+            busy = results.error("busy", reason, retryable=True)
+            self.store.release(message.id, busy, claim.attempts, count=False)
             log.info("intent %s not run now: %s", message.id, reason)
             status = 429 if outcome.busy else 503
             return Answer(status, {"id": message.id, "status": "busy", "retryable": True})
         err = outcome.error
         if err and err["retryable"] and claim.attempts < self.settings.max_attempts:
             self.store.release(message.id, err, claim.attempts)
-            log.warning(
-                "attempt %d of %d failed: %s",
-                claim.attempts,
-                self.settings.max_attempts,
-                err["message"],
-            )
+            attempts = f"{claim.attempts} of {self.settings.max_attempts}"
+            log.warning("attempt %s failed: %s", attempts, err["message"])
             return Answer(503, {"id": message.id, "status": "retrying", "error": err})
-        status = "failed" if err else "succeeded"
         return self._finish(
+            arrival,
             message,
-            delivery,
-            status,
-            outcome.output,
-            err,
             claim.attempts,
-            received_at,
-            started_at,
-            outcome.timings,
+            output=outcome.output,
+            error=err,
+            started_at=started_at,
+            timings=outcome.timings,
         )
 
     def _finish(
-        self,
-        message: IntentMessage,
-        delivery: Delivery,
-        status: str,
-        output: dict[str, Any],
-        err: dict[str, Any] | None,
-        attempts: int,
-        received_at: datetime,
-        started_at: datetime | None,
-        timings: dict[str, Any] | None = None,
+        self, arrival: _Arrival, message: IntentMessage, attempts: int, **outcome: Any
     ) -> Answer:
-        result = results.build(
-            settings=self.settings,
-            id=message.id,
-            intent=message.intent,
-            trading_mode=message.trading_mode,
-            status=status,
-            message_id=delivery.message_id,
-            received_at=received_at,
-            finished_at=datetime.now(UTC),
-            result=output,
-            error=err,
-            attempts=attempts,
-            started_at=started_at,
-            requested_by=message.requested_by,
-            timings=timings,
-        )
+        status = "failed" if outcome.get("error") else "succeeded"
+        result = self._result(arrival, message, status, attempts=attempts, **outcome)
         claim = self.store.finish(message.id, result)
-        if claim.kind == "ended":
-            return self._duplicate(message.id, claim)
+        if claim.kind != "run":
+            return self._not_run(arrival, message, claim)
         return self._publish(message.id, result)
 
-    def _duplicate(self, intent_id: str, claim: Claim) -> Answer:
-        record = claim.record
-        if not record.get("resultPublished") and record.get("resultMessage"):
-            log.info(
-                "intent %s ended before but its result was not published; publishing it now",
-                intent_id,
+    def _not_run(self, arrival: _Arrival, message: IntentMessage, claim: Claim) -> Answer:
+        """The answer when the record says this message does not run the intent now."""
+        intent_id, record = message.id, claim.record
+        if claim.kind == "busy":
+            log.info("intent %s is running elsewhere under a live lease; retry later", intent_id)
+            return Answer(429, {"id": intent_id, "status": "busy", "retryable": True})
+        if claim.kind == "reused":
+            earlier = (record.get("messageIds") or ["?"])[0]
+            return self._reject(
+                arrival,
+                message,
+                Rejected(
+                    "id-reused",
+                    f"id {intent_id!r} is taken by message {earlier} "
+                    f"({record.get('intent')}, {record.get('status')}), which asked for "
+                    "something else; publish this one with a new id",
+                ),
             )
+        if claim.kind == "lost":
+            log.warning("intent %s was taken over by another instance meanwhile", intent_id)
+            return Answer(200, {"id": intent_id, "status": "taken over"})
+        if not record.get("resultPublished") and record.get("resultMessage"):
+            log.info("intent %s ended before; publishing its result now", intent_id)
             return self._publish(intent_id, record["resultMessage"])
         log.info("duplicate delivery of intent %s (already %s)", intent_id, record.get("status"))
         return Answer(200, {"id": intent_id, "status": record.get("status"), "duplicate": True})
@@ -276,21 +259,65 @@ class Pipeline:
         except StoreUnavailable as exc:
             # The result is out: a 503 now would publish it a second time on the redelivery.
             log.warning("result of %s published but not marked as published: %s", intent_id, exc)
+        status = result["status"]
         log.info(
             "intent %s %s",
             intent_id,
-            result["status"],
-            extra={"fields": {"status": result["status"], "timings": result["timings"]}},
+            status,
+            extra={"fields": {"status": status, "timings": result["timings"]}},
         )
-        return Answer(
-            200, {"id": intent_id, "status": result["status"], "resultMessageId": published}
+        return Answer(200, {"id": intent_id, "status": status, "resultMessageId": published})
+
+    # -- records ------------------------------------------------------------------------------
+
+    def _result(
+        self,
+        arrival: _Arrival,
+        message: IntentMessage,
+        status: str,
+        *,
+        output: dict[str, Any] | None = None,
+        **outcome: Any,
+    ) -> dict[str, Any]:
+        return results.build(
+            settings=self.settings,
+            id=message.id,
+            intent=message.intent or None,
+            trading_mode=message.trading_mode,
+            status=status,
+            message_id=arrival.message_id,
+            received_at=arrival.received_at,
+            finished_at=datetime.now(UTC),
+            result=output,
+            requested_by=message.requested_by,
+            **outcome,
         )
 
     @staticmethod
-    def _fields(message: IntentMessage) -> dict[str, Any]:
+    def _fields(arrival: _Arrival, message: IntentMessage) -> dict[str, Any]:
+        published = arrival.delivery.publish_time
         return {
             "intent": message.intent,
             "params": message.params,
             "tradingMode": message.trading_mode,
             "requestedBy": message.requested_by,
+            "fingerprint": message.fingerprint,
+            "publishedAtMs": to_ms(published) if published else None,
         }
+
+
+def _rejected_message(body: dict[str, Any], delivery: Delivery, mode: str) -> IntentMessage:
+    """What can be told of a message that was rejected: its id if it has a usable one, its
+    intent name and requester if they are plain short strings (nothing else of it is kept)."""
+    try:
+        intent_id = contract.intent_id(body, delivery.attributes, delivery.message_id)
+    except Rejected:
+        intent_id = delivery.message_id
+    name = body.get("intent", delivery.attributes.get("intent"))
+    by = body.get("requestedBy")
+    return IntentMessage(
+        id=intent_id,
+        intent=name if isinstance(name, str) and _NAME.match(name) else "",
+        trading_mode=mode,
+        requested_by=by if isinstance(by, str) and len(by) <= 200 else None,
+    )

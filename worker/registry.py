@@ -35,6 +35,15 @@ class IntentContext:
     explicit_mode: bool = False
     # Orders sent so far, shared by the steps of a batch: risk limits are per intent.
     placed: list[Any] = field(default_factory=list)
+    # False once another instance took the intent over (this attempt's lease was lost).
+    owns: Callable[[], bool] = lambda: True
+
+    def check_owner(self) -> None:
+        """Raise before an order goes out when another attempt now owns the intent."""
+        if not self.owns():
+            raise IntentFailed(
+                "lease-lost", "another instance took this intent over", retryable=True
+            )
 
     def ib(self) -> Any:
         """The connected `ib_async.IB` of this worker's gateway session (started on first use)."""

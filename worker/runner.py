@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from worker.exceptions import (
     Interrupted,
     StoreUnavailable,
 )
+from worker.leases import Renewer
 from worker.message import IntentMessage
 from worker.registry import IntentContext, IntentSpec
 from worker.settings import Settings
@@ -42,10 +44,18 @@ class Runner:
     session: Callable[[], Any]  # -> GatewaySession, created on first use
     audit: Callable[[str, str, dict[str, Any]], None]
     db: Database | None = None
+    renew: Callable[[str], bool] | None = None  # extends the attempt's lease on the intent
 
     def run(self, spec: IntentSpec, message: IntentMessage, attempt: int) -> Outcome:
         outcome = Outcome()
         opened: list[Any] = []
+        lost = threading.Event()
+
+        def renew() -> bool:
+            if self.renew is None or self.renew(message.id):
+                return True
+            lost.set()  # the intent passed to another instance: no more orders from here
+            return False
 
         def open_gateway() -> Any:
             if not opened:
@@ -72,7 +82,9 @@ class Runner:
             open_gateway=open_gateway,
             db=self.db,
             explicit_mode=message.explicit_mode,
+            owns=lambda: not lost.is_set(),
         )
+        renewer = Renewer("intent lease", self.settings.lease_seconds / 3, renew).start()
         log.info("running intent %s (attempt %d)", message.intent, attempt)
         t0 = time.perf_counter()
         healthy = True
@@ -107,6 +119,7 @@ class Runner:
                 "internal", f"{exc.__class__.__name__}: {exc}", retryable=True
             )
         finally:
+            renewer.stop()
             outcome.timings["runMs"] = int((time.perf_counter() - t0) * 1000)
             for session in opened:
                 session.done() if healthy else session.close()

@@ -12,7 +12,6 @@ from worker import __version__, names
 from worker.exceptions import ConfigError
 from worker.names import TRADING_MODES
 
-LEASE_MARGIN_SECONDS = 60
 GATEWAY_MODES = ("ibc", "external", "simulator")
 
 
@@ -54,7 +53,7 @@ class Settings:
     version: str = __version__
     max_attempts: int = 5
     intent_deadline_seconds: int = 480
-    lease_seconds: int = 600
+    lease_seconds: int = 60
     max_message_bytes: int = 64 * 1024
     record_ttl_days: int = 30
     firestore_timeout_seconds: float = 10.0
@@ -66,7 +65,7 @@ class Settings:
     gateway_keepalive_seconds: int = 0
     gateway_connect_timeout_seconds: float = 120.0
     gateway_client_id: int = 1
-    gateway_lease_seconds: int = 120
+    gateway_lease_seconds: int = 60
     simulator_boot_delay: float = 0.0
     simulator_state: Path | None = None
     simulator_control_port: int | None = None
@@ -97,13 +96,6 @@ class Settings:
             )
         default_port = 4002 if mode == "paper" else 4001
         deadline = _int(env, "INTENT_DEADLINE_SECONDS", 480, minimum=1)
-        lease = _int(env, "LEASE_SECONDS", 600, minimum=1)
-        if lease < deadline + LEASE_MARGIN_SECONDS:
-            # The intent lease is not renewed: it must outlast the deadline and the cleanup.
-            raise ConfigError(
-                f"LEASE_SECONDS ({lease}) must be at least INTENT_DEADLINE_SECONDS ({deadline}) "
-                f"+ {LEASE_MARGIN_SECONDS}"
-            )
         return cls(
             trading_mode=mode,
             project=env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT") or None,
@@ -112,7 +104,8 @@ class Settings:
             revision=env.get("K_REVISION", "local"),
             max_attempts=_int(env, "MAX_ATTEMPTS", 5, minimum=1),
             intent_deadline_seconds=deadline,
-            lease_seconds=lease,
+            # Renewed every third of it while the intent runs: a dead owner loses it this fast.
+            lease_seconds=_int(env, "LEASE_SECONDS", 60, minimum=6),
             max_message_bytes=_int(env, "MAX_MESSAGE_BYTES", 64 * 1024, minimum=1),
             record_ttl_days=_int(env, "INTENT_RECORD_TTL_DAYS", 30, minimum=1),
             firestore_timeout_seconds=_float(env, "FIRESTORE_TIMEOUT_SECONDS", 10.0),
@@ -124,7 +117,7 @@ class Settings:
             gateway_keepalive_seconds=_int(env, "GATEWAY_KEEPALIVE_SECONDS", 0),
             gateway_connect_timeout_seconds=_float(env, "GATEWAY_CONNECT_TIMEOUT_SECONDS", 120.0),
             gateway_client_id=_int(env, "IB_CLIENT_ID", 1, minimum=0),
-            gateway_lease_seconds=_int(env, "GATEWAY_LEASE_SECONDS", 120, minimum=10),
+            gateway_lease_seconds=_int(env, "GATEWAY_LEASE_SECONDS", 60, minimum=6),
             simulator_boot_delay=_float(env, "SIMULATOR_BOOT_DELAY", 0.0, allow_zero=True),
             simulator_state=Path(env["SIMULATOR_STATE"]) if env.get("SIMULATOR_STATE") else None,
             simulator_control_port=_int(env, "SIMULATOR_CONTROL_PORT", 0) or None,

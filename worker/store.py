@@ -1,14 +1,15 @@
-"""Firestore records: claiming `intents/{id}`, terminal records and the audit trail.
+"""Intent records: `intents/{mode}:{id}` and their audit trail `intents/{mode}:{id}/events`.
 
-Every write is a batch committed with a precondition (the document must not exist, or must be
-unchanged since it was read), so claims are atomic without transactions, and every call has a
-deadline: when Firestore is unreachable the delivery gets a 503 within seconds, not minutes.
-Writes start from a guess (a new id does not exist; an intent this process claimed is unchanged
-since) and read the document only when the precondition says the guess was wrong.
+Every write is one batch: the record and its events together, with a precondition (the record
+must not exist yet, or must be unchanged since it was read), so claims are atomic without
+transactions. Writes start from a guess (a new id does not exist; a record this process wrote
+last is unchanged since) and read the record only when the precondition says the guess was
+wrong. What an existing record means for a new message is decided in one place, `_existing`.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 
 from worker.database import Database
 from worker.exceptions import StoreUnavailable
+from worker.leases import held_by_other
 from worker.settings import Settings
 
 TERMINAL = ("succeeded", "failed", "rejected", "expired")
@@ -23,13 +25,21 @@ _CONTENTION_RETRIES = 5
 T = TypeVar("T")
 
 
+def record_key(trading_mode: str, intent_id: str) -> str:
+    """The document key of an intent: `intents/{mode}:{id}`. The mode keeps paper and live apart
+    (the same id may run in both), and the prefix makes every valid id a key Firestore accepts
+    (never `.`, `..` or `__x__`)."""
+    return f"{trading_mode}:{intent_id}"
+
+
 @dataclass(frozen=True)
 class Claim:
-    """What claiming an intent id decided.
+    """What the store decided for a message.
 
-    kind: `run` (this attempt owns it), `ended` (already terminal), `busy` (running elsewhere
-    under a live lease), `exhausted` (no attempts left) or `pending` (exists, not terminal,
-    met by a message that cannot run).
+    kind: `run` (this attempt owns the intent, or the result in `record` is to be published),
+    `ended` (already terminal), `busy` (running elsewhere under a live lease), `exhausted` (no
+    attempts left), `reused` (the id belongs to a message asking for something else), `lost`
+    (another instance took the intent over).
     """
 
     kind: str
@@ -39,7 +49,7 @@ class Claim:
 
 @dataclass(frozen=True)
 class _Doc:
-    """A document as read (or as guessed): its data and the update time to write against."""
+    """A record as read (or as guessed): its data and the update time to write against."""
 
     exists: bool
     data: dict[str, Any] = field(default_factory=dict)
@@ -50,27 +60,259 @@ _ABSENT = _Doc(exists=False)
 
 
 class _Changed(Exception):
-    """The document is not as assumed; read it and decide again."""
+    """The record is not as assumed; read it and decide again."""
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def record_key(trading_mode: str, intent_id: str) -> str:
-    """The document key of an intent: `intents/{mode}:{id}`. The mode keeps paper and live apart
-    (the same id may run in both), and the prefix makes every valid id a key Firestore accepts
-    (never `.`, `..` or `__x__`)."""
-    return f"{trading_mode}:{intent_id}"
-
-
 class IntentStore:
-    """`intents/{mode}:{id}` documents of this worker's trading mode and their `events`."""
+    """The intent records of this worker's trading mode."""
 
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
+        self.owner = settings.instance_id
         self._written: dict[str, Any] = {}  # intent id -> update time of this process's last write
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    def claim(self, intent_id: str, fields: dict[str, Any], message_id: str) -> Claim:
+        """Take the intent for one attempt, or say why not."""
+
+        def attempt(doc: _Doc) -> Claim:
+            decided = self._existing(doc, fields)
+            if decided is not None:
+                return self._noted(intent_id, doc, message_id, decided)
+            attempts = int(doc.data.get("attempts", 0)) + 1 if doc.exists else 1
+            if attempts > self.settings.max_attempts:
+                return Claim("exhausted", attempts - 1, doc.data)
+            held = doc.data.get("lease") or {}
+            kind = "taken over" if held.get("owner") not in (None, self.owner) else "claimed"
+            now = _now()
+            running = {"status": "running", "attempts": attempts, "lease": self._lease(now)}
+            events = [{"type": kind, "messageId": message_id, "attempt": attempts}]
+            if kind == "taken over":
+                events[0]["previousOwner"] = held.get("owner")
+            if doc.exists and doc.data.get("status") != "rejected":
+                update = {**running, "messageIds": self._union(message_id), "startedAt": now}
+                self._commit(intent_id, doc, update, events)
+            else:
+                fresh = self._fresh(intent_id, fields, message_id, now) | running
+                received = _received(message_id)
+                self._commit(intent_id, doc, fresh | {"startedAt": now}, [received, *events])
+            return Claim("run", attempts, doc.data)
+
+        return self._retrying(intent_id, _ABSENT, attempt)
+
+    def close(
+        self, intent_id: str, fields: dict[str, Any], result: dict[str, Any], message_id: str
+    ) -> Claim:
+        """End an intent on arrival with `result` (expired, dead-lettered): a new record, or an
+        unfinished one no live lease protects. The claim's record holds the result to publish:
+        an expiry after attempts that may have traded is a failure, not `expired`."""
+
+        def attempt(doc: _Doc) -> Claim:
+            decided = self._existing(doc, fields)
+            if decided is not None:
+                return self._noted(intent_id, doc, message_id, decided)
+            now, attempts = _now(), int(doc.data.get("attempts", 0))
+            ended = _after_attempts(result, attempts)
+            terminal = {
+                "status": ended["status"],
+                "finishedAt": now,
+                "error": ended["error"],
+                "result": ended["result"],
+                "resultMessage": ended,
+                "resultPublished": False,
+            }
+            event = {"type": ended["status"], "messageId": message_id, "error": ended["error"]}
+            if doc.exists and doc.data.get("status") != "rejected":
+                update = {**terminal, "messageIds": self._union(message_id)}
+                self._commit(intent_id, doc, update | self._no_lease(), [event])
+            else:
+                fresh = self._fresh(intent_id, fields, message_id, now) | terminal
+                self._commit(intent_id, doc, fresh, [_received(message_id), event])
+            return Claim("run", attempts, {"resultMessage": ended})
+
+        return self._retrying(intent_id, _ABSENT, attempt)
+
+    def reject(
+        self, intent_id: str, fields: dict[str, Any], result: dict[str, Any], message_id: str
+    ) -> None:
+        """Record a rejection whose result is already published. A rejection never takes an id:
+        its record is replaced by the next valid message with the id, and an id in use keeps
+        its record (the rejection is one more event there)."""
+        event = {"type": "rejected", "messageId": message_id, "error": result["error"]}
+
+        def attempt(doc: _Doc) -> None:
+            if not doc.exists:
+                record = self._fresh(intent_id, fields, message_id, _now()) | {
+                    "status": "rejected",
+                    "attempts": 0,
+                    "finishedAt": _now(),
+                    "error": result["error"],
+                    "result": result["result"],
+                    "resultMessage": result,
+                    "resultPublished": True,
+                }
+                self._commit(intent_id, doc, record, [_received(message_id), event])
+            elif message_id not in doc.data.get("messageIds", []):
+                self._commit(intent_id, doc, {"messageIds": self._union(message_id)}, [event])
+
+        self._retrying(intent_id, _ABSENT, attempt)
+
+    def finish(self, intent_id: str, result: dict[str, Any]) -> Claim:
+        """Record the terminal status: `run` (publish it), `ended` when an attempt that took
+        this intent over recorded its own first, `lost` while that attempt still runs."""
+
+        def attempt(doc: _Doc) -> Claim:
+            if doc.data.get("status") in TERMINAL and doc.data.get("resultMessage"):
+                return Claim("ended", doc.data.get("attempts", 0), doc.data)
+            if held_by_other(doc.data.get("lease"), self.owner, _now()):
+                return Claim("lost", doc.data.get("attempts", 0), doc.data)
+            update = {
+                "status": result["status"],
+                "result": result["result"],
+                "error": result["error"],
+                "finishedAt": _now(),
+                "resultMessage": result,
+                "resultPublished": False,
+                **self._no_lease(),
+            }
+            event = {
+                "type": "finished",
+                "status": result["status"],
+                "error": result["error"],
+                "attempt": result["attempts"],
+            }
+            self._commit(intent_id, doc, update, [event])
+            return Claim("run", result["attempts"], {"resultMessage": result})
+
+        return self._retrying(intent_id, self._mine(intent_id), attempt)
+
+    def release(
+        self, intent_id: str, error: dict[str, Any], attempts: int, count: bool = True
+    ) -> None:
+        """Give the intent back for a redelivery; `count=False` does not use up the attempt."""
+        fields: dict[str, Any] = {"status": "received", **self._no_lease()}
+        if count:
+            fields["lastError"] = error
+            event = {"type": "attempt failed", "attempt": attempts, "error": error}
+        else:
+            fields["attempts"] = attempts - 1
+            event = {"type": "attempt returned", "attempt": attempts, "reason": error["message"]}
+
+        def attempt(doc: _Doc) -> None:
+            owner = (doc.data.get("lease") or {}).get("owner")
+            if doc.data.get("status") in TERMINAL or owner not in (None, self.owner):
+                return  # ended or taken over meanwhile: that is the record to keep
+            self._commit(intent_id, doc, fields, [event])
+
+        self._retrying(intent_id, self._mine(intent_id), attempt)
+        self._written.pop(intent_id, None)
+
+    def renew(self, intent_id: str) -> bool:
+        """Extend this attempt's lease; False once the intent ended or another owner has it."""
+        doc = self._read(intent_id)
+        lease = doc.data.get("lease") or {}
+        if doc.data.get("status") != "running" or lease.get("owner") != self.owner:
+            return False
+        with contextlib.suppress(_Changed):  # written meanwhile: the next renewal looks again
+            self._commit(intent_id, doc, {"lease": self._lease(_now())}, [])
+        return True
+
+    def mark_published(self, intent_id: str, published_id: str) -> None:
+        """Note that the result went out, so a redelivery does not publish it again."""
+        update = {"resultPublished": True, "resultMessageId": published_id}
+        event = {"type": "result published", "resultMessageId": published_id}
+        self._retrying(
+            intent_id, _Doc(True), lambda doc: self._commit(intent_id, None, update, [event])
+        )
+        self._written.pop(intent_id, None)
+
+    def audit(self, intent_id: str, kind: str, detail: dict[str, Any]) -> None:
+        """Append an audit event (orders placed, fills) without touching the intent record."""
+        event = {"type": kind, **detail}
+        self._retrying(
+            intent_id, _Doc(True), lambda doc: self._commit(intent_id, None, None, [event])
+        )
+
+    def find(self, fingerprint: str, published_ms: int) -> str | None:
+        """The id of the intent a message started, by what it asked and when it was published
+        (how a dead-lettered copy, which has a new message id, finds its record)."""
+        query = (
+            self.db.collection("intents")
+            .where("tradingMode", "==", self.settings.trading_mode)
+            .where("fingerprint", "==", fingerprint)
+            .where("publishedAtMs", "==", published_ms)
+            .limit(1)
+        )
+        found = self.db.stream(query)
+        return found[0].to_dict().get("id") if found else None
+
+    def _existing(self, doc: _Doc, fields: dict[str, Any]) -> Claim | None:
+        """What an existing record means for a new valid message, or None to go ahead. A rejected
+        record never holds its id; a record of a different request makes the id `reused`."""
+        data = doc.data
+        if not doc.exists or data.get("status") == "rejected":
+            return None
+        attempts = data.get("attempts", 0)
+        if data.get("fingerprint") not in (None, fields.get("fingerprint")):
+            return Claim("reused", attempts, data)
+        if data.get("status") in TERMINAL:
+            return Claim("ended", attempts, data)
+        if held_by_other(data.get("lease"), self.owner, _now()):
+            return Claim("busy", attempts, data)
+        return None
+
+    def _noted(self, intent_id: str, doc: _Doc, message_id: str, claim: Claim) -> Claim:
+        """Add the message to a record it cannot change: an audit event for every duplicate
+        delivery and for each message reusing the id (whose rejection is published once); a busy
+        record is left alone, its message comes back."""
+        known = message_id in doc.data.get("messageIds", [])
+        if claim.kind == "ended" or (claim.kind == "reused" and not known):
+            kind = "duplicate" if claim.kind == "ended" else "id reused"
+            self._commit(
+                intent_id,
+                doc,
+                {"messageIds": self._union(message_id)},
+                [{"type": kind, "messageId": message_id}],
+            )
+        return claim
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _fresh(
+        self, intent_id: str, fields: dict[str, Any], message_id: str, now: datetime
+    ) -> dict[str, Any]:
+        return {
+            **fields,
+            "id": intent_id,
+            "messageIds": [message_id],
+            "receivedAt": now,
+            "resultPublished": False,
+            "expireAt": now + timedelta(days=self.settings.record_ttl_days),
+        }
+
+    def _lease(self, now: datetime) -> dict[str, Any]:
+        return {
+            "owner": self.owner,
+            "expiresAt": now + timedelta(seconds=self.settings.lease_seconds),
+        }
+
+    @staticmethod
+    def _no_lease() -> dict[str, Any]:
+        from google.cloud import firestore
+
+        return {"lease": firestore.DELETE_FIELD}
+
+    @staticmethod
+    def _union(message_id: str) -> Any:
+        from google.cloud import firestore
+
+        return firestore.ArrayUnion([message_id])
 
     def _ref(self, intent_id: str) -> Any:
         return self.db.collection("intents").document(
@@ -88,21 +330,25 @@ class IntentStore:
         doc: dict[str, Any] | None,
         events: list[dict[str, Any]],
     ) -> None:
-        """Create the document (base absent) or update it (base unchanged), with its events."""
+        """Write the record (created when `base` is absent, else updated when `base` is
+        unchanged, or unconditionally without a base) and its events, in one batch."""
         from google.api_core import exceptions
+        from google.cloud import firestore
 
         batch, ref, now = self.db.client.batch(), self._ref(intent_id), _now()
         if doc is not None and base is not None and not base.exists:
-            batch.create(ref, doc)
+            batch.create(ref, {**doc, "updatedAt": now})
         elif doc is not None:
+            if base is not None and base.data.get("status") == "rejected" and "id" in doc:
+                # A rejected record gives its id to this message's new record: replace it whole.
+                doc = {**{k: firestore.DELETE_FIELD for k in base.data}, **doc}
             option = None
             if base is not None and base.update_time is not None:
                 option = self.db.client.write_option(last_update_time=base.update_time)
-            batch.update(ref, doc, option=option)
+            batch.update(ref, {**doc, "updatedAt": now}, option=option)
         for i, event in enumerate(events):
             # Distinct times keep the audit trail in order when read back sorted by `at`.
-            entry = {"at": now + timedelta(microseconds=i), "owner": self.settings.instance_id}
-            entry.update(event)
+            entry = {"at": now + timedelta(microseconds=i), "owner": self.owner, **event}
             batch.create(ref.collection("events").document(), entry)
         try:
             written = self.db.commit(batch)
@@ -128,260 +374,21 @@ class IntentStore:
         raise StoreUnavailable("intent record kept changing under contention")
 
     def _mine(self, intent_id: str) -> _Doc | None:
-        """The guess for an intent this process wrote last: unchanged and not terminal."""
+        """The guess for an intent this process wrote last: unchanged and still running."""
         version = self._written.get(intent_id)
-        return _Doc(True, {"status": "running"}, version) if version is not None else None
+        lease = {"owner": self.owner}
+        return _Doc(True, {"status": "running", "lease": lease}, version) if version else None
 
-    def claim(self, intent_id: str, fields: dict[str, Any], message_id: str) -> Claim:
-        """Take `intents/{id}` for one attempt, or say why not."""
-        from google.cloud import firestore
 
-        settings, owner = self.settings, self.settings.instance_id
-
-        def attempt(doc: _Doc) -> Claim:
-            now = _now()
-            lease = {"owner": owner, "expiresAt": now + timedelta(seconds=settings.lease_seconds)}
-            if not doc.exists:
-                self._commit(
-                    intent_id,
-                    doc,
-                    {
-                        **fields,
-                        "id": intent_id,
-                        "status": "running",
-                        "attempts": 1,
-                        "lease": lease,
-                        "messageIds": [message_id],
-                        "receivedAt": now,
-                        "startedAt": now,
-                        "updatedAt": now,
-                        "resultPublished": False,
-                        "expireAt": now + timedelta(days=settings.record_ttl_days),
-                    },
-                    [
-                        {"type": "received", "messageId": message_id},
-                        {"type": "claimed", "messageId": message_id, "attempt": 1},
-                    ],
-                )
-                return Claim("run", attempts=1)
-            record = doc.data
-            ids = firestore.ArrayUnion([message_id])
-            if record.get("status") in TERMINAL:
-                self._commit(
-                    intent_id,
-                    doc,
-                    {"messageIds": ids, "updatedAt": now},
-                    [{"type": "duplicate", "messageId": message_id}],
-                )
-                return Claim("ended", attempts=record.get("attempts", 0), record=record)
-            held = record.get("lease") or {}
-            if held.get("owner") not in (None, owner) and held.get("expiresAt", now) > now:
-                return Claim("busy", attempts=record.get("attempts", 0), record=record)
-            attempts = int(record.get("attempts", 0)) + 1
-            if attempts > settings.max_attempts:
-                return Claim("exhausted", attempts=attempts - 1, record=record)
-            kind = "taken over" if held.get("owner") not in (None, owner) else "claimed"
-            self._commit(
-                intent_id,
-                doc,
-                {
-                    "status": "running",
-                    "attempts": attempts,
-                    "lease": lease,
-                    "messageIds": ids,
-                    "startedAt": now,
-                    "updatedAt": now,
-                },
-                [
-                    {
-                        "type": kind,
-                        "messageId": message_id,
-                        "attempt": attempts,
-                        "previousOwner": held.get("owner"),
-                    }
-                ],
-            )
-            return Claim("run", attempts=attempts, record=record)
-
-        return self._retrying(intent_id, _ABSENT, attempt)
-
-    def close_new(
-        self,
-        intent_id: str,
-        fields: dict[str, Any],
-        result: dict[str, Any],
-        message_id: str,
-        supersede: bool = False,
-    ) -> Claim:
-        """Record an intent that ends on arrival (rejected, expired) unless the id is taken.
-
-        With `supersede`, an unfinished intent not running under a live lease ends too; the
-        claim's record then holds the result to publish.
-        """
-        from google.cloud import firestore
-
-        def attempt(doc: _Doc) -> Claim:
-            if doc.exists and supersede and doc.data.get("status") not in TERMINAL:
-                return self._supersede(intent_id, doc, result, message_id)
-            now = _now()
-            if doc.exists:
-                self._commit(
-                    intent_id,
-                    doc,
-                    {"messageIds": firestore.ArrayUnion([message_id]), "updatedAt": now},
-                    [
-                        {
-                            "type": "duplicate",
-                            "messageId": message_id,
-                            "note": f"a later message with this id was {result['status']}",
-                        }
-                    ],
-                )
-                ended = doc.data.get("status") in TERMINAL
-                return Claim("ended" if ended else "pending", record=doc.data)
-            self._commit(
-                intent_id,
-                doc,
-                {
-                    **fields,
-                    "id": intent_id,
-                    "status": result["status"],
-                    "attempts": 0,
-                    "messageIds": [message_id],
-                    "receivedAt": now,
-                    "finishedAt": now,
-                    "updatedAt": now,
-                    "error": result["error"],
-                    "result": result["result"],
-                    "resultMessage": result,
-                    "resultPublished": False,
-                    "expireAt": now + timedelta(days=self.settings.record_ttl_days),
-                },
-                [
-                    {"type": "received", "messageId": message_id},
-                    {"type": result["status"], "messageId": message_id, "error": result["error"]},
-                ],
-            )
-            return Claim("run", record={"resultMessage": result})
-
-        return self._retrying(intent_id, _ABSENT, attempt)
-
-    def _supersede(
-        self, intent_id: str, doc: _Doc, result: dict[str, Any], message_id: str
-    ) -> Claim:
-        """End an unfinished intent with `result`, unless it runs elsewhere under a live lease."""
-        from google.cloud import firestore
-
-        now, record = _now(), doc.data
-        held = record.get("lease") or {}
-        mine = held.get("owner") in (None, self.settings.instance_id)
-        if not mine and held.get("expiresAt", now) > now:
-            return Claim("busy", attempts=record.get("attempts", 0), record=record)
-        ended = _after_attempts(result, int(record.get("attempts", 0)))
-        self._commit(
-            intent_id,
-            doc,
-            {
-                "status": ended["status"],
-                "messageIds": firestore.ArrayUnion([message_id]),
-                "finishedAt": now,
-                "updatedAt": now,
-                "lease": firestore.DELETE_FIELD,
-                "error": ended["error"],
-                "result": ended["result"],
-                "resultMessage": ended,
-                "resultPublished": False,
-            },
-            [{"type": ended["status"], "messageId": message_id, "error": ended["error"]}],
-        )
-        return Claim("run", attempts=ended["attempts"], record={"resultMessage": ended})
-
-    def finish(self, intent_id: str, result: dict[str, Any]) -> Claim:
-        """Record the terminal status: `run` (publish it), or `ended` when another attempt
-        (one that took over this intent) recorded its own first."""
-        from google.cloud import firestore
-
-        def attempt(doc: _Doc) -> Claim:
-            if doc.data.get("status") in TERMINAL and doc.data.get("resultMessage"):
-                return Claim("ended", attempts=doc.data.get("attempts", 0), record=doc.data)
-            now = _now()
-            self._commit(
-                intent_id,
-                doc,
-                {
-                    "status": result["status"],
-                    "result": result["result"],
-                    "error": result["error"],
-                    "finishedAt": now,
-                    "updatedAt": now,
-                    "lease": firestore.DELETE_FIELD,
-                    "resultMessage": result,
-                    "resultPublished": False,
-                },
-                [
-                    {
-                        "type": "finished",
-                        "status": result["status"],
-                        "error": result["error"],
-                        "attempt": result["attempts"],
-                    }
-                ],
-            )
-            return Claim("run", attempts=result["attempts"], record={"resultMessage": result})
-
-        return self._retrying(intent_id, self._mine(intent_id), attempt)
-
-    def release(
-        self, intent_id: str, error: dict[str, Any], attempts: int, count: bool = True
-    ) -> None:
-        """Give the intent back for a redelivery; `count=False` does not use up the attempt."""
-        from google.cloud import firestore
-
-        fields: dict[str, Any] = {"status": "received", "lease": firestore.DELETE_FIELD}
-        if count:
-            fields["lastError"] = error
-            event = {"type": "attempt failed", "attempt": attempts, "error": error}
-        else:
-            fields["attempts"] = attempts - 1
-            event = {"type": "attempt returned", "attempt": attempts, "reason": error["message"]}
-
-        def attempt(doc: _Doc) -> None:
-            owner = (doc.data.get("lease") or {}).get("owner")
-            if doc.data.get("status") in TERMINAL or owner not in (None, self.settings.instance_id):
-                return  # ended or taken over meanwhile: that is the record to keep
-            self._commit(intent_id, doc, {**fields, "updatedAt": _now()}, [event])
-
-        self._retrying(intent_id, self._mine(intent_id), attempt)
-        self._written.pop(intent_id, None)
-
-    def mark_published(self, intent_id: str, published_id: str) -> None:
-        """Note that the result went out, so a redelivery does not publish it again."""
-        self._retrying(
-            intent_id,
-            _Doc(True),
-            lambda doc: self._commit(
-                intent_id,
-                None,
-                {"resultPublished": True, "resultMessageId": published_id},
-                [{"type": "result published", "resultMessageId": published_id}],
-            ),
-        )
-        self._written.pop(intent_id, None)
-
-    def audit(self, intent_id: str, kind: str, detail: dict[str, Any]) -> None:
-        """Append an audit event (orders placed, fills) without touching the intent record."""
-        self._retrying(
-            intent_id,
-            _Doc(True),
-            lambda doc: self._commit(intent_id, None, None, [{"type": kind, **detail}]),
-        )
+def _received(message_id: str) -> dict[str, Any]:
+    return {"type": "received", "messageId": message_id}
 
 
 def _after_attempts(result: dict[str, Any], attempts: int) -> dict[str, Any]:
     """An arrival-time result for an intent earlier attempts ran: one that may have partly run
     (its orders wait in openOrders) did not "expire" (never executed), it failed, and says so."""
-    if not attempts:
-        return result
+    if not attempts or result["status"] != "expired":
+        return {**result, "attempts": attempts}
     message = (
         f"{result['error']['message']} after {attempts} attempt(s); it may have partly run: "
         "run trade-reconciliation"

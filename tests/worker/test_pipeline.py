@@ -267,14 +267,19 @@ def test_same_id_published_twice_through_pubsub_runs_once(stack, db, results):
     assert events(db, intent_id).count("claimed") == 1
 
 
-def test_rejected_message_reusing_a_finished_id_adds_only_an_audit_event(stack, db, results):
+def test_rejected_message_with_a_finished_id_is_rejected_and_leaves_the_record(
+    stack, db, results
+):
     intent_id = unique("reuse")
     assert post(stack, envelope({"intent": "ping", "id": intent_id}))[0] == 200
-    status, _ = post(stack, envelope({"intent": "ping", "id": intent_id, "bogus": 1}))
-    assert status == 200
+    bogus = envelope({"intent": "ping", "id": intent_id, "bogus": 1})
+    assert post(stack, bogus)[0] == 200
+    assert post(stack, bogus)[0] == 200  # a redelivery: nothing new
     found = results.all_for(intent_id)
-    assert [r["status"] for r in found] == ["succeeded"]
+    assert [r["status"] for r in found] == ["succeeded", "rejected"]
+    assert "unknown field 'bogus'" in found[1]["error"]["message"]
     assert record(db, intent_id)["status"] == "succeeded"
+    assert events(db, intent_id).count("rejected") == 1
 
 
 def test_intent_running_under_a_live_lease_elsewhere_gets_429_then_is_taken_over(
