@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from worker.exceptions import PublishFailed
+from worker.logs import redact
 from worker.settings import Settings
 
 
@@ -59,7 +60,9 @@ def build(
 
 
 def error(code: str, message: str, *, retryable: bool = False) -> dict[str, Any]:
-    return {"code": code, "message": message, "retryable": retryable}
+    """The `error` of a result and a record. Its message is redacted like a log line: it may
+    quote what a gateway or a library said, and it goes to Firestore and the results topic."""
+    return {"code": code, "message": redact(message), "retryable": retryable}
 
 
 class ResultPublisher:
