@@ -76,11 +76,13 @@ def line_chart(series: list[Series], title: str, description: str) -> Markup:
             f"{escape(fmt_number(tick))}</text>"
         )
     moments = _time_ticks(t0, t1)
+    span = t1 - t0
+    label = "%H:%M:%S" if span < 3 * 3600 else "%m-%d %H:%M" if span < 3 * 86400 else "%Y-%m-%d"
     for n, moment in enumerate(moments):
         anchor = "start" if n == 0 else "end" if n == len(moments) - 1 else "middle"
         parts.append(
             f'<text class="axis" x="{x(moment):.1f}" y="{HEIGHT - 14}" text-anchor="{anchor}">'
-            f"{escape(moment.strftime('%m-%d %H:%M'))}</text>"
+            f"{escape(moment.strftime(label))}</text>"
         )
     for s in series:
         ordered = sorted(s.points)

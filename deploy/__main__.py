@@ -27,7 +27,7 @@ def up(state_dir: Path) -> int:
         here = Path.cwd()
         shown = env_file.relative_to(here) if env_file.is_relative_to(here) else env_file
         print(
-            f"\nLocal stack is up. In another terminal:\n"
+            f"\nLocal stack is up. Dashboard: {stack.dashboard_url}\nIn another terminal:\n"
             f"  set -a; . {shown}; set +a\n"
             f'  gcloud pubsub topics publish intents --message=\'{{"intent":"ping"}}\'\n'
             f"  gcloud pubsub subscriptions pull intent-results-tap --auto-ack\n"

@@ -23,11 +23,8 @@ def _print_result(result: dict[str, Any], stack: LocalStack) -> None:
         ("run", f"{timings.get('runMs')} ms"),
         ("total", f"{timings.get('totalMs')} ms"),
         ("worker", "{service} {revision} v{version}".format(**result["worker"])),
-        (
-            "audit",
-            f"Firestore intents/{result.get('id')}/events "
-            f"(emulator 127.0.0.1:{stack.firestore_port})",
-        ),
+        ("show", f".venv/bin/python -m publisher show {result.get('id')}"),
+        ("dashboard", f"{stack.dashboard_url}intents/paper/{result.get('id')}"),
     ]
     if result.get("error"):
         rows.append(("error", result["error"]["message"]))
@@ -127,12 +124,37 @@ def _step(stack: LocalStack, message: dict[str, Any], what: str) -> dict[str, An
     return result
 
 
+def _stay_up(stack: LocalStack, ok: bool, real: dict[str, Any]) -> int:
+    """At a terminal: keep the stack and its dashboard up for a look, until Ctrl-C."""
+    import signal
+
+    env_file = stack.write_env_file()
+    here = Path.cwd()
+    shown = env_file.relative_to(here) if env_file.is_relative_to(here) else env_file
+    print(
+        f"\ndemo {'succeeded' if ok else 'FAILED'}. The dashboard shows its intents, their "
+        f"timelines, the holdings and the account chart:\n  {stack.dashboard_url}\n"
+        f"Or from another terminal:\n  set -a; . {shown}; set +a\n"
+        f"  .venv/bin/python -m publisher show {real.get('id')}\n"
+        f"  .venv/bin/python -m publisher holdings\n"
+        f"The stack stays up until Ctrl-C.",
+        flush=True,
+    )
+    try:
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        return 0 if ok else 1
+
+
 def run(state_dir: Path) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # keep our lines in order with the stack's
     try:
         with LocalStack(StackOptions(state_dir=state_dir)) as stack:
+            print(f"dashboard: {stack.dashboard_url}", flush=True)
             ping = _step(stack, {"intent": "ping"}, "the walking pipeline")
             _print_result(ping, stack)
+            before = _step(stack, {"intent": "summary"}, "summary before trading")
             dry = _step(
                 stack,
                 {"intent": "allocation", "params": {"dryRun": True}},
@@ -145,8 +167,10 @@ def run(state_dir: Path) -> int:
             summary = _step(stack, {"intent": "summary"}, "summary")
             if summary.get("status") == "succeeded":
                 _print_summary(summary)
-            results = (ping, dry, real, recon, summary)
+            results = (ping, before, dry, real, recon, summary)
             ok = all(r.get("status") == "succeeded" for r in results)
+            if sys.stdin.isatty():
+                return _stay_up(stack, ok, real)
             print(f"\ndemo {'succeeded' if ok else 'FAILED'}; stopping the stack", flush=True)
             return 0 if ok else 1
     except (StackError, TimeoutError) as exc:

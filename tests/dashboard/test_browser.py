@@ -31,6 +31,8 @@ WAIT_MS = 60_000
 
 try:
     from playwright.sync_api import Page, expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)  # an intent's first run starts a gateway
 except ImportError:  # pragma: no cover - the dev extras install it
     sync_playwright = None
 
