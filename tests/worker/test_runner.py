@@ -1,0 +1,289 @@
+"""One attempt of an intent (worker/runner.py) with a fake gateway session: its deadline, its
+interruptions, how errors become outcomes, and the lease renewer."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from worker import logs
+from worker.exceptions import (
+    DeadlineExceeded,
+    GatewayBusy,
+    GatewayError,
+    IntentFailed,
+    ShuttingDown,
+    StoreUnavailable,
+)
+from worker.gateway.session import Opened
+from worker.message import IntentMessage
+from worker.registry import IntentContext, IntentSpec
+from worker.runner import Runner
+from worker.settings import Settings
+
+MESSAGE = IntentMessage(id="job-1", intent="unit", params={"size": 3}, explicit_mode=True)
+
+
+@dataclass
+class FakeSession:
+    """The gateway session's interface: open() a connection, done() to keep it warm, close()."""
+
+    reused: bool = False
+    opens: int = 0
+    dones: int = 0
+    closes: int = 0
+    ib: object = field(default_factory=object)
+
+    def open(self) -> Opened:
+        self.opens += 1
+        return Opened(self.ib, reused=self.reused, start_ms=None if self.reused else 1234)
+
+    def done(self) -> None:
+        self.dones += 1
+
+    def close(self) -> None:
+        self.closes += 1
+
+
+@dataclass
+class Harness:
+    session: FakeSession
+    audits: list[tuple[str, str, dict]]
+    renewals: list[str]
+    runner: Runner
+
+
+def harness(renew: Any = None, reused: bool = False, **settings: Any) -> Harness:
+    session = FakeSession(reused=reused)
+    audits: list[tuple[str, str, dict]] = []
+    renewals: list[str] = []
+
+    def renewing(intent_id: str) -> bool:
+        renewals.append(intent_id)
+        return True if renew is None else renew(len(renewals))
+
+    runner = Runner(
+        Settings(**{"intent_deadline_seconds": 30, "lease_seconds": 60, **settings}),
+        session=lambda: session,
+        audit=lambda intent_id, kind, detail: audits.append((intent_id, kind, detail)),
+        renew=renewing,
+    )
+    return Harness(session, audits, renewals, runner)
+
+
+def run(h: Harness, body: Any) -> Any:
+    return h.runner.run(IntentSpec(name="unit", run=body), MESSAGE, attempt=2)
+
+
+# -- success and the gateway --------------------------------------------------------------------
+
+
+def test_the_intent_gets_its_context_and_params():
+    seen: dict[str, Any] = {}
+
+    def body(ctx: IntentContext, params: dict) -> dict:
+        seen.update(ctx=ctx, params=params)
+        return {"done": params["size"]}
+
+    h = harness()
+    outcome = run(h, body)
+    assert (outcome.output, outcome.error, outcome.busy, outcome.interrupted) == (
+        {"done": 3},
+        None,
+        None,
+        None,
+    )
+    ctx = seen["ctx"]
+    assert (ctx.id, ctx.record_id, ctx.intent, ctx.attempt) == ("job-1", "job-1", "unit", 2)
+    assert (ctx.trading_mode, ctx.explicit_mode, ctx.owns()) == ("paper", True, True)
+    assert outcome.timings["runMs"] >= 0
+    assert h.session.opens == 0  # an intent that does not ask for the gateway starts none
+
+
+def test_the_gateway_opens_once_per_attempt_and_is_kept_warm_after_success():
+    def body(ctx: IntentContext, params: dict) -> dict:
+        assert ctx.ib() is ctx.ib()
+        ctx.audit("order placed", {"orderRef": "job-1:0:0"})
+        return {}
+
+    h = harness()
+    outcome = run(h, body)
+    assert (h.session.opens, h.session.dones, h.session.closes) == (1, 1, 0)
+    assert outcome.timings["gatewayStartMs"] == 1234
+    assert outcome.timings["gatewayReused"] is False
+    assert h.audits == [
+        ("job-1", "gateway started", {"startMs": 1234}),
+        ("job-1", "order placed", {"orderRef": "job-1:0:0"}),
+    ]
+
+
+def test_a_reused_gateway_is_not_an_audit_event():
+    h = harness(reused=True)
+    outcome = run(h, lambda ctx, params: {"ib": ctx.ib() is h.session.ib})
+    assert outcome.output == {"ib": True}
+    assert (outcome.timings["gatewayReused"], outcome.timings["gatewayStartMs"]) == (True, None)
+    assert h.audits == []
+
+
+# -- interruptions ------------------------------------------------------------------------------
+
+
+def test_the_deadline_interrupts_the_intent_and_stops_the_gateway():
+    def body(ctx: IntentContext, params: dict) -> dict:
+        ctx.ib()
+        time.sleep(20)
+        return {"never": True}
+
+    h = harness(intent_deadline_seconds=1)
+    t0 = time.monotonic()
+    outcome = run(h, body)
+    assert time.monotonic() - t0 < 10
+    assert isinstance(outcome.interrupted, DeadlineExceeded)
+    assert outcome.error == {
+        "code": "deadline",
+        "message": "the intent deadline of 1 s passed",
+        "retryable": True,
+    }
+    assert outcome.output == {}
+    assert (h.session.dones, h.session.closes) == (0, 1)
+
+
+def test_intent_code_cannot_swallow_the_deadline():
+    def body(ctx: IntentContext, params: dict) -> dict:
+        try:
+            time.sleep(20)
+        except Exception:  # what careless intent code does
+            return {"swallowed": True}
+        return {}
+
+    outcome = run(harness(intent_deadline_seconds=1), body)
+    assert isinstance(outcome.interrupted, DeadlineExceeded)
+
+
+def test_a_shutdown_interrupts_the_intent():
+    def body(ctx: IntentContext, params: dict) -> dict:
+        ctx.ib()
+        raise ShuttingDown("the instance is shutting down (SIGTERM)")
+
+    h = harness()
+    outcome = run(h, body)
+    assert isinstance(outcome.interrupted, ShuttingDown)
+    assert (outcome.error["code"], outcome.error["retryable"]) == ("shutdown", True)
+    assert h.session.closes == 1
+
+
+# -- errors become outcomes ---------------------------------------------------------------------
+
+
+def fails(exc: BaseException):
+    def body(ctx: IntentContext, params: dict) -> dict:
+        ctx.ib()
+        raise exc
+
+    return body
+
+
+def test_an_intent_failure_keeps_what_it_found_and_the_warm_gateway():
+    h = harness()
+    failure = IntentFailed("risk-limit", "order too large", result={"orders": []})
+    outcome = run(h, fails(failure))
+    assert outcome.error == {"code": "risk-limit", "message": "order too large", "retryable": False}
+    assert outcome.output == {"orders": []}
+    assert (h.session.dones, h.session.closes) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "words", "retryable"),
+    [
+        (GatewayError("gateway-timeout", "no API after 120 s"), "gateway-timeout", "no API", True),
+        (GatewayError("credentials", "bad secret", retryable=False), "credentials", "bad", False),
+        (ConnectionError("peer closed"), "ib-disconnected", "was lost: ConnectionError", True),
+        (TimeoutError("reqPositions"), "ib-disconnected", "not answering in time", True),
+        (KeyError("conId"), "internal", "KeyError: 'conId'", True),
+    ],
+)
+def test_errors_that_may_have_broken_the_gateway_stop_it(exc, code, words, retryable):
+    h = harness()
+    outcome = run(h, fails(exc))
+    assert (outcome.error["code"], outcome.error["retryable"]) == (code, retryable)
+    assert words in outcome.error["message"]
+    assert (h.session.dones, h.session.closes) == (0, 1)
+
+
+def test_a_busy_gateway_is_no_error():
+    outcome = run(harness(), fails(GatewayBusy("the gateway lease is held by i-2")))
+    assert (outcome.busy, outcome.error) == ("the gateway lease is held by i-2", None)
+
+
+def test_firestore_unavailable_is_not_an_outcome_but_the_gateway_stops():
+    h = harness()
+    with pytest.raises(StoreUnavailable):
+        run(h, fails(StoreUnavailable("Firestore did not answer")))
+    assert h.session.closes == 1
+
+
+def test_error_messages_are_redacted():
+    logs.register_secret("runner-canary-8Jd")
+    outcome = run(harness(), fails(IntentFailed("login", "RUNNER-CANARY-8jd: password=hunter2")))
+    assert outcome.error["message"] == "***: password=***"
+
+
+# -- the lease renewer --------------------------------------------------------------------------
+
+
+def wait_until(condition: Any, timeout: float = 5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_the_lease_is_renewed_while_the_intent_runs_and_not_after():
+    h = harness(lease_seconds=0.3)  # renewed every 0.1 s
+
+    def body(ctx: IntentContext, params: dict) -> dict:
+        assert wait_until(lambda: len(h.renewals) >= 3)
+        return {"owns": ctx.owns()}
+
+    assert run(h, body).output == {"owns": True}
+    assert set(h.renewals) == {"job-1"}
+    after = len(h.renewals)
+    time.sleep(0.35)
+    assert len(h.renewals) == after
+    assert not [t for t in threading.enumerate() if t.name == "intent lease"]
+
+
+def test_a_lease_renewal_that_says_the_lease_is_gone_stops_orders():
+    h = harness(renew=lambda n: n < 2, lease_seconds=0.3)  # the second renewal finds it gone
+
+    def body(ctx: IntentContext, params: dict) -> dict:
+        assert wait_until(lambda: not ctx.owns())
+        ctx.check_owner()  # what every order does before it goes out
+        return {}
+
+    outcome = run(h, body)
+    assert outcome.error["code"] == "lease-lost"
+    assert outcome.error["retryable"] is True
+    time.sleep(0.35)
+    assert len(h.renewals) == 2  # the renewer stopped when the lease was gone
+
+
+def test_a_failing_renewal_is_tried_again():
+    def flaky(n: int) -> bool:
+        if n == 1:
+            raise StoreUnavailable("Firestore did not answer")
+        return True
+
+    h = harness(renew=flaky, lease_seconds=0.3)
+
+    def body(ctx: IntentContext, params: dict) -> dict:
+        assert wait_until(lambda: len(h.renewals) >= 3)
+        return {"owns": ctx.owns()}
+
+    assert run(h, body).output == {"owns": True}
