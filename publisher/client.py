@@ -101,6 +101,9 @@ def publish_intent(
     return intent_id
 
 
+PULL_GIVE_UP_SECONDS = 15  # of Pub/Sub not answering before ResultWaiter.results gives up
+
+
 class ResultWaiter:
     """A temporary subscription on `intent-results`, made before publishing so that no result
     can arrive unseen; deleted on exit."""
@@ -125,21 +128,32 @@ class ResultWaiter:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        # Best effort: the subscription's expiration policy removes it eventually anyway.
+        # Best effort and quick: the subscription's expiration policy removes it eventually.
         with contextlib.suppress(Exception):
-            self.client.delete_subscription(subscription=self.name)
+            self.client.delete_subscription(subscription=self.name, retry=None, timeout=5)
 
     def results(self, poll: float = 2.0) -> Iterator[dict[str, Any]]:
         from google.api_core import exceptions
 
+        failing_since: float | None = None
         while True:
             try:
                 response = self.client.pull(
-                    subscription=self.name, max_messages=20, timeout=poll + 5
+                    subscription=self.name, max_messages=20, timeout=poll + 5, retry=None
                 )
             except exceptions.DeadlineExceeded:  # an empty long pull, as real Pub/Sub ends one
+                failing_since = None
                 yield {}
                 continue
+            except (exceptions.ServiceUnavailable, exceptions.InternalServerError):
+                # Retried, but not for long: a stack that stopped is said within seconds.
+                failing_since = failing_since or time.monotonic()
+                if time.monotonic() - failing_since > PULL_GIVE_UP_SECONDS:
+                    raise
+                time.sleep(1)
+                yield {}
+                continue
+            failing_since = None
             if response.received_messages:
                 self.client.acknowledge(
                     subscription=self.name, ack_ids=[m.ack_id for m in response.received_messages]

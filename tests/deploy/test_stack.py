@@ -83,6 +83,7 @@ def serves_gcloud(run: StackRun, env: dict[str, str]) -> None:
 def test_make_up_serves_gcloud_and_every_stop_leaves_nothing(tmp_path):
     runs: dict[str, StackRun] = {}
     envs: dict[str, dict[str, str]] = {}
+    follower: subprocess.Popen | None = None
     try:
         # Two at a time: eight emulator JVMs starting at once on two cores slow every start.
         for wave in (
@@ -100,6 +101,15 @@ def test_make_up_serves_gcloud_and_every_stop_leaves_nothing(tmp_path):
             assert parts.get("worker") and parts.get("simulator"), (run.name, parts)
             assert len(parts.get("watchdog", [])) == 1, (run.name, parts)
         serves_gcloud(runs["term_make"], envs["term_make"])
+        # A person following results in another terminal learns that the stack went away.
+        follower = subprocess.Popen(
+            [sys.executable, "-m", "publisher", "results", "--follow"],
+            cwd=ROOT,
+            env={**os.environ, **envs["term_make"]},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
         # Started as a background job, the stack ignores SIGINT itself, as it should; its children
         # (emulators, worker, simulator) do not. The watchdog and the gateway's guard ignore it
@@ -120,10 +130,16 @@ def test_make_up_serves_gcloud_and_every_stop_leaves_nothing(tmp_path):
         for run in runs.values():
             run.proc.wait(timeout=60)
             run.assert_gone()
+        assert follower.wait(timeout=60) == 4
     finally:
         for run in runs.values():
             if run.proc.poll() is None or marked(run.mark):
                 run.kill()
+        if follower is not None and follower.poll() is None:
+            follower.kill()
+            follower.wait()
+    said = follower.stderr.read()
+    assert said.startswith("error: the local stack stopped answering") and said.count("\n") == 1
 
     assert runs["kill"].proc.returncode == -signal.SIGKILL
     assert runs["term_make"].proc.returncode != 0  # make reports that it was terminated
