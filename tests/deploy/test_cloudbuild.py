@@ -327,7 +327,6 @@ def test_deploy_sets_the_whole_environment_and_the_secret(ws):
         "ib-live",
         f"--image={image}:abc1234",
         "--region=europe-west6",
-        "--platform=managed",
         "--execution-environment=gen2",
         "--concurrency=1",
         "--max-instances=1",
