@@ -547,12 +547,9 @@ def test_without_a_value_the_secret_is_created_empty_and_the_way_to_add_it_shown
     "stdin",
     [
         f"user {FAKE_PASSWORD}",
-        json.dumps({"userid": FAKE_USER}),
-        json.dumps({"userid": FAKE_USER, "password": FAKE_PASSWORD, "extra": 1}),
         json.dumps(
             {"userid": FAKE_USER, "password": FAKE_PASSWORD + "\nTrustedTwsApiClientIPs=0.0.0.0/0"}
         ),
-        json.dumps([FAKE_USER, FAKE_PASSWORD]),
     ],
 )
 def test_bad_credentials_are_refused_before_any_change_without_showing_them(sandbox, stdin):
