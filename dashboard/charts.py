@@ -26,20 +26,17 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     """Round tick values covering [low, high]."""
     if not math.isfinite(low) or not math.isfinite(high):
         return [0.0]
-    if high == low:
+    raw = (high - low) / max(count - 1, 1)
+    if not raw > 0 or not math.isfinite(raw):  # one value (or a span too small to divide)
         pad = abs(high) * 0.05 or 1.0
         low, high = low - pad, high + pad
-    raw = (high - low) / max(count - 1, 1)
+        raw = (high - low) / max(count - 1, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    start = math.floor(low / step) * step
-    ticks, value = [], start
-    while value <= high + step * 1e-9:
-        ticks.append(round(value, 10))
-        value += step
-    if ticks[-1] < high:
-        ticks.append(round(value, 10))
-    return ticks
+    first, last = math.floor(low / step), math.ceil(high / step)
+    first -= first * step > low  # division can round past a bound by a hair
+    last += last * step < high
+    return [k * step for k in range(first, last + 1)]
 
 
 def line_chart(series: list[Series], title: str, description: str) -> Markup:

@@ -50,6 +50,10 @@ def scalar(value: Any) -> str:
     return str(value)
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _flat(row: Any) -> bool:
     return isinstance(row, dict) and all(not isinstance(v, dict | list) for v in row.values())
 
@@ -64,6 +68,12 @@ def _shape(value: Any) -> Node:
     if isinstance(value, dict):
         if not value:
             return Node("empty", "(none)")
+        rows = list(value.values())
+        if len(rows) > 1 and all(_flat(r) and r for r in rows):
+            # A mapping of records (instruments, strategies' settings): one table, keyed.
+            keyed = _shape([{"": str(k), **r} for k, r in value.items()])
+            keyed.numeric[0] = False
+            return keyed
         return Node("dict", items=[(str(k), _shape(v)) for k, v in value.items()])
     if isinstance(value, list):
         if not value:
@@ -76,14 +86,21 @@ def _shape(value: Any) -> Node:
                 "table",
                 keys=keys,
                 rows=[[scalar(row.get(k, "")) if k in row else "" for k in keys] for row in value],
-                numeric=[
-                    all(isinstance(r.get(k), int | float) for r in value if k in r) for k in keys
-                ],
+                numeric=[all(_number(r.get(k)) for r in value if k in r) for k in keys],
             )
         if all(not isinstance(v, dict | list) for v in value):
             return Node("scalar", ", ".join(scalar(v) for v in value))
         return Node("list", children=[_shape(v) for v in value])
     return Node("scalar", scalar(value))
+
+
+def sorted_keys(value: Any) -> Any:
+    """The value with every mapping's keys in alphabetical order (Firestore keeps none)."""
+    if isinstance(value, dict):
+        return {k: sorted_keys(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [sorted_keys(v) for v in value]
+    return value
 
 
 def raw_json(value: Any) -> str:

@@ -55,7 +55,7 @@ def schedules_page():  # type: ignore[no-untyped-def]
 @bp.get("/config")
 def config():  # type: ignore[no-untyped-def]
     mode, errors = params.read_mode(request.args, ctx().settings.modes[0])
-    effective = ctx().records.config(mode)
+    effective = shapes.sorted_keys(ctx().records.config(mode))
     page = render_template(
         "config.html",
         mode=mode,
