@@ -267,9 +267,7 @@ def test_same_id_published_twice_through_pubsub_runs_once(stack, db, results):
     assert events(db, intent_id).count("claimed") == 1
 
 
-def test_rejected_message_with_a_finished_id_is_rejected_and_leaves_the_record(
-    stack, db, results
-):
+def test_rejected_message_with_a_finished_id_is_rejected_and_leaves_the_record(stack, db, results):
     intent_id = unique("reuse")
     assert post(stack, envelope({"intent": "ping", "id": intent_id}))[0] == 200
     bogus = envelope({"intent": "ping", "id": intent_id, "bogus": 1})
