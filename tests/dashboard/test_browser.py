@@ -157,10 +157,16 @@ def test_a_dry_run_allocation_appears_in_the_list_and_succeeds_without_a_reload(
     shoot(page, "intent-dry-run")
 
 
-def test_a_real_allocation_shows_its_fills_and_the_holdings(page: Page, site: str) -> None:
-    intent_id = publish_from_form(page, site, "allocation", dry_run=False)
-    page.evaluate("window.notReloaded = true")
-    expect(page.locator("#live .status").first).to_contain_text("succeeded")
+def test_a_real_allocation_shows_its_fills_and_the_holdings(page: Page, site: str, db) -> None:
+    config = db.collection("config").document("paper")
+    before = config.get().to_dict() or {}
+    config.set({"exposure": {"overall": 0.4}}, merge=True)  # orders whatever is held already
+    try:
+        intent_id = publish_from_form(page, site, "allocation", dry_run=False)
+        page.evaluate("window.notReloaded = true")
+        expect(page.locator("#live .status").first).to_contain_text("succeeded")
+    finally:
+        config.set(before)
     assert page.evaluate("window.notReloaded") is True  # followed to its result in place
     orders = page.locator("table.orders")
     expect(orders.locator("tbody tr:not(.fill)").first).to_contain_text("Filled")

@@ -31,8 +31,22 @@ def _ran(results, intent: str, params: dict | None = None) -> dict:
     return result
 
 
-def test_show_prints_status_params_orders_fills_and_the_timeline(stack, results) -> None:
-    result = _ran(results, "allocation")
+@contextlib.contextmanager
+def exposure(db, overall: float):
+    """Another overall exposure for paper, so that the targets differ from any holdings."""
+    doc = db.collection("config").document("paper")
+    before = doc.get().to_dict() or {}
+    doc.set({"exposure": {"overall": overall}}, merge=True)
+    try:
+        yield
+    finally:
+        doc.set(before)
+
+
+def test_show_prints_status_params_orders_fills_and_the_timeline(stack, results, db) -> None:
+    with exposure(db, 0.35):  # orders whatever the holdings are
+        result = _ran(results, "allocation")
+    assert result["result"]["orders"]
     done = cli(stack, "show", result["id"])
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -45,18 +59,6 @@ def test_show_prints_status_params_orders_fills_and_the_timeline(stack, results)
     for kind in ("received", "claimed", "gateway started", "order placed", "fill", "finished"):
         assert f"  {kind} " in out
     assert "..." not in out  # nothing cut
-
-
-@contextlib.contextmanager
-def exposure(db, overall: float):
-    """Another overall exposure for paper, so that the targets differ from any holdings."""
-    doc = db.collection("config").document("paper")
-    before = doc.get().to_dict() or {}
-    doc.set({"exposure": {"overall": overall}}, merge=True)
-    try:
-        yield
-    finally:
-        doc.set(before)
 
 
 def test_show_a_dry_run_lists_the_planned_orders(stack, results, db) -> None:
@@ -92,8 +94,10 @@ def test_holdings_lists_each_strategy_beside_the_ib_portfolio(stack, results) ->
     assert "unreconciled orders (" in out
 
 
-def test_results_prints_orders_readably(stack, results) -> None:
-    result = _ran(results, "allocation")
+def test_results_prints_orders_readably(stack, results, db) -> None:
+    with exposure(db, 0.45):
+        result = _ran(results, "allocation")
+    assert result["result"]["orders"]
     done = cli(stack, "results", "--intent", "allocation", "--limit", "1")
     assert done.returncode == 0, done.stderr
     assert result["id"] in done.stdout
