@@ -43,7 +43,8 @@ FARMS_OK = (
 
 def start_api(s: ClientSession, fields: list[str]) -> None:
     client_id = int(fields[2])
-    if any(o.client_id == client_id for o in s.server.sessions if o is not s):
+    live = [o for o in s.server.sessions if o is not s and not o.writer.transport.is_closing()]
+    if any(o.client_id == client_id for o in live):
         s.error(
             -1,
             326,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from simulator.state import Instrument
@@ -98,9 +99,12 @@ class Market:
         self.seed = seed
         self._rng = random.Random(seed)
         self._anchors: dict[int, float] = {}  # first price seen: history does not drift with it
+        self.frozen: Callable[[], bool] = lambda: False  # prices stand still while True
 
     def step(self, instrument: Instrument) -> None:
         self._anchors.setdefault(instrument.conId, instrument.price)
+        if self.frozen():
+            return
         instrument.price = round(instrument.price * (1 + self._rng.gauss(0, 0.001)), 6)
 
     @staticmethod

@@ -97,6 +97,17 @@ class ClientSession:
         await self.writer.drain()
         return True
 
+    async def _answer_after(self, seconds: float) -> bool:
+        """Wait `seconds` before answering; False when the connection is dropped first."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not self.writer.transport.is_closing():
+            left = deadline - loop.time()
+            if left <= 0:
+                return True
+            await asyncio.sleep(min(left, 0.1))
+        return False
+
     async def _dispatch(self, fields: list[str]) -> None:
         try:
             msg_id = int(fields[0])
@@ -110,8 +121,10 @@ class ClientSession:
             log.info("fault: dropping every connection on request %d", msg_id)
             self.server.drop_all()
             return
-        if self.state.faults.response_delay:
-            await asyncio.sleep(self.state.faults.response_delay)
+        if self.state.faults.response_delay and not await self._answer_after(
+            self.state.faults.response_delay
+        ):
+            return  # dropped while it waited: a hung gateway's connection, gone
         from simulator.handlers import HANDLERS
 
         handler: Callable[[ClientSession, list[str]], None] | None = HANDLERS.get(msg_id)
@@ -135,6 +148,7 @@ class ApiServer:
     def __init__(self, state: State, seed: int = 0) -> None:
         self.state = state
         self.market = Market(seed)
+        self.market.frozen = lambda: self.state.faults.freeze_prices
         self.broker = Broker(state, self.market)
         self.on_change: Callable[[], None] = lambda: None  # after orders and fills
         self.sessions: set[ClientSession] = set()

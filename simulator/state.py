@@ -64,6 +64,7 @@ class Faults:
     drop_after_orders: int | None = None  # drop every connection after this many more orders
     stall_after_orders: int | None = None  # stop answering after this many more orders
     partial_fill: float | None = None  # market orders fill this fraction; the rest rests
+    freeze_prices: bool = False  # quotes stop walking: exact sizes for order arithmetic
 
 
 def fault_problem(values: dict[str, Any]) -> str | None:

@@ -166,3 +166,32 @@ def test_faults_from_a_state_file(tmp_path):
     with Simulator(port=0, state=path) as sim:
         assert sim.state.account == "DU7654321" and sim.state.faults.read_only
         assert sim.state.cash == {"USD": 5000.0}
+
+
+def test_a_stalled_gateway_answers_nothing_until_dropped_then_frees_its_client_id(connect, sim):
+    ib = connect(client_id=61)
+    contract = spy(ib)
+    sim.call("POST", "/faults", {"stall_after_orders": 1})
+    first = ib.placeOrder(contract, ib_.MarketOrder("BUY", 1, orderRef="s:1"))
+    ib.sleep(0.3)
+    assert first.orderStatus.status == "Filled"
+    second = ib.placeOrder(contract, ib_.MarketOrder("BUY", 2, orderRef="s:2"))
+    ib.sleep(0.5)
+    assert second.orderStatus.status == "PendingSubmit"  # never acknowledged
+    sim.call("POST", "/faults/reset", {})
+    sim.call("POST", "/drop", {})
+    with contextlib.suppress(ConnectionError):
+        ib.sleep(0.3)
+    again = connect(client_id=61)  # the hung connection does not hold the id
+    assert [o.orderRef for o in sim.api.broker.orders.values()] == ["s:1"]
+    assert again.isConnected()
+
+
+def test_frozen_prices_stand_still(connect, sim):
+    ib = connect()
+    contract = spy(ib)
+    sim.call("POST", "/faults", {"freeze_prices": True})
+    quotes = {ib.reqTickers(contract)[0].marketPrice() for _ in range(3)}
+    assert len(quotes) == 1
+    sim.call("POST", "/faults", {"freeze_prices": False})
+    assert len({ib.reqTickers(contract)[0].marketPrice() for _ in range(3)}) > 1
