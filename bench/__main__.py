@@ -21,7 +21,7 @@ def main() -> int:
     print(table(figures))
     failed = missed(figures)
     if failed:
-        names = ", ".join(f.name for f in failed)
+        names = "; ".join(f.name for f in failed)
         print(f"{len(failed)} of {len(figures)} targets missed: {names}", file=sys.stderr)
     return exit_code(figures)
 
