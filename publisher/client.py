@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.exceptions import Rejected
-from worker.message import validate
+from worker.message import intent_names, validate
 from worker.names import INTENTS_TOPIC, RESULTS_TOPIC
 from worker.store import record_key
 
@@ -25,8 +25,7 @@ class PublishError(ValueError):
 
 
 def known_intents() -> list[str]:
-    schema = json.loads((SCHEMAS / "intent.schema.json").read_text())
-    return list(schema["properties"]["intent"]["enum"])
+    return intent_names(SCHEMAS)
 
 
 def build_message(

@@ -34,19 +34,61 @@ class IntentMessage:
     explicit_mode: bool = False  # the message itself named its trading mode
 
 
+def intent_names(schemas_dir: Path) -> list[str]:
+    """The intents of the contract: one params schema each, `intents/<name>.schema.json`. The
+    one place that lists them: the schemas' `x-enum` and `x-params-of` are derived from it."""
+    found = (schemas_dir / "intents").glob("*.schema.json")
+    return sorted(p.name.removesuffix(".schema.json") for p in found)
+
+
+def _derived(node: Any, names: list[str]) -> Any:
+    """The schema with the lists derived from `names` filled in: `"x-enum": "intents"` becomes
+    the enum of every intent, `"x-enum": "batch-steps"` of every intent but batch, and
+    `"x-params-of": "intent"` an allOf checking `params` against that intent's own schema."""
+    if isinstance(node, list):
+        return [_derived(item, names) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _derived(value, names) for key, value in node.items()}
+    steps = [n for n in names if n != "batch"]
+    kind = node.pop("x-enum", None)
+    if kind is not None:
+        node["enum"] = {"intents": names, "batch-steps": steps}[kind]
+    field_name = node.pop("x-params-of", None)
+    if field_name is not None:
+        node["allOf"] = [
+            {
+                "if": {"properties": {field_name: {"const": n}}},
+                "then": {"properties": {"params": {"$ref": f"{n}.schema.json"}}},
+            }
+            for n in steps
+        ]
+    return node
+
+
+@cache
+def schemas(schemas_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every schema under `schemas_dir` by name (`intent`, `intents/batch`), lists derived."""
+    names = intent_names(schemas_dir)
+    return {
+        str(p.relative_to(schemas_dir)).removesuffix(".schema.json"): _derived(
+            json.loads(p.read_text()), names
+        )
+        for p in sorted(schemas_dir.rglob("*.schema.json"))
+    }
+
+
 @cache
 def _registry(schemas_dir: Path) -> Registry:
     """Every schema by its `$id`, so one can `$ref` another (a batch step's params)."""
-    schemas = [json.loads(p.read_text()) for p in sorted(schemas_dir.rglob("*.schema.json"))]
     return Registry().with_resources(
-        (schema["$id"], Resource.from_contents(schema)) for schema in schemas
+        (schema["$id"], Resource.from_contents(schema)) for schema in schemas(schemas_dir).values()
     )
 
 
 @cache
 def _validator(schemas_dir: Path, name: str) -> Draft202012Validator:
-    path = schemas_dir / f"{name}.schema.json"
-    schema = json.loads(path.read_text())
+    schema = schemas(schemas_dir)[name]
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, registry=_registry(schemas_dir))
 
