@@ -16,9 +16,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from deploy import emulators, logview
 from deploy.processes import (
@@ -56,7 +53,7 @@ class StackOptions:
     retry_backoff: tuple[int, int] = (1, 10)
     max_delivery_attempts: int = 20
     worker_output_to_console: bool = False
-    config_file: Path = ROOT / "deploy" / "local-config.yaml"
+    config_file: Path = ROOT / "config.yaml"  # the trading config, as `config apply` writes it
     dashboard: bool = True  # `python -m dashboard` next to the worker, publishing for its mode
 
 
@@ -232,10 +229,12 @@ class LocalStack:
     def seed_config(self) -> None:
         from google.cloud import firestore
 
-        config: dict[str, Any] = yaml.safe_load(self.options.config_file.read_text()) or {}
-        client = firestore.Client(project=self.options.project)
-        for name, values in config.items():
-            client.collection("config").document(name).set(values or {})
+        from publisher.trading_config import ConfigFileError, seed
+
+        try:
+            seed(firestore.Client(project=self.options.project), self.options.config_file)
+        except ConfigFileError as exc:
+            raise StackError(str(exc)) from None
         self._progress(f"config seeded from {self.options.config_file.relative_to(ROOT)}")
 
     def worker_environment(self) -> dict[str, str]:
