@@ -10,7 +10,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from publisher import connection, digest, lookup, schedules, schedules_apply, views
+from publisher import (
+    connection,
+    digest,
+    lookup,
+    schedules,
+    schedules_apply,
+    trading_config,
+    views,
+)
 from publisher.client import (
     PublishError,
     ResultWaiter,
@@ -175,6 +183,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--prune", action="store_true", help="delete managed jobs not in the file")
     s.set_defaults(func=cmd_schedules)
     lookup.add_parsers(sub)
+    trading_config.add_parsers(sub)
     return main
 
 
