@@ -1,23 +1,26 @@
 """`allocation`: turn each strategy's signals into target positions and trade the difference.
 
 Two halves: `gather` asks the gateway and Firestore for what the decision needs (net
-liquidation, holdings, signals, quotes); `plan` decides, with no I/O, what to order.
+liquidation, holdings, orders still working, signals, quotes); `plan` decides, with no I/O, what
+to order. Orders still working count as held (worker.trading.working): they are left alone, only
+the rest is ordered, and never against a working order on the same contract.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from worker import strategies
 from worker.exceptions import IntentFailed
 from worker.registry import IntentContext, intent
 from worker.strategies import StrategyContext
+from worker.trading import broker_orders, market
 from worker.trading import config as trading_config
-from worker.trading import market
 from worker.trading.holdings import Holdings
 from worker.trading.order_desk import OrderDesk
 from worker.trading.order_plan import OrderPlan, OrderRequest, order_ref
+from worker.trading.working import Pending, blockers, held_with_pending, pending_orders
 
 
 @dataclass(frozen=True)
@@ -39,44 +42,57 @@ class Inputs:
     shares: dict[str, float]  # strategy -> config.exposure.strategies[name]
     signals: dict[str, dict[str, float]]  # strategy -> instrument key -> signal
     quotes: dict[str, Quote]  # instrument key -> quote
-    held: dict[str, dict[int, float]]  # strategy -> conId -> quantity
+    held: dict[str, dict[int, float]]  # strategy -> conId -> quantity booked
+    pending: tuple[Pending, ...] = ()  # orders not booked yet (other intents')
+    # What the strategies hold (or have on the way) that their signals no longer name: target 0.
+    unsignalled: dict[int, Quote] = field(default_factory=dict)  # conId -> quote
 
 
 def plan(inputs: Inputs, intent_id: str, step: str = "alloc") -> OrderPlan:
-    """Targets `round(net x overall x share x signal / unit)` per strategy and instrument, and one
-    order per contract for the strategies' differences to what they hold."""
+    """Targets `round(net x overall x share x signal / unit)` per strategy and instrument (0 for
+    what a strategy holds that its signals do not name), and one order per contract for the
+    strategies' differences to what they hold (booked or on its way); an order that would go
+    against a working order, or next to one this worker did not place, is held back."""
+    held = held_with_pending(inputs.held, inputs.pending)
     targets: dict[str, dict[str, int]] = {}
     deltas: dict[int, dict[str, float]] = {}  # conId -> strategy -> quantity to trade
-    keys: dict[int, str] = {}
+    quote_of: dict[int, Quote] = {}
     for name, signals in inputs.signals.items():
         exposure = inputs.net_liquidation * inputs.overall * inputs.shares.get(name, 0.0)
-        held = inputs.held.get(name, {})
+        wanted = {
+            inputs.quotes[key].contract.conId: (key, inputs.quotes[key], signal)
+            for key, signal in signals.items()
+        }
+        for con_id in held.get(name, {}):
+            if con_id not in wanted and con_id in inputs.unsignalled:
+                quote = inputs.unsignalled[con_id]
+                wanted[con_id] = (quote.contract.localSymbol or quote.contract.symbol, quote, 0.0)
         targets[name] = {}
-        for key, signal in signals.items():
-            quote = inputs.quotes[key]
+        for con_id, (key, quote, signal) in wanted.items():
             target = round(exposure * signal / quote.unit)
             targets[name][key] = target
-            con_id = quote.contract.conId
-            if delta := target - held.get(con_id, 0.0):
+            if delta := target - held.get(name, {}).get(con_id, 0.0):
                 deltas.setdefault(con_id, {})[name] = delta
-                keys[con_id] = key
-    orders = []
+                quote_of[con_id] = quote
+    orders, held_back = [], []
     for con_id, sources in sorted(deltas.items()):
         total = sum(sources.values())
         if not total:
             continue
-        quote = inputs.quotes[keys[con_id]]
-        orders.append(
-            OrderRequest(
-                contract=quote.contract,
-                action="BUY" if total > 0 else "SELL",
-                quantity=abs(total),
-                order_ref=order_ref(intent_id, step, str(con_id)),
-                price=quote.price,
-                multiplier=float(quote.contract.multiplier or 1),
-                sources=sources,
-            )
+        quote = quote_of[con_id]
+        request = OrderRequest(
+            contract=quote.contract,
+            action="BUY" if total > 0 else "SELL",
+            quantity=abs(total),
+            order_ref=order_ref(intent_id, step, str(con_id)),
+            price=quote.price,
+            multiplier=float(quote.contract.multiplier or 1),
+            sources=sources,
         )
+        if waiting := blockers(inputs.pending, con_id, 1 if total > 0 else -1):
+            held_back.append({**request.planned(), "because": [p.order_ref for p in waiting]})
+        else:
+            orders.append(request)
     report = {
         "netLiquidation": inputs.net_liquidation,
         "baseCurrency": inputs.base_currency,
@@ -87,40 +103,56 @@ def plan(inputs: Inputs, intent_id: str, step: str = "alloc") -> OrderPlan:
             name: {str(k): v for k, v in inputs.held.get(name, {}).items()}
             for name in inputs.signals
         },
+        "working": [p.describe() for p in inputs.pending],
     }
+    if held_back:
+        report["heldBack"] = held_back
     return OrderPlan(orders, report)
 
 
 def gather(ctx: IntentContext, ib: Any, config: dict[str, Any], names: list[str]) -> Inputs:
-    exposure = config.get("exposure") or {}
+    runs = {name: strategies.get(name) for name in names}
+    unknown = [name for name, run in runs.items() if run is None]
+    if unknown:
+        raise IntentFailed(
+            "unknown-strategy",
+            f"unknown strategy {unknown[0]!r} (known: {', '.join(strategies.names())})",
+        )
+    shares = {
+        name: float(trading_config.require(config, f"exposure.strategies.{name}")) for name in names
+    }
     net, base = market.account_value(ib, "NetLiquidation")
+    instruments = config.get("instruments") or {}
     signals = {}
-    for name in names:
-        run = strategies.get(name)
-        if run is None:
-            raise IntentFailed(
-                "unknown-strategy",
-                f"unknown strategy {name!r} (known: {', '.join(strategies.names())})",
-            )
+    for name, run in runs.items():
         settings = (config.get("strategies") or {}).get(name) or {}
-        signals[name] = run(StrategyContext(name, settings, ctx.trading_mode, ib))
+        signals[name] = run(StrategyContext(name, settings, ctx.trading_mode, ib, instruments))
     keys = sorted({k for s in signals.values() for k in s})
-    contracts = market.contracts(ib, config.get("instruments") or {}, keys)
-    prices = market.prices(ib, list(contracts.values())) if keys else {}
+    contracts = market.contracts(ib, instruments, keys)
+    holdings = Holdings(ctx.db, ctx.trading_mode)
+    held = holdings.all()
+    pending = pending_orders(holdings.open_orders(), broker_orders.read(ib), f"{ctx.id}:")
+    signalled = {c.conId for c in contracts.values()}
+    effective = held_with_pending(held, pending)
+    others = sorted({c for n in names for c in effective.get(n, {})} - signalled)
+    by_id = market.by_con_id(ib, others)
+    prices = market.prices(ib, [*contracts.values(), *by_id.values()]) if keys or others else {}
     fx: dict[str, float] = {}
-    quotes = {}
-    for key, c in contracts.items():
-        unit = prices[c.conId] * float(c.multiplier or 1) * market.fx_rate(ib, c.currency, base, fx)
-        quotes[key] = Quote(c, prices[c.conId], unit)
-    shares = exposure.get("strategies") or {}
+
+    def quote(c: Any) -> Quote:
+        rate = market.fx_rate(ib, c.currency, base, fx)
+        return Quote(c, prices[c.conId], prices[c.conId] * float(c.multiplier or 1) * rate)
+
     return Inputs(
         net_liquidation=net,
         base_currency=base,
-        overall=float(exposure.get("overall", 0)),
-        shares={name: float(shares.get(name, 0)) for name in names},
+        overall=float(trading_config.require(config, "exposure.overall")),
+        shares=shares,
         signals=signals,
-        quotes=quotes,
-        held=Holdings(ctx.db, ctx.trading_mode).all(),
+        quotes={key: quote(c) for key, c in contracts.items()},
+        held=held,
+        pending=tuple(pending),
+        unsignalled={c: quote(contract) for c, contract in by_id.items()},
     )
 
 
@@ -128,10 +160,11 @@ def gather(ctx: IntentContext, ib: Any, config: dict[str, Any], names: list[str]
 def allocation(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     ib = ctx.ib()
     config = trading_config.load(ctx.db, ctx.trading_mode)
-    exposure = config.get("exposure") or {}
-    if not float(exposure.get("overall", 0)):
+    if not float(trading_config.require(config, "exposure.overall")):
         return {"note": "config.exposure.overall is 0: nothing to do", "orders": []}
-    names = params.get("strategies") or sorted(exposure.get("strategies") or {})
+    names = params.get("strategies") or sorted(
+        trading_config.require(config, "exposure.strategies")
+    )
     inputs = gather(ctx, ib, config, names)
     desk = OrderDesk(ctx, ib, config, params.get("orderProperties"))
     return desk.execute(plan(inputs, ctx.id), dry_run=bool(params.get("dryRun")))

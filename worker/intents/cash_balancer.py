@@ -1,17 +1,28 @@
-"""`cash-balancer`: convert cash in other currencies back to the base currency."""
+"""`cash-balancer`: convert cash in other currencies back to the base currency.
+
+`gather` reads the balances and the conversions still working; `plan` decides, with no I/O. A
+conversion never exceeds the balance: what a working conversion will still take is taken off
+first, and quantities are rounded towards zero in lots.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from worker.registry import IntentContext, intent
+from worker.trading import broker_orders, market
 from worker.trading import config as trading_config
-from worker.trading import market
+from worker.trading.holdings import Holdings
 from worker.trading.order_desk import OrderDesk
 from worker.trading.order_plan import OrderPlan, OrderRequest, order_ref
+from worker.trading.working import pending_orders, unfilled_by_contract
 
 LOT = 1000
+# An indirect conversion (buy the base with the currency) pays the ask, a little above the rate
+# it is sized with: keep that much of the balance aside so the cost never exceeds it.
+SPREAD_MARGIN = 0.001
 
 
 @dataclass(frozen=True)
@@ -23,17 +34,31 @@ class Balance:
     rate: float  # base per unit of `currency`
     pair: Any  # the forex contract to trade
     direct: bool  # True: CUR.BASE (sell CUR); False: BASE.CUR (buy BASE with CUR)
+    working: float = 0.0  # signed quantity of the pair still to fill in working orders
+
+    def left(self) -> float:
+        """The amount once the working conversions have filled, in `currency`."""
+        if self.direct:  # the pair's quantity is in `currency`
+            return self.amount + self.working
+        return self.amount - self.working / self.rate  # in the base: costs 1/rate each
 
 
 def plan(intent_id: str, base: str, threshold: float, balances: list[Balance]) -> OrderPlan:
-    """One order per balance worth more than `threshold` in the base currency, in whole lots."""
+    """One order per balance worth more than `threshold` in the base currency once the working
+    conversions filled, in whole lots, rounded towards zero."""
     orders, checked = [], {}
     for b in sorted(balances, key=lambda b: b.currency):
-        value = b.amount * b.rate
-        checked[b.currency] = {"balance": b.amount, "inBase": round(value, 2)}
+        left = b.left()
+        value = left * b.rate
+        checked[b.currency] = {"balance": b.amount, "inBase": round(b.amount * b.rate, 2)}
+        if b.working:
+            checked[b.currency]["afterWorking"] = round(left, 2)
         if abs(value) <= threshold:
             continue
-        quantity = round((b.amount if b.direct else value) / LOT) * LOT
+        if b.direct:
+            quantity = math.trunc(left / LOT) * LOT
+        else:
+            quantity = math.trunc(value * (1 - SPREAD_MARGIN) / LOT) * LOT
         if not quantity:
             continue
         selling = quantity > 0 if b.direct else quantity < 0
@@ -49,7 +74,8 @@ def plan(intent_id: str, base: str, threshold: float, balances: list[Balance]) -
     return OrderPlan(orders, {"baseCurrency": base, "threshold": threshold, "balances": checked})
 
 
-def gather(ib: Any, base: str) -> list[Balance]:
+def gather(ib: Any, base: str, working: dict[int, float]) -> list[Balance]:
+    """The balances other than the base; `working`: conId -> signed quantity still to fill."""
     import ib_async
 
     fx: dict[str, float] = {}
@@ -63,7 +89,8 @@ def gather(ib: Any, base: str) -> list[Balance]:
         if not direct:  # USD.CHF: buy USD with the CHF
             pair = ib_async.Forex(f"{base}{v.currency}")
             ib.qualifyContracts(pair)
-        found.append(Balance(v.currency, float(v.value), rate, pair, direct))
+        amount = float(v.value)
+        found.append(Balance(v.currency, amount, rate, pair, direct, working.get(pair.conId, 0.0)))
     return found
 
 
@@ -71,7 +98,10 @@ def gather(ib: Any, base: str) -> list[Balance]:
 def cash_balancer(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     ib = ctx.ib()
     config = trading_config.load(ctx.db, ctx.trading_mode)
-    threshold = float(config.get("cashBalanceThresholdInBaseCurrency", 0))
+    threshold = float(trading_config.require(config, "cashBalanceThresholdInBaseCurrency"))
     _, base = market.account_value(ib, "NetLiquidation")
-    order_plan = plan(ctx.id, base, threshold, gather(ib, base))
+    records = Holdings(ctx.db, ctx.trading_mode).open_orders()
+    pending = pending_orders(records, broker_orders.read(ib), f"{ctx.id}:")
+    order_plan = plan(ctx.id, base, threshold, gather(ib, base, unfilled_by_contract(pending)))
+    order_plan.report["working"] = [p.describe() for p in pending if p.unfilled]
     return OrderDesk(ctx, ib, config).execute(order_plan, dry_run=bool(params.get("dryRun")))

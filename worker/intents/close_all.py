@@ -1,52 +1,69 @@
-"""`close-all`: cancel open orders, then flatten every strategy's holdings."""
+"""`close-all`: cancel working orders, then flatten what every strategy holds.
+
+What is held includes what orders not yet reconciled filled, so the cancels come first: the
+plan is made again once they took effect, from what filled before (a fill that raced a cancel is
+in it). The cancelled orders' openOrders records stay: trade-reconciliation books their fills.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from worker.exceptions import IntentFailed
 from worker.registry import IntentContext, intent
+from worker.trading import broker_orders, market
 from worker.trading import config as trading_config
-from worker.trading import market
 from worker.trading.holdings import Holdings
 from worker.trading.order_desk import OrderDesk
 from worker.trading.order_plan import OrderPlan, OrderRequest, order_ref
+from worker.trading.working import Pending, held_with_pending, pending_orders
 
 
-def plan(
-    intent_id: str,
-    held: dict[str, dict[int, float]],
-    portfolio: dict[int, float],
-    contracts: dict[int, Any],
-    prices: dict[int, float],
-    to_cancel: list[Any],
-) -> OrderPlan:
-    """One closing order per contract the strategies hold together, each strategy's share as its
-    source; where the holdings and the IB portfolio differ, reported as `mismatch`."""
+@dataclass(frozen=True)
+class Inputs:
+    held: dict[str, dict[int, float]]  # strategy -> conId -> quantity booked
+    pending: tuple[Pending, ...]  # other intents' orders not booked yet
+    portfolio: dict[int, float]  # conId -> IB position
+    contracts: dict[int, Any]  # conId -> qualified contract
+    prices: dict[int, float]
+    to_cancel: tuple[Any, ...]  # working ib_async Trades, not this intent's
+
+
+def plan(intent_id: str, inputs: Inputs) -> OrderPlan:
+    """One closing order per contract for what the strategies hold together (their holdings and
+    what their unreconciled orders filled), each strategy's share as its source; where that and
+    the IB portfolio differ, reported as `mismatch`."""
+    held = held_with_pending(inputs.held, inputs.pending, filled_only=True)
     totals = _totals(held)
     sources: dict[int, dict[str, float]] = {}
     for strategy, positions in held.items():
         for con_id, quantity in positions.items():
             sources.setdefault(con_id, {})[strategy] = -quantity  # what the order takes away
     mismatch = [
-        {"conId": con_id, "holdings": totals.get(con_id, 0.0), "ib": portfolio.get(con_id, 0.0)}
-        for con_id in sorted(set(totals) | set(portfolio))
-        if totals.get(con_id, 0.0) != portfolio.get(con_id, 0.0)
+        {
+            "conId": con_id,
+            "holdings": totals.get(con_id, 0.0),
+            "ib": inputs.portfolio.get(con_id, 0.0),
+        }
+        for con_id in sorted(set(totals) | set(inputs.portfolio))
+        if totals.get(con_id, 0.0) != inputs.portfolio.get(con_id, 0.0)
     ]
     orders = [
         OrderRequest(
-            contract=contracts[con_id],
+            contract=inputs.contracts[con_id],
             action="SELL" if total > 0 else "BUY",
             quantity=abs(total),
             order_ref=order_ref(intent_id, "close", str(con_id)),
-            price=prices[con_id],
-            multiplier=float(contracts[con_id].multiplier or 1),
+            price=inputs.prices[con_id],
+            multiplier=float(inputs.contracts[con_id].multiplier or 1),
             sources=sources[con_id],
         )
         for con_id, total in sorted(totals.items())
         if total
     ]
-    return OrderPlan(orders, {"mismatch": mismatch}, cancel=to_cancel)
+    report = {"mismatch": mismatch, "working": [p.describe() for p in inputs.pending]}
+    return OrderPlan(orders, report, cancel=list(inputs.to_cancel))
 
 
 def _totals(held: dict[str, dict[int, float]]) -> dict[int, float]:
@@ -54,17 +71,17 @@ def _totals(held: dict[str, dict[int, float]]) -> dict[int, float]:
     for positions in held.values():
         for con_id, quantity in positions.items():
             totals[con_id] = totals.get(con_id, 0.0) + quantity
-    return totals
+    return {c: q for c, q in totals.items() if q}
 
 
-@intent("close-all")
-def close_all(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
+def gather(ctx: IntentContext, ib: Any) -> Inputs:
     import ib_async
 
-    ib = ctx.ib()
-    config = trading_config.load(ctx.db, ctx.trading_mode)
-    held = Holdings(ctx.db, ctx.trading_mode).all()
-    con_ids = sorted(c for c, total in _totals(held).items() if total)
+    holdings = Holdings(ctx.db, ctx.trading_mode)
+    mine = f"{ctx.id}:"
+    held = holdings.all()
+    pending = pending_orders(holdings.open_orders(), broker_orders.read(ib), mine)
+    con_ids = sorted(_totals(held_with_pending(held, pending, filled_only=True)))
     found = ib.qualifyContracts(*(ib_async.Contract(conId=c) for c in con_ids))
     contracts = {c.conId: c for c in found}
     if unknown := sorted(set(con_ids) - set(contracts)):
@@ -75,14 +92,23 @@ def close_all(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     # Positions missing from the IB portfolio still need a price for the notional limits.
     unpriced = [contracts[c] for c in con_ids if c not in portfolio]
     prices = {c: p.marketPrice for c, p in portfolio.items()} | market.prices(ib, unpriced)
-    mine = f"{ctx.id}:"
-    to_cancel = [t for t in ib.reqAllOpenOrders() if not t.order.orderRef.startswith(mine)]
-    order_plan = plan(
-        ctx.id,
-        held,
-        {c: p.position for c, p in portfolio.items()},
-        contracts,
-        prices,
-        to_cancel,
+    return Inputs(
+        held=held,
+        pending=tuple(pending),
+        portfolio={c: p.position for c, p in portfolio.items()},
+        contracts=contracts,
+        prices=prices,
+        to_cancel=tuple(t for t in ib.reqAllOpenOrders() if not t.order.orderRef.startswith(mine)),
     )
-    return OrderDesk(ctx, ib, config).execute(order_plan, dry_run=bool(params.get("dryRun")))
+
+
+@intent("close-all")
+def close_all(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
+    ib = ctx.ib()
+    desk = OrderDesk(ctx, ib, trading_config.load(ctx.db, ctx.trading_mode))
+    first = plan(ctx.id, gather(ctx, ib))
+    if params.get("dryRun") or not first.cancel:
+        return desk.execute(first, dry_run=bool(params.get("dryRun")))
+    desk.cancel(first)
+    cancelled = first.describe(False)["cancel"]
+    return {**desk.execute(plan(ctx.id, gather(ctx, ib)), dry_run=False), "cancel": cancelled}

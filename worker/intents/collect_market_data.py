@@ -1,4 +1,9 @@
-"""`collect-market-data`: daily bars of the configured instruments into Firestore."""
+"""`collect-market-data`: daily bars of the configured instruments into Firestore.
+
+Each instrument is reported on its own: its bars, or the error IB answered with. An error for
+any instrument fails the intent (after the others were stored), so a refused request never ends
+`succeeded` with nothing stored.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +14,50 @@ from worker.registry import IntentContext, intent
 from worker.trading import config as trading_config
 from worker.trading import market
 
+BATCH_WRITES = 500  # Firestore's limit of writes per batch
+
 
 @intent("collect-market-data")
 def collect_market_data(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     ib = ctx.ib()
     config = trading_config.load(ctx.db, ctx.trading_mode)
     settings = config.get("marketData") or {}
-    keys = params.get("instruments") or settings.get("instruments") or []
-    if not keys:
-        raise IntentFailed(
-            "config", "no instruments: set config.marketData.instruments or params.instruments"
-        )
+    keys = params.get("instruments") or trading_config.require(config, "marketData.instruments")
     duration = params.get("duration") or settings.get("duration", "1 M")
     contracts = market.contracts(ib, config.get("instruments") or {}, keys)
-    stored = {}
+    stored: dict[str, Any] = {}
     for key, contract in contracts.items():
-        bars = ib.reqHistoricalData(contract, "", duration, "1 day", "TRADES", True)
-        collection = ctx.db.collection("marketData").document(key).collection("daily")
-        batch = ctx.db.client.batch()
-        for bar in bars:
-            # One document per bar, named by its date: collecting twice writes the same bar.
+        try:
+            bars = market.daily_bars(ib, contract, duration, name=key)
+        except IntentFailed as exc:
+            stored[key] = {"bars": 0, "error": str(exc), "retryable": exc.retryable}
+            continue
+        write(ctx.db, key, contract.conId, bars)
+        stored[key] = {
+            "bars": len(bars),
+            "first": bars[0].date.isoformat() if bars else None,
+            "last": bars[-1].date.isoformat() if bars else None,
+        }
+    result = {"duration": duration, "stored": stored}
+    failed = {k: v for k, v in stored.items() if "error" in v}
+    if failed:
+        raise IntentFailed(
+            "market-data",
+            f"{len(failed)} of {len(stored)} instruments failed: "
+            + "; ".join(v["error"] for v in failed.values()),
+            retryable=all(v["retryable"] for v in failed.values()),
+            result=result,
+        )
+    return result
+
+
+def write(db: Any, key: str, con_id: int, bars: list[Any]) -> None:
+    """One document per bar, named by its date (collecting twice writes the same bar), in
+    batches of at most BATCH_WRITES."""
+    collection = db.collection("marketData").document(key).collection("daily")
+    for start in range(0, len(bars), BATCH_WRITES):
+        batch = db.client.batch()
+        for bar in bars[start : start + BATCH_WRITES]:
             batch.set(
                 collection.document(bar.date.strftime("%Y%m%d")),
                 {
@@ -38,13 +67,7 @@ def collect_market_data(ctx: IntentContext, params: dict[str, Any]) -> dict[str,
                     "low": bar.low,
                     "close": bar.close,
                     "volume": bar.volume,
-                    "conId": contract.conId,
+                    "conId": con_id,
                 },
             )
-        ctx.db.commit(batch)
-        stored[key] = {
-            "bars": len(bars),
-            "first": bars[0].date.isoformat() if bars else None,
-            "last": bars[-1].date.isoformat() if bars else None,
-        }
-    return {"duration": duration, "stored": stored}
+        db.commit(batch)

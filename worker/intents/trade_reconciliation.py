@@ -3,13 +3,18 @@ strategies together hold what IB says the account holds."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from worker.exceptions import IntentFailed
 from worker.registry import IntentContext, intent
+from worker.trading import config as trading_config
 from worker.trading.holdings import Booking, Holdings
 from worker.trading.market import ib_quantity
 from worker.trading.order_plan import scale
+
+GRACE_SECONDS = 3600  # default of config.unacknowledgedOrderGraceSeconds
+NEVER_ARRIVED = "order never arrived"
 
 
 @intent("trade-reconciliation")
@@ -17,6 +22,8 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
     import ib_async
 
     ib = ctx.ib()
+    config = trading_config.load(ctx.db, ctx.trading_mode)
+    grace = timedelta(seconds=config.get("unacknowledgedOrderGraceSeconds", GRACE_SECONDS))
     store = Holdings(ctx.db, ctx.trading_mode)
     # Everything the gateway knows, by permanent id and by orderRef (orders without one, such as
     # manual ones, only by permanent id).
@@ -26,7 +33,7 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
             filled[key] = filled.get(key, 0.0) + fill.execution.shares
     still_open = {key for t in ib.reqAllOpenOrders() for key in _keys(t.order)}
     closed = {key: t for t in ib.reqCompletedOrders(apiOnly=False) for key in _keys(t.order)}
-    bookings, events, waiting = [], {}, []
+    bookings, events, waiting, never = [], {}, [], []
     for ref, record in sorted(store.open_orders().items()):
         # Matched by permanent id, else by orderRef (an order recorded before it went out).
         perm_id, order_ref = record.get("permId"), record.get("orderRef", ref)
@@ -38,6 +45,9 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
             done = max(done, ib_quantity(ended.order.filledQuantity))
         done = min(done, quantity_)
         working = any(key in still_open for key in keys)
+        if not done and not working and ended is None and _never_arrived(record, grace):
+            never.append((order_ref, record))
+            continue
         if done < quantity_ and (working or ended is None):
             note = "working" if working else "not known to the gateway"
             waiting.append({"orderRef": ref, "filled": done, "quantity": quantity_, "note": note})
@@ -47,6 +57,19 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
         bookings.append(Booking(order_ref, int(record["conId"]), sources))
         events[order_ref] = (record.get("intentId"), done, quantity_)
     moved = store.apply(bookings)
+    for order_ref, record in never:
+        store.drop_open_order(order_ref)
+        event = {
+            "orderRef": order_ref,
+            "symbol": record.get("symbol"),
+            "action": record.get("action"),
+            "quantity": record.get("quantity"),
+            "recordedAt": str(record.get("recordedAt")),
+            "reconciledBy": ctx.id,
+        }
+        ctx.audit(NEVER_ARRIVED, event)
+        if ctx.audit_intent and record.get("intentId"):
+            ctx.audit_intent(record["intentId"], NEVER_ARRIVED, event)
     for order_ref in moved:
         owner, done, quantity_ = events[order_ref]
         kind = "fill" if done else "order closed unfilled"
@@ -64,6 +87,7 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
     result = {
         "reconciled": moved,
         "waiting": waiting,
+        "neverArrived": [ref for ref, _ in never],
         "holdings": {str(k): v for k, v in sorted(ours.items())},
         "ib": {str(k): v for k, v in sorted(portfolio.items())},
     }
@@ -80,6 +104,15 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
             result=result,
         )
     return result
+
+
+def _never_arrived(record: dict[str, Any], grace: timedelta) -> bool:
+    """An order recorded before it went out that the gateway never acknowledged (no permanent
+    id), recorded longer than `grace` ago: whatever carried it is long gone."""
+    recorded = record.get("recordedAt")
+    if record.get("permId") or not isinstance(recorded, datetime):
+        return False
+    return datetime.now(UTC) - recorded >= grace
 
 
 def _keys(order: Any) -> list[tuple[str, Any]]:

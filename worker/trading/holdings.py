@@ -92,19 +92,23 @@ class Holdings:
 
 def open_order(outcome: dict[str, Any], intent_id: str) -> dict[str, Any]:
     """The openOrders record of an order (an OrderDesk outcome), placed by `intent_id`."""
-    fields = ("orderRef", "conId", "action", "quantity", "sources", "orderId", "permId")
+    fields = ("orderRef", "conId", "symbol", "action", "quantity", "sources", "orderId", "permId")
     return {
         **{k: outcome.get(k) for k in fields},
         "intentId": intent_id,
         "filled": float(outcome.get("filled") or 0),
+        "status": outcome.get("status"),
+        "recordedAt": datetime.now(UTC),
     }
 
 
 def book(holdings: Holdings, intent_id: str, outcomes: list[dict[str, Any]]) -> list[str]:
     """A fully filled order goes into its strategies' holdings at once; anything else waits in
-    openOrders for trade-reconciliation."""
+    openOrders for trade-reconciliation. Outcomes with `sources` None are not booked."""
     bookings = []
     for outcome in outcomes:
+        if outcome.get("sources") is None:  # an order whose strategies nobody recorded
+            continue
         booking = Booking(outcome["orderRef"], int(outcome["conId"]), outcome["sources"])
         if float(outcome.get("filled") or 0) < float(outcome["quantity"]):
             booking.open_order = open_order(outcome, intent_id)

@@ -26,7 +26,11 @@ def contracts(ib: Any, instruments: dict[str, Any], keys: list[str]) -> dict[str
 
     missing = [k for k in keys if k not in instruments]
     if missing:
-        raise IntentFailed("config", f"config.instruments has no {', '.join(sorted(missing))}")
+        raise IntentFailed(
+            "config-missing",
+            f"config.instruments.{sorted(missing)[0]} is missing: set it in config.yaml and run "
+            "`python -m publisher config apply`",
+        )
     wanted = {
         k: ib_async.Contract(**{f: v for f, v in instruments[k].items() if f in CONTRACT_FIELDS})
         for k in keys
@@ -38,6 +42,22 @@ def contracts(ib: Any, instruments: dict[str, Any], keys: list[str]) -> dict[str
             "unknown-contract", f"the gateway does not know {', '.join(sorted(unknown))}"
         )
     return wanted
+
+
+def by_con_id(ib: Any, con_ids: list[int]) -> dict[int, Any]:
+    """Qualified contracts for conIds (of holdings); unknown ones are named."""
+    import ib_async
+
+    if not con_ids:
+        return {}
+    found = {
+        c.conId: c for c in ib.qualifyContracts(*(ib_async.Contract(conId=i) for i in con_ids))
+    }
+    if unknown := sorted(set(con_ids) - set(found)):
+        raise IntentFailed(
+            "unknown-contract", f"the gateway does not know conId {', '.join(map(str, unknown))}"
+        )
+    return found
 
 
 def prices(ib: Any, contracts_: list[Any]) -> dict[int, float]:
@@ -52,6 +72,28 @@ def prices(ib: Any, contracts_: list[Any]) -> dict[int, float]:
             raise IntentFailed("no-price", f"no price for {name}", retryable=True)
         found[ticker.contract.conId] = price
     return found
+
+
+def daily_bars(ib: Any, contract: Any, duration: str, name: str = "") -> list[Any]:
+    """Daily bars of `contract` over `duration` (e.g. `1 M`), oldest first. An error IB sends
+    for the request fails with its code and text (IB answers a refused request with no bars)."""
+    from worker.gateway.connect import ErrorLog
+
+    errors = ErrorLog()
+    ib.errorEvent += errors
+    try:
+        bars = ib.reqHistoricalData(contract, "", duration, "1 day", "TRADES", True)
+    finally:
+        ib.errorEvent -= errors
+    label = name or contract.localSymbol or contract.symbol
+    if errors.seen:
+        code, text = errors.seen[-1]
+        raise IntentFailed(
+            "market-data",
+            f"IB refused daily bars of {label} over {duration!r}: {code} {text}",
+            retryable="pacing" in text.lower(),  # a pacing violation passes; the rest stays
+        )
+    return list(bars or [])
 
 
 def fx_rate(ib: Any, currency: str, base: str, cache: dict[str, float]) -> float:

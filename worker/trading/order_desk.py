@@ -1,56 +1,36 @@
 """The one order path: every order-placing intent hands its OrderPlan to `OrderDesk.execute`,
 which checks the risk limits, cancels what the plan cancels, and sends each order once however
 often the intent is delivered (an order whose `orderRef` the broker already has is not sent
-again), then books the outcomes into the holdings."""
+again; one an earlier attempt sent that the plan no longer has is reported and booked), counts an
+order as sent only once the gateway acknowledged it, then books the outcomes into the holdings.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from worker.exceptions import GatewayError, IntentFailed
 from worker.gateway.connect import ErrorLog, ensure_connected
 from worker.registry import IntentContext
+from worker.trading import broker_orders
+from worker.trading.config import require_risk_limits
+from worker.trading.earlier import sent_before
 from worker.trading.holdings import Holdings, book, open_order
-from worker.trading.market import ib_quantity
-from worker.trading.order_plan import OrderPlan, OrderRequest, scale
+from worker.trading.order_plan import OrderPlan, OrderRequest
 from worker.trading.risk import RiskLimits, check_limits
 
 log = logging.getLogger("worker.trading")
-SETTLE_SECONDS = 10.0
+ACK_SECONDS = 10.0  # an order the gateway has not acknowledged by then fails the attempt
 REFUSED = (200, 201, 321)  # IB refused the order: nothing went out
 CANCEL_SECONDS = 5.0
 DONE = ("Cancelled", "ApiCancelled", "Filled", "Inactive")
-
-
-@dataclass
-class Sent:
-    """An order an earlier attempt placed, as the broker knows it."""
-
-    order_id: int
-    perm_id: int
-    quantity: float
-    filled: float = 0.0
-    is_open: bool = False
-
-    def outcome(self, request: OrderRequest) -> dict[str, Any]:
-        """The request's outcome told from the broker's side: its real size and its sources
-        scaled to that size (the request was recomputed at today's prices)."""
-        status = "Filled" if self.filled >= self.quantity else "Submitted"
-        if not self.is_open and self.filled < self.quantity:
-            status = "Cancelled"
-        return request.outcome(
-            quantity=self.quantity,
-            sources=scale(request.sources, self.quantity / request.quantity),
-            status=status,
-            filled=self.filled,
-            permId=self.perm_id,
-            orderId=self.order_id,
-            placedBefore=True,
-        )
+UNANSWERED = ("PendingSubmit", "ApiPending", "")
+LATE = (
+    "sent by an earlier attempt, never acknowledged and not known to the broker: counted as "
+    "working until trade-reconciliation closes it (config.unacknowledgedOrderGraceSeconds)"
+)
 
 
 class OrderDesk:
@@ -68,6 +48,7 @@ class OrderDesk:
     ) -> None:
         self.ctx = ctx
         self.ib = ib
+        self.config = config
         self.limits = RiskLimits.from_config(config)
         self.algo_priority = config.get("adaptivePriority", "Normal")
         self.properties = properties or {}
@@ -78,10 +59,21 @@ class OrderDesk:
         result = plan.describe(dry_run)
         if dry_run:
             return result
+        self.check(plan)
+        self._cancel(plan.cancel or [], result)
+        return {**result, **self.place(plan.orders)}
+
+    def check(self, plan: OrderPlan) -> None:
+        """Before anything is cancelled or sent: risk limits configured and kept, live guard."""
+        require_risk_limits(self.config)
         check_limits(plan.orders, self.limits, self.ctx.placed)
         self.guard()
-        self._cancel(plan.cancel or [], result)
-        return {**result, "orders": self.place(plan.orders)}
+
+    def cancel(self, plan: OrderPlan) -> None:
+        """Check the plan, then cancel its working orders and wait until none can fill any more
+        (for an intent that plans again from what filled before the cancels took effect)."""
+        self.check(plan)
+        self._cancel(plan.cancel or [], plan.describe(False))
 
     def _cancel(self, trades: list[Any], result: dict[str, Any]) -> None:
         """Cancel working orders and wait until none can fill any more; fail before any order
@@ -113,44 +105,26 @@ class OrderDesk:
                 retryable=False,
             )
 
-    def already_sent(self) -> dict[str, Sent]:
-        """This intent's orders among open orders, today's executions and completed orders
-        (cancelled ones too: an order that went out once never goes out again), by orderRef."""
-        import ib_async
-
-        today = datetime.now(UTC).strftime("%Y%m%d-00:00:00")
-        mine = f"{self.ctx.id}:"
-        sent: dict[str, Sent] = {}
-        for t in self.ib.reqAllOpenOrders():
-            if t.order.orderRef.startswith(mine):
-                sent[t.order.orderRef] = Sent(
-                    t.order.orderId, t.order.permId, float(t.order.totalQuantity), is_open=True
-                )
-        for fill in self.ib.reqExecutions(ib_async.ExecutionFilter(time=today)):
-            e = fill.execution
-            if e.orderRef.startswith(mine):
-                found = sent.setdefault(e.orderRef, Sent(e.orderId, e.permId, 0.0))
-                found.filled += e.shares
-        for t in self.ib.reqCompletedOrders(apiOnly=False):
-            if not t.order.orderRef.startswith(mine):
-                continue
-            found = sent.setdefault(t.order.orderRef, Sent(t.order.orderId, t.order.permId, 0.0))
-            if not found.is_open:
-                found.quantity = max(found.quantity, ib_quantity(t.order.totalQuantity))
-                found.filled = max(found.filled, ib_quantity(t.order.filledQuantity))
-        for found in sent.values():
-            found.quantity = max(found.quantity, found.filled)
-        return sent
-
-    def place(self, requests: list[OrderRequest]) -> list[dict[str, Any]]:
-        """Place what was not placed before and book the outcomes into the holdings; returns
-        what happened to each order. Each order is written to openOrders before it goes out,
-        so one that went out before a failure is still reconciled."""
+    def place(self, requests: list[OrderRequest]) -> dict[str, Any]:
+        """Place what was not placed before and book the outcomes into the holdings: `orders`,
+        what happened to each (earlier attempts' orders the plan no longer has included), and
+        `unconfirmed`, this intent's recorded orders the broker does not know (yet)."""
         self.guard()
         holdings = Holdings(self.ctx.db, self.ctx.trading_mode)
         owner = self.ctx.record_id or self.ctx.id
-        sent = self.already_sent()
-        outcomes: list[dict[str, Any]] = []
+        prefix = f"{self.ctx.id}:"
+        sent = sent_before(broker_orders.read(self.ib), prefix)
+        records = {
+            r["orderRef"]: r
+            for r in holdings.open_orders().values()
+            if str(r.get("orderRef") or "").startswith(prefix)
+        }
+        planned = {r.order_ref for r in requests}
+        # Orders an earlier attempt placed that the recomputed plan no longer has come first,
+        # so they are booked even when a new order fails.
+        outcomes = [sent[ref].alone(records.get(ref)) for ref in sorted(set(sent) - planned)]
+        for ref in set(sent) - planned:
+            log.info("order %s was placed by an earlier attempt; the plan no longer has it", ref)
         try:
             for request in requests:
                 self.ctx.placed.append(request)
@@ -159,19 +133,25 @@ class OrderDesk:
                     log.info(
                         "order %s was placed by an earlier attempt; not again", request.order_ref
                     )
-                    outcomes.append(before.outcome(request))
+                    outcomes.append(before.outcome(request, records.get(request.order_ref)))
                 else:
                     outcomes.append(self._send(request, holdings, owner))
         finally:
             if outcomes:
                 book(holdings, owner, outcomes)
-        return outcomes
+        unconfirmed = [
+            {**{k: r.get(k) for k in ("orderRef", "symbol", "action", "quantity")}, "note": LATE}
+            for ref, r in sorted(records.items())
+            if ref not in sent and ref not in planned
+        ]
+        return {"orders": outcomes, **({"unconfirmed": unconfirmed} if unconfirmed else {})}
 
     def _send(self, request: OrderRequest, holdings: Holdings, owner: str) -> dict[str, Any]:
-        """Send one order and wait for it to settle; its outcome."""
+        """Send one order and wait until the gateway acknowledged it; its outcome."""
         import ib_async
 
         ensure_connected(self.ib)
+        self.ctx.check_owner()
         order = self._order(ib_async, request)
         pending = request.outcome(status="PendingSubmit", filled=0.0, orderId=None, permId=None)
         holdings.record(open_order(pending, owner))
@@ -189,12 +169,15 @@ class OrderDesk:
                     "orderId": trade.order.orderId,
                 },
             )
-            self._settle(trade)
+            acknowledged = self._await_ack(trade, errors)
         finally:
             self.ib.errorEvent -= errors
         if any(code in REFUSED for code, _ in errors.seen):
             holdings.drop_open_order(request.order_ref)  # it never went out
         self._raise_for(errors.seen, request)
+        if not acknowledged:
+            self._unacknowledged(trade, request)
+        self.ib.sleep(0.05)  # executions and commissions follow the status
         for fill in trade.fills:
             self.ctx.audit(
                 "fill",
@@ -213,6 +196,45 @@ class OrderDesk:
             orderId=trade.order.orderId,
         )
 
+    def _await_ack(self, trade: Any, errors: ErrorLog) -> bool:
+        """Whether the gateway answered the order (any status beyond PendingSubmit, or a
+        refusal) within ACK_SECONDS."""
+        deadline = time.monotonic() + ACK_SECONDS
+        while trade.orderStatus.status in UNANSWERED and time.monotonic() < deadline:
+            if errors.codes() & set(REFUSED):
+                return True
+            ensure_connected(self.ib)
+            self.ib.sleep(0.05)
+        return trade.orderStatus.status not in UNANSWERED or bool(errors.codes() & set(REFUSED))
+
+    def _unacknowledged(self, trade: Any, request: OrderRequest) -> None:
+        """The order may or may not have reached the broker. A cancel follows it (should the
+        gateway process both late, in order), its openOrders record stays, and the attempt fails
+        as retryable: the next one looks the orderRef up and sends it only if it never arrived.
+        """
+        try:
+            self.ib.cancelOrder(trade.order)
+        except Exception:  # the connection is in an unknown state; the cancel is best effort
+            log.warning("could not send a cancel after unacknowledged order %s", request.order_ref)
+        self.ctx.audit(
+            "order unacknowledged",
+            {
+                "orderRef": request.order_ref,
+                "symbol": request.symbol,
+                "action": request.action,
+                "quantity": request.quantity,
+                "orderId": trade.order.orderId,
+                "waitedSeconds": ACK_SECONDS,
+            },
+        )
+        raise GatewayError(
+            "order-unacknowledged",
+            f"the gateway did not acknowledge {request.action} {request.quantity:g} "
+            f"{request.symbol} (orderRef {request.order_ref}) within {ACK_SECONDS:g} s; a cancel "
+            "was sent after it. The next attempt looks it up by orderRef and sends it only if it "
+            "never arrived",
+        )
+
     def _order(self, ib_async: Any, request: OrderRequest) -> Any:
         kind = self.properties.get("orderType", "MKT")
         if kind != "MKT":
@@ -229,14 +251,6 @@ class OrderDesk:
             order.algoStrategy = "Adaptive"
             order.algoParams = [ib_async.TagValue("adaptivePriority", self.algo_priority)]
         return order
-
-    def _settle(self, trade: Any) -> None:
-        deadline = time.monotonic() + SETTLE_SECONDS
-        while trade.orderStatus.status in ("PendingSubmit", "ApiPending") and (
-            time.monotonic() < deadline
-        ):
-            self.ib.sleep(0.05)
-        self.ib.sleep(0.05)  # executions and commissions follow the status
 
     @staticmethod
     def _raise_for(errors: list[tuple[int, str]], request: OrderRequest) -> None:

@@ -1,12 +1,12 @@
-"""`allocation` with the seeded config (static-weights 60/40 at 50% exposure)."""
+"""`allocation` with the tests' config (static-weights 60/40 at 50% exposure)."""
 
 from __future__ import annotations
 
 import pytest
-from google.cloud import firestore
 
 from tests.support import delivery, events, intent_ref, unique
 from tests.worker.intents.conftest import SPY, TLT
+from worker import strategies
 
 
 def allocate(worker, intent_id: str, **params):
@@ -77,6 +77,12 @@ def test_connection_lost_after_the_first_order_redelivery_places_only_the_rest(
     targets = result["result"]["targets"]["static-weights"]
     assert holdings(positions_root) == {SPY: targets["SPY"], TLT: targets["TLT"]}
     assert {p.conId: p.quantity for p in flat_sim.state.positions} == holdings(positions_root)
+    # The first attempt's order is in the result although the recomputed plan had no reason
+    # to order SPY again (the holdings already had it).
+    (first,) = [o for o in flat_sim.api.broker.orders.values() if o.instrument.conId == SPY]
+    reported = {o["orderRef"]: o for o in result["result"]["orders"]}
+    assert reported[first.orderRef]["placedBefore"] is True
+    assert reported[first.orderRef]["quantity"] == first.totalQuantity
 
 
 def test_orders_sent_by_an_attempt_that_fails_for_good_are_still_booked(
@@ -153,15 +159,11 @@ def test_partial_fills_wait_for_reconciliation_which_books_what_filled(
     ],
 )
 def test_config_problems_fail_before_any_order(
-    make_worker, flat_sim, positions_root, results, db, change, code, words
+    make_worker, flat_sim, positions_root, results, trading_config, change, code, words
 ):
-    config = db.collection("config").document("paper")
-    config.update(change)
-    try:
-        intent_id = unique("alloc-bad")
-        allocate(make_worker(flat_sim), intent_id)
-    finally:
-        config.update({k: firestore.DELETE_FIELD for k in change})
+    trading_config.change(change)
+    intent_id = unique("alloc-bad")
+    allocate(make_worker(flat_sim), intent_id)
     result = results.for_id(intent_id)
     assert (result["status"], result["error"]["code"]) == ("failed", code)
     assert words in result["error"]["message"]
@@ -173,17 +175,16 @@ def test_unknown_strategy_is_named(make_worker, flat_sim, positions_root, result
     intent_id = unique("alloc-strat")
     allocate(make_worker(flat_sim), intent_id, strategies=["moonshot"])
     error = results.for_id(intent_id)["error"]
-    assert error["code"] == "unknown-strategy" and "dummy, static-weights" in error["message"]
+    assert error["code"] == "unknown-strategy"
+    assert f"(known: {', '.join(strategies.names())})" in error["message"]
 
 
-def test_zero_overall_exposure_does_nothing(make_worker, flat_sim, positions_root, results, db):
-    config = db.collection("config").document("paper")
-    config.update({"exposure.overall": 0})
-    try:
-        intent_id = unique("alloc-zero")
-        allocate(make_worker(flat_sim), intent_id)
-    finally:
-        config.update({"exposure": firestore.DELETE_FIELD})
+def test_zero_overall_exposure_does_nothing(
+    make_worker, flat_sim, positions_root, results, trading_config
+):
+    trading_config.change({"exposure.overall": 0})
+    intent_id = unique("alloc-zero")
+    allocate(make_worker(flat_sim), intent_id)
     result = results.for_id(intent_id)
     assert result["status"] == "succeeded" and result["result"]["orders"] == []
     assert flat_sim.api.broker.orders == {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ib_async
 import pytest
-from google.cloud import firestore
 
 from tests.support import delivery, events, pipeline, unique
 
@@ -12,7 +11,7 @@ SPY, TLT = 756733, 15547841
 
 
 @pytest.fixture
-def worker(stack, sim):
+def worker(stack, sim, trading_config):
     built = pipeline(stack, GATEWAY_MODE="external", IB_GATEWAY_PORT=str(sim.port))
     yield built
     built.session.close()
@@ -105,14 +104,10 @@ def test_broker_rejection_carries_ibs_reason(worker, sim, holdings, results):
     assert "insufficient buying power" in result["error"]["message"]
 
 
-def test_risk_limit_fails_before_any_order(worker, sim, holdings, results, db):
-    config = db.collection("config").document("paper")
-    config.set({"riskLimits": {"maxNotionalPerOrder": 10_000}}, merge=True)
-    try:
-        intent_id = unique("risk")
-        run(worker, intent_id)
-    finally:
-        config.update({"riskLimits": firestore.DELETE_FIELD})
+def test_risk_limit_fails_before_any_order(worker, sim, holdings, results, trading_config):
+    trading_config.change({"riskLimits.maxNotionalPerOrder": 10_000})
+    intent_id = unique("risk")
+    run(worker, intent_id)
     result = results.for_id(intent_id)
     assert (result["status"], result["error"]["code"]) == ("failed", "risk-limit")
     assert "maxNotionalPerOrder" in result["error"]["message"]
@@ -127,7 +122,9 @@ def test_mismatch_between_holdings_and_ib_is_reported(worker, sim, holdings, res
     assert mismatch == [{"conId": SPY, "holdings": 50.0, "ib": 100.0}]
 
 
-def test_live_worker_ignores_a_close_all_that_does_not_say_live(stack, sim, holdings, results):
+def test_live_worker_ignores_a_close_all_that_does_not_say_live(
+    stack, sim, holdings, results, trading_config
+):
     live = pipeline(
         stack, GATEWAY_MODE="external", IB_GATEWAY_PORT=str(sim.port), TRADING_MODE="live"
     )

@@ -1,4 +1,5 @@
-"""The worker process killed (SIGKILL) after the first of several orders went out."""
+"""The worker process killed (SIGKILL) after the first of several orders went out: the
+redelivery reports and books it (never places it again), even when its plan no longer has it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tests.worker.intents.conftest import SPY, TLT
 
 
 def test_sigkill_after_the_first_order_then_redelivery_places_only_the_missing_one(
-    stack, db, flat_sim, positions_root, results, worker_env
+    stack, db, flat_sim, positions_root, results, worker_env, trading_config
 ):
     worker_env(GATEWAY_MODE="external", IB_GATEWAY_PORT=str(flat_sim.port))
     flat_sim.state.faults.stall_after_orders = 1  # the gateway hangs after the first order
@@ -32,6 +33,9 @@ def test_sigkill_after_the_first_order_then_redelivery_places_only_the_missing_o
     past = datetime.now(UTC) - timedelta(seconds=1)
     intent_ref(db, intent_id).update({"lease.expiresAt": past})
     db.collection("locks").document("gateway-paper").update({"expiresAt": past})
+    # Meanwhile SPY leaves the strategy: the recomputed plan has no SPY order, and the order
+    # the dead attempt placed is still reported and booked (from its openOrders record).
+    trading_config.change({"strategies.static-weights.weights": {"TLT": 0.4}})
     worker_env(GATEWAY_MODE="external", IB_GATEWAY_PORT=str(flat_sim.port))
     result = results.for_id(intent_id, timeout=90)
     assert result["status"] == "succeeded", result["error"]

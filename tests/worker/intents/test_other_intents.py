@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ib_async
-from google.cloud import firestore
 
 from tests.support import delivery, unique
 from tests.worker.intents.conftest import SPY, TLT
@@ -20,14 +19,15 @@ def test_cash_balancer_converts_cash_above_the_threshold(make_worker, flat_sim, 
     planned = {
         o["symbol"]: (o["action"], o["quantity"]) for o in results.for_id(dry)["result"]["orders"]
     }
-    assert planned == {"EUR.USD": ("SELL", 12000), "USD.CHF": ("BUY", 9000)}
+    # CHF 8,000 buys USD 8,000 (about CHF 7,143): never more than the balance.
+    assert planned == {"EUR.USD": ("SELL", 12000), "USD.CHF": ("BUY", 8000)}
     assert flat_sim.api.broker.orders == {}
     intent_id = unique("cash")
     run(worker, "cash-balancer", intent_id)
     result = results.for_id(intent_id)
     assert result["status"] == "succeeded", result["error"]
     cash = flat_sim.state.cash
-    assert cash["EUR"] == 0 and abs(cash["CHF"]) < 1000
+    assert cash["EUR"] == 0 and 0 <= cash["CHF"] < 1000
 
 
 def test_reconciliation_moves_filled_open_orders_into_holdings(
@@ -87,6 +87,45 @@ def test_collect_market_data_is_idempotent_per_bar(make_worker, flat_sim, result
     assert bar["low"] <= bar["close"] <= bar["high"]
 
 
+def test_collect_market_data_fails_when_ib_refuses_and_names_the_instrument(
+    make_worker, flat_sim, results
+):
+    worker = make_worker(flat_sim)
+    refused = unique("bars-refused")
+    run(worker, "collect-market-data", refused, instruments=["SPY"], duration="999999999 Y")
+    result = results.for_id(refused)
+    assert (result["status"], result["error"]["code"]) == ("failed", "market-data")
+    assert "IB refused daily bars of SPY over '999999999 Y': 162" in result["error"]["message"]
+    assert result["error"]["retryable"] is False
+    assert result["result"]["stored"]["SPY"]["bars"] == 0
+    flat_sim.state.faults.pacing_violation = True  # the first instrument's request only
+    paced = delivery(
+        {
+            "intent": "collect-market-data",
+            "id": unique("bars-paced"),
+            "params": {"instruments": ["SPY", "TLT"], "duration": "5 D"},
+        }
+    )
+    first = worker.handle(paced)
+    assert first.status == 503 and first.body["error"]["retryable"] is True  # tried again
+    assert first.body["error"]["message"].startswith("1 of 2 instruments failed")
+    assert worker.handle(paced).status == 200  # the redelivery
+
+
+def test_collect_market_data_writes_more_bars_than_one_firestore_batch_holds(
+    make_worker, flat_sim, results, db
+):
+    intent_id = unique("bars-many")
+    run(
+        make_worker(flat_sim), "collect-market-data", intent_id, instruments=["QQQ"], duration="2 Y"
+    )
+    result = results.for_id(intent_id, timeout=60)
+    assert result["status"] == "succeeded", result["error"]
+    assert result["result"]["stored"]["QQQ"]["bars"] == 504
+    daily = db.collection("marketData").document("QQQ").collection("daily")
+    assert len(list(daily.list_documents())) >= 504
+
+
 def test_batch_runs_steps_in_one_session_and_stops_at_the_first_failure(
     make_worker, flat_sim, positions_root, results
 ):
@@ -141,19 +180,17 @@ def test_batch_with_bad_step_params_runs_nothing(make_worker, flat_sim, results)
     assert flat_sim.api.broker.orders == {}
 
 
-def test_batch_risk_limits_count_the_orders_of_every_step(make_worker, flat_sim, results, db):
-    config = db.collection("config").document("paper")
-    config.update({"riskLimits.maxOrdersPerIntent": 3})
-    try:
-        intent_id = unique("batch-limits")
-        run(
-            make_worker(flat_sim),
-            "batch",
-            intent_id,
-            steps=[{"intent": "cash-balancer"}, {"intent": "allocation"}],
-        )
-    finally:
-        config.update({"riskLimits.maxOrdersPerIntent": firestore.DELETE_FIELD})
+def test_batch_risk_limits_count_the_orders_of_every_step(
+    make_worker, flat_sim, results, trading_config
+):
+    trading_config.change({"riskLimits.maxOrdersPerIntent": 3})
+    intent_id = unique("batch-limits")
+    run(
+        make_worker(flat_sim),
+        "batch",
+        intent_id,
+        steps=[{"intent": "cash-balancer"}, {"intent": "allocation"}],
+    )
     result = results.for_id(intent_id)
     assert (result["status"], result["error"]["code"]) == ("failed", "risk-limit")
     assert (

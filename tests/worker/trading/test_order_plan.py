@@ -1,0 +1,48 @@
+"""OrderRequest, OrderPlan and scaling per-strategy quantities (no gateway)."""
+
+from __future__ import annotations
+
+import ib_async
+from hypothesis import given
+from hypothesis import strategies as st
+
+from worker.trading.order_plan import OrderPlan, OrderRequest, order_ref, scale
+
+
+def test_scale_keeps_whole_units_that_add_up():
+    assert scale({"a": 60, "b": 40}, 0.5) == {"a": 30, "b": 20}
+    assert scale({"a": 1, "b": 1, "c": 1}, 2 / 3) == {"a": 0, "b": 1, "c": 1}  # the largest gives
+    assert scale({}, 0.3) == {}
+    assert scale({"a": -60, "b": -40}, 1) == {"a": -60, "b": -40}
+
+
+@given(
+    st.dictionaries(st.sampled_from("abcde"), st.integers(-1000, 1000), min_size=1),
+    st.floats(0, 2),
+)
+def test_scaled_sources_add_up_to_the_scaled_total(sources, factor):
+    scaled = scale(sources, factor)
+    assert sum(scaled.values()) == round(sum(sources.values()) * factor)
+    assert set(scaled) == set(sources) and all(q == int(q) for q in scaled.values())
+
+
+def test_a_plan_describes_its_orders_and_cancels():
+    spy = ib_async.Contract(conId=756733, symbol="SPY")
+    request = OrderRequest(spy, "BUY", 3, order_ref("i", "alloc", "756733"), 500, sources={"a": 3})
+    trade = ib_async.Trade(order=ib_async.Order(orderId=7, orderRef="manual"))
+    described = OrderPlan([request], {"note": "x"}, cancel=[trade]).describe(dry_run=True)
+    assert described == {
+        "note": "x",
+        "dryRun": True,
+        "orders": [
+            {
+                "orderRef": "i:alloc:756733",
+                "symbol": "SPY",
+                "action": "BUY",
+                "quantity": 3,
+                "sources": {"a": 3},
+            }
+        ],
+        "cancel": [{"orderId": 7, "orderRef": "manual"}],
+    }
+    assert request.notional == 1500
