@@ -8,6 +8,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 
@@ -38,11 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     from dashboard.app import create_app
 
     logging.basicConfig(level=logging.WARNING, format="dashboard: %(message)s")
-    try:
-        server = make_server(args.host, args.port, create_app(settings), threaded=True)
+    try:  # werkzeug would print its own advice and exit: say it in one line instead
+        with socket.create_server((args.host, args.port)):
+            pass
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
+    server = make_server(args.host, args.port, create_app(settings), threaded=True)
     stop = threading.Event()
 
     def shutdown(signum: int, frame: object) -> None:

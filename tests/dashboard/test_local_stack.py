@@ -35,3 +35,38 @@ def test_stopping_the_stack_stops_its_dashboard(tmp_path) -> None:
         os.environ.clear()
         os.environ.update(saved)
     assert not any(line.split()[0] == str(pid) for line in _dashboards())
+
+
+def _run_dashboard(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    import sys
+
+    from deploy.stack import ROOT
+
+    clean = {k: v for k, v in os.environ.items() if k != "GOOGLE_CLOUD_PROJECT"}
+    return subprocess.run(
+        [sys.executable, "-m", "dashboard", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_python_m_dashboard_says_what_is_missing_in_one_line() -> None:
+    import socket
+
+    no_project = _run_dashboard({})
+    assert no_project.returncode == 2
+    assert no_project.stderr.strip().startswith("error: GOOGLE_CLOUD_PROJECT is not set")
+    assert len(no_project.stderr.strip().splitlines()) == 1
+    bad_modes = _run_dashboard({"GOOGLE_CLOUD_PROJECT": "p", "DASHBOARD_MODES": "paper,demo"})
+    assert bad_modes.returncode == 2
+    assert "DASHBOARD_MODES='paper,demo': expected a comma list of paper, live" in bad_modes.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        busy = _run_dashboard({"GOOGLE_CLOUD_PROJECT": "p"}, "--port", port)
+    assert busy.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in busy.stderr
+    assert "Traceback" not in no_project.stderr + bad_modes.stderr + busy.stderr
