@@ -148,7 +148,7 @@ DOCS = st.recursive(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(DOCS, DOCS)
 def test_the_difference_is_empty_exactly_when_nothing_changes(current, wanted):
     lines = difference(current, wanted)

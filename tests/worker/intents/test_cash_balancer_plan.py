@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ib_async
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from worker.intents.cash_balancer import Balance, plan
@@ -59,6 +59,7 @@ def test_a_working_conversion_is_not_converted_again():
     assert got.report["balances"]["EUR"]["afterWorking"] == 0
 
 
+@settings(deadline=None)
 @given(
     amount=st.floats(-1e7, 1e7, allow_nan=False),
     rate=st.floats(0.01, 200),

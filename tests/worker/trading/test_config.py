@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from worker.exceptions import IntentFailed
@@ -78,6 +78,7 @@ JSON = st.recursive(
 )
 
 
+@settings(deadline=None)  # a loaded machine must not fail it
 @given(st.dictionaries(st.sampled_from(["riskLimits", "exposure", "instruments", "x"]), JSON))
 def test_any_document_is_either_valid_or_named_wrong(config):
     for problem in errors(config, KNOWN):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ib_async
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from worker.trading.order_plan import OrderPlan, OrderRequest, order_ref, scale
@@ -16,6 +16,7 @@ def test_scale_keeps_whole_units_that_add_up():
     assert scale({"a": -60, "b": -40}, 1) == {"a": -60, "b": -40}
 
 
+@settings(deadline=None)
 @given(
     st.dictionaries(st.sampled_from("abcde"), st.integers(-1000, 1000), min_size=1),
     st.floats(0, 2),

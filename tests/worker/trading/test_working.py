@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from worker.trading.broker_orders import BrokerOrder
@@ -105,6 +105,7 @@ def test_blockers_never_against_our_working_order_and_never_beside_a_foreign_one
     assert blockers([ours], SPY + 1, -1) == []
 
 
+@settings(deadline=None)
 @given(
     quantity=st.integers(1, 10_000),
     fraction=st.floats(0, 1),
