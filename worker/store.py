@@ -242,14 +242,16 @@ class IntentStore:
     def find(self, fingerprint: str, published_ms: int) -> str | None:
         """The id of the intent a message started, by what it asked and when it was published
         (how a dead-lettered copy, which has a new message id, finds its record)."""
-        query = (
-            self.db.collection("intents")
-            .where("tradingMode", "==", self.settings.trading_mode)
-            .where("fingerprint", "==", fingerprint)
-            .where("publishedAtMs", "==", published_ms)
-            .limit(1)
-        )
-        found = self.db.stream(query)
+        from google.cloud.firestore import FieldFilter
+
+        query = self.db.collection("intents")
+        for name, value in (
+            ("tradingMode", self.settings.trading_mode),
+            ("fingerprint", fingerprint),
+            ("publishedAtMs", published_ms),
+        ):
+            query = query.where(filter=FieldFilter(name, "==", value))
+        found = self.db.stream(query.limit(1))
         return found[0].to_dict().get("id") if found else None
 
     def _existing(self, doc: _Doc, fields: dict[str, Any]) -> Claim | None:
