@@ -118,7 +118,7 @@ def _from_unwrapped(headers: dict[str, str], body: bytes) -> Delivery:
 
 
 def _message_id(value: object) -> str:
-    if not isinstance(value, str) or not MESSAGE_ID.match(value):
+    if not isinstance(value, str) or not MESSAGE_ID.fullmatch(value):  # `$` allows a final \n
         raise NotADelivery("Pub/Sub message has no valid messageId", repr(value)[:200])
     return value
 
