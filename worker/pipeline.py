@@ -99,7 +99,9 @@ class Pipeline:
             published = parse_time(attributes.get("CloudPubSubDeadLetterSourceTopicPublishTime"))
             found = self.store.find(message.fingerprint, to_ms(published)) if published else None
             message = replace(message, id=found or message.id)
-        count = attributes.get("CloudPubSubDeadLetterSourceDeliveryCount", "?")
+        # Its digits only: an attribute holds whatever the pusher sent (any size, even no text).
+        count = attributes.get("CloudPubSubDeadLetterSourceDeliveryCount", "")
+        count = re.sub(r"\D", "", count)[:9] or "?"
         err = results.error(
             "dead-lettered",
             f"Pub/Sub gave up after {count} delivery attempts; the intent did not finish",

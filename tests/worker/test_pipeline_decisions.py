@@ -508,3 +508,23 @@ def test_a_dead_letter_of_a_bad_message_is_rejected_once(world):
     world.pipeline.handle_dead_letter(bad)
     assert [r["status"] for r in world.publisher.published] == ["rejected"]
     assert world.store.named("close") == []
+
+
+@pytest.mark.parametrize(
+    ("count", "said"),
+    [
+        ("20", "after 20 delivery"),
+        ("\ud800", "after ? delivery"),
+        ("7" * 2_000_000, "after 777777777 delivery"),
+    ],
+    ids=["digits", "no text", "two million digits"],
+)
+def test_a_dead_letter_delivery_count_is_taken_as_digits_only(world, count, said):
+    attributes = {"CloudPubSubDeadLetterSourceDeliveryCount": count}
+    world.pipeline.handle_dead_letter(
+        arrive({"intent": "ping", "id": "job-2"}, attributes=attributes)
+    )
+    [result] = world.publisher.published
+    assert said in result["error"]["message"]
+    assert len(result["error"]["message"]) < 200
+    result["error"]["message"].encode()  # text Firestore can store
