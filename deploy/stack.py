@@ -306,6 +306,22 @@ class LocalStack:
         self.options.worker_env = {**self.options.worker_env, **env}
         self._start_worker()
 
+    def start_worker_beside(self, subscribe: bool = True) -> LocalStack:
+        """Only the topics, the worker and its push subscriptions (none unless `subscribe`), on
+        emulators that already run at `pubsub_port` and `firestore_port` (set them first; this
+        process's clients must reach the same emulators): another worker next to a stack, for
+        another trading mode or project, or a second instance. `stop()` stops it; its
+        subscriptions stay."""
+        try:
+            self._create_topics()
+            self._start_worker()
+            if subscribe:
+                self._create_push_subscription()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
     @contextlib.contextmanager
     def firestore_paused(self) -> Iterator[None]:
         """Freeze the Firestore emulator (SIGSTOP to its group): calls hang, data is kept."""

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
+import select
+import signal
+import socket
+import struct
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 from typing import Any
 
 from deploy.processes import free_port
@@ -44,11 +52,12 @@ def post(
     body: bytes | dict,
     headers: dict[str, str] | None = None,
     timeout: float = 30,
+    path: str = "",
 ) -> tuple[int, dict[str, Any]]:
-    """POST to the worker; returns (status, JSON body)."""
+    """POST to the worker (at `path`, e.g. `dead-letter`); returns (status, JSON body)."""
     raw = json.dumps(body).encode() if isinstance(body, dict) else body
     request = urllib.request.Request(
-        stack.worker_url,
+        stack.worker_url + path,
         data=raw,
         method="POST",
         headers={"Content-Type": "application/json", **(headers or {})},
@@ -80,7 +89,12 @@ class Results:
         self.seen: list[dict[str, Any]] = []
 
     def _pull(self, timeout: float) -> None:
-        response = self.client.pull(subscription=self.name, max_messages=50, timeout=timeout)
+        from google.api_core.exceptions import DeadlineExceeded
+
+        try:
+            response = self.client.pull(subscription=self.name, max_messages=50, timeout=timeout)
+        except DeadlineExceeded:  # nothing arrived in time
+            return
         if response.received_messages:
             self.client.acknowledge(
                 subscription=self.name, ack_ids=[m.ack_id for m in response.received_messages]
@@ -186,3 +200,173 @@ def wait_for_log(stack: LocalStack, needle: str, after: int = 0, timeout: float 
                 return
         time.sleep(0.1)
     raise AssertionError(f"{needle!r} not in the worker log within {timeout} s")
+
+
+def wait_until(check: Any, timeout: float, what: str, interval: float = 0.05) -> Any:
+    """Poll `check()` until it returns something truthy (returned), or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(interval)
+    raise AssertionError(f"not within {timeout:g} s: {what}")
+
+
+# -- more workers, and what a test can put between them and the emulators -----------------------
+
+
+def side_worker(
+    stack: LocalStack,
+    state_dir: Path,
+    *,
+    mode: str = "paper",
+    project: str | None = None,
+    env: dict[str, str] | None = None,
+    pubsub_port: int | None = None,
+    firestore_port: int | None = None,
+    subscribe: bool = True,
+) -> LocalStack:
+    """Another worker on the stack's emulators, started the way the stack starts its own, with
+    the topics (created if missing) and push subscriptions `worker-push-{mode}` and
+    `worker-dead-letter-{mode}` of its project, at the stack's default limits (20 delivery
+    attempts, backoff 1-10 s): another trading mode of the stack's project, or a project of its
+    own (its own records, holdings and gateway lease); with `subscribe=False` none, a second
+    instance that gets what a test posts to it. `pubsub_port` and `firestore_port` put
+    something between the worker and the emulators (a Proxy). `.stop()` stops it;
+    `drop_push_subscriptions` removes its subscriptions."""
+    from deploy.stack import StackOptions
+
+    side = LocalStack(
+        StackOptions(
+            project=project or stack.options.project,
+            trading_mode=mode,
+            state_dir=state_dir,
+            worker_env={**stack.options.worker_env, **(env or {})},
+            dashboard=False,
+        ),
+        quiet=True,
+    )
+    side.pubsub_port = pubsub_port or stack.pubsub_port
+    side.firestore_port = firestore_port or stack.firestore_port
+    return side.start_worker_beside(subscribe)
+
+
+def drop_push_subscriptions(side: LocalStack) -> None:
+    from google.api_core.exceptions import NotFound
+    from google.cloud import pubsub_v1
+
+    from worker import names
+
+    client = pubsub_v1.SubscriberClient()
+    mode = side.options.trading_mode
+    for name in (names.push_subscription(mode), names.dead_letter_subscription(mode)):
+        with contextlib.suppress(NotFound):
+            client.delete_subscription(subscription=side.subscription(name))
+
+
+def kill_group(side: LocalStack) -> None:
+    """SIGKILL the worker's whole process group (gunicorn's master and worker); its gateway runs
+    in a group of its own and must follow by itself."""
+    proc = side.children["worker"].proc
+    assert proc is not None
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+def processes_with(key: str, value: str) -> list[int]:
+    """Living processes of this user with `key=value` in their environment: a worker, its
+    gateway and whatever they started inherit it."""
+    needle = f"{key}={value}".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if needle not in environ.read_bytes().split(b"\0"):
+                continue
+            state = (environ.parent / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in ("Z", "X"):
+            found.append(int(environ.parent.name))
+    return found
+
+
+class Proxy:
+    """A TCP proxy to 127.0.0.1:`target` whose traffic a test holds, each direction on its own:
+    `up` (client to server) and `down`. Held bytes wait in the proxy and `release` sends them on;
+    when their sender closes its end first they are never delivered, and both ends are reset (as
+    if the sender had died before sending them). `drop()` resets every open connection."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._holding = {"up": threading.Event(), "down": threading.Event()}
+        self.held = {"up": 0, "down": 0}  # bytes that arrived while the direction was held
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        threading.Thread(target=self._accept, name=f"proxy-{self.port}", daemon=True).start()
+
+    def hold(self, direction: str = "up") -> None:
+        self._holding[direction].set()
+
+    def release(self, direction: str = "up") -> None:
+        self._holding[direction].clear()
+
+    def drop(self) -> None:
+        with self._lock:
+            sockets, self._open = self._open, set()
+        for sock in sockets:
+            _reset(sock)
+
+    def close(self) -> None:
+        self._listener.close()
+        self.drop()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            try:
+                server = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+                server.settimeout(None)
+            except OSError:
+                _reset(client)
+                continue
+            with self._lock:
+                self._open |= {client, server}
+            for src, dst, direction in ((client, server, "up"), (server, client, "down")):
+                threading.Thread(target=self._pump, args=(src, dst, direction), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, direction: str) -> None:
+        buffer, holding = bytearray(), self._holding[direction]
+        try:
+            while True:
+                if select.select([src], [], [], 0.05)[0]:
+                    data = src.recv(65536)
+                    if not data:
+                        if buffer and holding.is_set():
+                            raise ConnectionAbortedError("held bytes die with their sender")
+                        dst.sendall(buffer)
+                        dst.shutdown(socket.SHUT_WR)
+                        return
+                    buffer += data
+                    if holding.is_set():
+                        self.held[direction] += len(data)
+                if buffer and not holding.is_set():
+                    dst.sendall(buffer)
+                    buffer.clear()
+        except (OSError, ValueError):  # reset, or closed by drop()
+            with self._lock:
+                self._open -= {src, dst}
+            _reset(src)
+            _reset(dst)
+
+
+def _reset(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.close()
