@@ -37,9 +37,9 @@ class Claim:
     """What the store decided for a message.
 
     kind: `run` (this attempt owns the intent, or the result in `record` is to be published),
-    `ended` (already terminal), `busy` (running elsewhere under a live lease), `exhausted` (no
-    attempts left), `reused` (the id belongs to a message asking for something else), `lost`
-    (another instance took the intent over).
+    `ended` (already terminal), `busy` (running elsewhere under a live lease, or its result being
+    published elsewhere), `exhausted` (no attempts left), `reused` (the id belongs to a message
+    asking for something else), `lost` (another instance took the intent over).
     """
 
     kind: str
@@ -126,6 +126,7 @@ class IntentStore:
                 "result": ended["result"],
                 "resultMessage": ended,
                 "resultPublished": False,
+                "publishing": self._publishing(now),
             }
             event = {"type": ended["status"], "messageId": message_id, "error": ended["error"]}
             if doc.exists and doc.data.get("status") != "rejected":
@@ -179,6 +180,7 @@ class IntentStore:
                 "finishedAt": _now(),
                 "resultMessage": result,
                 "resultPublished": False,
+                "publishing": self._publishing(_now()),
                 **self._no_lease(),
             }
             event = {
@@ -225,7 +227,13 @@ class IntentStore:
 
     def mark_published(self, intent_id: str, published_id: str) -> None:
         """Note that the result went out, so a redelivery does not publish it again."""
-        update = {"resultPublished": True, "resultMessageId": published_id}
+        from google.cloud import firestore
+
+        update = {
+            "resultPublished": True,
+            "resultMessageId": published_id,
+            "publishing": firestore.DELETE_FIELD,
+        }
         event = {"type": "result published", "resultMessageId": published_id}
         self._retrying(
             intent_id, _Doc(True), lambda doc: self._commit(intent_id, None, update, [event])
@@ -264,6 +272,10 @@ class IntentStore:
         if data.get("fingerprint") not in (None, fields.get("fingerprint")):
             return Claim("reused", attempts, data)
         if data.get("status") in TERMINAL:
+            if not data.get("resultPublished") and held_by_other(
+                data.get("publishing"), self.owner, _now()
+            ):
+                return Claim("busy", attempts, data)  # another instance publishes its result
             return Claim("ended", attempts, data)
         if held_by_other(data.get("lease"), self.owner, _now()):
             return Claim("busy", attempts, data)
@@ -303,6 +315,13 @@ class IntentStore:
             "owner": self.owner,
             "expiresAt": now + timedelta(seconds=self.settings.lease_seconds),
         }
+
+    def _publishing(self, now: datetime) -> dict[str, Any]:
+        """Who publishes the result of an intent that just ended, and until when: meanwhile a
+        redelivery elsewhere waits (429) instead of publishing it a second time."""
+        s = self.settings
+        seconds = max(s.lease_seconds, s.publish_timeout_seconds + s.firestore_timeout_seconds)
+        return {"owner": self.owner, "expiresAt": now + timedelta(seconds=seconds)}
 
     @staticmethod
     def _no_lease() -> dict[str, Any]:
