@@ -9,6 +9,7 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -162,9 +163,11 @@ class Shape:
     collections: frozenset[str]
     keys: frozenset[str]
     subcollections: dict[str, tuple[str, ...]]
+    taken: datetime
 
 
 def firestore_shape(db: Any) -> Shape:
+    taken = datetime.now(UTC) - timedelta(seconds=1)
     refs = list(db.collection("intents").list_documents())  # also keys holding only events
     with ThreadPoolExecutor(8) as pool:
         subs = list(pool.map(lambda ref: tuple(sorted(c.id for c in ref.collections())), refs))
@@ -172,6 +175,7 @@ def firestore_shape(db: Any) -> Shape:
         frozenset(c.id for c in db.collections()),
         frozenset(ref.id for ref in refs),
         {ref.id: sub for ref, sub in zip(refs, subs, strict=True)},
+        taken,
     )
 
 
@@ -188,13 +192,23 @@ def assert_nothing_outside_intent_records(db: Any, before: Shape) -> Shape:
         k: after.subcollections[k] for k in changed if after.subcollections[k] != ("events",)
     }
     assert not strange, f"subcollections other than events: {strange}"
+    touched = []
     for event in db.collection_group("events").stream():
         path = event.reference.path.split("/")
         assert len(path) == 4 and path[0] == "intents", f"an events document at {path}"
-        if path[1] in new:
-            assert RECORD_KEY.fullmatch(path[1]), path
+        if _time(event.create_time) >= before.taken:  # written since: by what was thrown
             assert {"type", "at"} <= set(event.to_dict()), (path, event.to_dict())
+            touched.append(event.reference)
+    with ThreadPoolExecutor(8) as pool:
+        nested = list(pool.map(lambda ref: [c.id for c in ref.collections()], touched))
+    below = {ref.path: sub for ref, sub in zip(touched, nested, strict=True) if sub}
+    assert not below, f"collections under events: {below}"
     return after
+
+
+def _time(value: Any) -> datetime:
+    """A snapshot's time: a datetime, or a protobuf Timestamp from some queries."""
+    return value.ToDatetime(tzinfo=UTC) if hasattr(value, "ToDatetime") else value
 
 
 # -- the dead-letter topic ----------------------------------------------------------------------
