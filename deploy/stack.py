@@ -31,10 +31,9 @@ from worker import names
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The container's command (worker/Dockerfile's CMD) and the environment that makes
-# functions-framework's gunicorn run one worker with one thread.
-WORKER_COMMAND = ("functions-framework", "--target=handle", "--source=worker/main.py")
-WORKER_ENV = {"WORKERS": "1", "THREADS": "1"}
+# The container's command (worker/Dockerfile's CMD): worker/server.py, one gunicorn worker
+# process serving one request at a time.
+WORKER_COMMAND = ("python", "-m", "worker.server")
 
 INTENTS_TOPIC = names.INTENTS_TOPIC
 RESULTS_TOPIC = names.RESULTS_TOPIC
@@ -224,23 +223,40 @@ class LocalStack:
                 },
             }
         )
-        self._progress(f"push subscription {self.push_subscription} -> {self.worker_url}")
+        # Every dead letter ends in a result: the worker closes its intent.
+        closer = names.dead_letter_subscription(self.options.trading_mode)
+        endpoint = self.worker_url.rstrip("/") + names.DEAD_LETTER_PATH
+        pubsub_v1.SubscriberClient().create_subscription(
+            request={
+                "name": self.subscription(closer),
+                "topic": self.topic(DEAD_LETTER_TOPIC),
+                "push_config": {"push_endpoint": endpoint},
+                "ack_deadline_seconds": names.DEAD_LETTER_ACK_DEADLINE_SECONDS,
+                "retry_policy": {
+                    "minimum_backoff": {"seconds": low},
+                    "maximum_backoff": {"seconds": high},
+                },
+            }
+        )
+        self._progress(
+            f"push subscriptions {self.push_subscription} -> {self.worker_url}, "
+            f"{closer} -> {endpoint}"
+        )
 
     def seed_config(self) -> None:
         from google.cloud import firestore
 
-        from publisher.trading_config import ConfigFileError, seed
+        from publisher.trading_config import ConfigFileError, FirestoreUnavailable, seed
 
         try:
             seed(firestore.Client(project=self.options.project), self.options.config_file)
-        except ConfigFileError as exc:
-            raise StackError(str(exc)) from None
+        except (ConfigFileError, FirestoreUnavailable) as exc:
+            raise StackError(f"seeding the trading config failed: {exc}") from None
         self._progress(f"config seeded from {self.options.config_file.relative_to(ROOT)}")
 
     def worker_environment(self) -> dict[str, str]:
         env = {
             **self.client_env(),
-            **WORKER_ENV,
             "HOST": "127.0.0.1",
             "PORT": str(self.worker_port),
             "TRADING_MODE": self.options.trading_mode,
@@ -259,15 +275,12 @@ class LocalStack:
         return env
 
     def _start_worker(self) -> None:
-        executable = Path(sys.executable).parent / WORKER_COMMAND[0]
-        if not executable.exists():
-            raise StackError(f"{executable} not found: run `make up` so the venv is bootstrapped")
         to_console = self.options.worker_output_to_console
         worker = self._spawn(
             "worker",
             Child(
                 name="worker",
-                command=[str(executable), *WORKER_COMMAND[1:]],
+                command=[sys.executable, *WORKER_COMMAND[1:]],
                 env=self.worker_environment(),
                 cwd=ROOT,
                 log_path=None if to_console else self.log_dir / "worker.log",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -32,6 +33,15 @@ class IntentMessage:
     expires_at: datetime | None = None
     requested_by: str | None = None
     explicit_mode: bool = False  # the message itself named its trading mode
+    explicit_id: bool = False  # the message named its id (else the id is its message id)
+
+    @property
+    def fingerprint(self) -> str:
+        """What the message asks for (intent, params, mode): the same id with another
+        fingerprint is a reused id, not a duplicate."""
+        asked = {"intent": self.intent, "params": self.params, "tradingMode": self.trading_mode}
+        canonical = json.dumps(asked, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def intent_names(schemas_dir: Path) -> list[str]:
@@ -99,7 +109,10 @@ def has_schema(schemas_dir: Path, name: str) -> bool:
 
 def schema_errors(schemas_dir: Path, name: str, instance: object, prefix: str = "") -> list[str]:
     """Readable messages for every way `instance` breaks schema `name`, most useful first."""
-    errors = sorted(_validator(schemas_dir, name).iter_errors(instance), key=_error_rank)
+    try:
+        errors = sorted(_validator(schemas_dir, name).iter_errors(instance), key=_error_rank)
+    except RecursionError:
+        return [f"{prefix or 'message'}: nested too deeply"]
     return [_describe(e, prefix) for e in errors]
 
 
@@ -132,8 +145,11 @@ def parse_json(data: bytes) -> dict[str, Any]:
         raise Rejected("empty", 'message data is empty: expected JSON like {"intent": "ping"}')
     try:
         body = json.loads(data.decode("utf-8"))
+        json.dumps(body, ensure_ascii=False).encode()  # a lone surrogate (\ud800) is no text
     except UnicodeDecodeError:
         raise Rejected("bad-encoding", "message data is not UTF-8 text") from None
+    except RecursionError:
+        raise Rejected("invalid-json", "message data is nested too deeply") from None
     except ValueError as exc:
         raise Rejected("invalid-json", f"message data is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
@@ -208,6 +224,7 @@ def validate(
         expires_at=_expiry(body, published_at),
         requested_by=body.get("requestedBy"),
         explicit_mode="tradingMode" in body or "tradingMode" in attributes,
+        explicit_id="id" in body or "id" in attributes,
     )
 
 
@@ -221,6 +238,11 @@ def _expiry(body: dict[str, Any], published_at: datetime | None) -> datetime | N
             raise Rejected("schema", f"expiresAt: {text!r} is not an RFC 3339 time") from None
         limits.append(when if when.tzinfo else when.replace(tzinfo=UTC))
     if "ttlSeconds" in body:
-        start = published_at or datetime.now(UTC)
-        limits.append(start + timedelta(seconds=body["ttlSeconds"]))
+        # Counted from publishing, never from a publish time in the future (a skewed clock).
+        now = datetime.now(UTC)
+        start = min(published_at, now) if published_at else now
+        try:
+            limits.append(start + timedelta(seconds=body["ttlSeconds"]))
+        except OverflowError:
+            raise Rejected("schema", "ttlSeconds: out of range") from None
     return min(limits) if limits else None
