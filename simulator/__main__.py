@@ -51,7 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, TypeError) as exc:
         print(f"simulator: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_run(sim))
+    try:
+        return asyncio.run(_run(sim))
+    except KeyboardInterrupt:  # another signal while it was already stopping: done anyway
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # nothing is left to interrupt
 
 
 async def _run(sim: Simulator) -> int:
