@@ -18,6 +18,7 @@ from worker import names
 ROOT = Path(__file__).resolve().parents[2]
 INDEXES_FILE = ROOT / "deploy" / "firestore-indexes.yaml"
 SCHEDULES_FILE = ROOT / "publisher" / "schedules.yaml"
+CONFIG_FILE = ROOT / "config.yaml"
 IAP_AGENT = "service-{number}@gcp-sa-iap.iam.gserviceaccount.com"
 IAP_ACCESSOR = "roles/iap.httpsResourceAccessor"
 ORDERS = ("ascending", "descending")
@@ -161,6 +162,26 @@ def _index_resource(group: str, fields: tuple[tuple[str, str], ...], database_ke
             )
         ),
         scope="kept",
+        needs=(database_key,),
+    )
+
+
+# -- the trading config (config.yaml) -------------------------------------------------------------
+
+
+def trading_config(o: Options, python: str, database_key: str) -> Resource:
+    """`config/common` and `config/MODE` from config.yaml, applied by the publisher itself (it
+    validates the file, prints the difference and writes only what changed). Data: kept by the
+    teardown, like the database."""
+    apply = Command.program(
+        python, "-m", "publisher", "config", "apply", f"--project={o.project}", f"--mode={o.mode}"
+    )
+    return Resource(
+        key=f"trading config of {CONFIG_FILE.relative_to(ROOT)} for {o.mode}",
+        probe=lambda gcloud: Seen(False),
+        create=static(apply),
+        scope="kept",
+        always=True,
         needs=(database_key,),
     )
 

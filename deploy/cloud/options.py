@@ -30,6 +30,7 @@ class Options:
     dashboard_users: tuple[str, ...] = ()
     skip_secret: bool = False
     skip_schedules: bool = False
+    skip_config: bool = False
     dry_run: bool = False
     teardown: bool = False
     yes: bool = False
@@ -87,6 +88,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-dashboard", action="store_true", help="no dashboard account or grants")
     p.add_argument("--skip-secret", action="store_true", help="no credentials secret")
     p.add_argument("--skip-schedules", action="store_true", help="no Cloud Scheduler jobs")
+    p.add_argument(
+        "--skip-config", action="store_true", help="do not apply config.yaml to Firestore"
+    )
     p.add_argument("--dry-run", action="store_true", help="show the plan; run no gcloud command")
     p.add_argument("--teardown", action="store_true", help="remove what the set-up created")
     p.add_argument("--yes", action="store_true", help="do not ask before a teardown")
@@ -129,6 +133,7 @@ def parse(argv: list[str]) -> Options:
         dashboard_users=tuple(dict.fromkeys(principal(u) for u in a.dashboard_user)),
         skip_secret=a.skip_secret,
         skip_schedules=a.skip_schedules,
+        skip_config=a.skip_config,
         dry_run=a.dry_run,
         teardown=a.teardown,
         yes=a.yes,

@@ -243,12 +243,15 @@ def everything(o: Options, project_number: str, credentials: Callable[[], str]) 
     """The whole list for one mode, in the order it is created (a teardown goes backwards)."""
     worker = cloud_run_service(names.service(o.mode), o, "mode")
     dashboard = cloud_run_service(names.DASHBOARD_SERVICE, o, "shared") if o.dashboard else None
+    stores = firestore(o)
+    config = extras.trading_config(o, publisher_python(), stores[0].key)
     listed: list[Resource] = [
         apis(o),
         repository(o),
         *accounts(o),
         *pubsub(o),
-        *firestore(o),
+        *stores,
+        *([] if o.skip_config else [config]),
         *secret(o, credentials),
         bucket(o),
         worker,

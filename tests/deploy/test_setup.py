@@ -49,6 +49,7 @@ SCHEDULES_APPLY = [
     "--project=demo-proj",
     "--region=europe-west6",
 ]
+CONFIG_APPLY = ["-m", "publisher", "config", "apply", "--project=demo-proj", "--mode=paper"]
 
 
 @dataclass
@@ -232,7 +233,7 @@ def push_command(url: str, name: str, topic: str, path: str, ack: int, dead: boo
 
 def test_dry_run_shows_both_push_subscriptions_exactly(sandbox):
     run = dry_run(sandbox)
-    assert run.programs == [SCHEDULES_APPLY] and run.publisher == []
+    assert run.programs == [CONFIG_APPLY, SCHEDULES_APPLY] and run.publisher == []
     cmds = run.shown
     url = "https://ib-paper-PROJECT_NUMBER.europe-west6.run.app"
     (push,) = find(cmds, "pubsub", "subscriptions", "create", "worker-push-paper")
@@ -446,7 +447,7 @@ def test_first_run_creates_everything_second_run_nothing(sandbox):
     assert secret["stdin"] == FAKE_CREDENTIALS
     assert_no_secret_on_command_lines([c["argv"] for c in first.calls])
     assert FAKE_PASSWORD not in first.stdout + first.stderr
-    assert first.publisher == [SCHEDULES_APPLY]
+    assert first.publisher == [CONFIG_APPLY, SCHEDULES_APPLY]
     # The services are not deployed yet: what needs them waits.
     assert "wait    roles/run.invoker" in first.stdout
     assert "run this again" in first.stdout
@@ -456,7 +457,8 @@ def test_first_run_creates_everything_second_run_nothing(sandbox):
     assert second.changes == [], "a second run changes nothing"
     assert "0 to create, 0 to update, 0 to delete" in second.stdout
     assert not [c for c in second.calls if "stdin" in c]
-    assert second.publisher == [SCHEDULES_APPLY], "it plans the jobs itself, at every run"
+    # Both plan for themselves and change only what differs, at every run.
+    assert second.publisher == [CONFIG_APPLY, SCHEDULES_APPLY]
 
 
 def test_after_the_first_deploy_it_grants_what_waited(sandbox):
@@ -535,7 +537,7 @@ def test_a_failure_half_way_stops_clearly_and_a_rerun_finishes(sandbox):
 
 
 def test_without_a_value_the_secret_is_created_empty_and_the_way_to_add_it_shown(sandbox):
-    run = sandbox.run(*DEMO, "--skip-schedules", stdin="")
+    run = sandbox.run(*DEMO, "--skip-schedules", "--skip-config", stdin="")
     assert run.returncode == 0, run.stderr
     assert find(run.changes, "secrets", "create", "ib-credentials-paper")
     assert not find(run.changes, "secrets", "versions", "add")
