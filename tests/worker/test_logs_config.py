@@ -123,5 +123,10 @@ def test_the_credential_scan_knows_every_test_password():
         passwords |= set(re.findall(r'CANARY_PASSWORD = "([^"]+)"', text))
         userids |= set(re.findall(r'"userid": "([^"]{5,})"', text))
         userids |= set(re.findall(r'CANARY_USERID = "([^"]+)"', text))
+    # A value with an escape (a line break, a control character) is refused before it can be
+    # used (tests/deploy/cloud/test_credentials.py shows it), and a masked one is no value: no
+    # leak to scan for.
+    passwords = {p for p in passwords if "\\" not in p and set(p) != {"•"}}
+    userids = {u for u in userids if "\\" not in u and set(u) != {"•"}}
     assert passwords and passwords <= set(TEST_PASSWORDS)
     assert userids and userids <= set(TEST_USERIDS)

@@ -60,14 +60,14 @@ def test_the_prompt_asks_the_password_without_echo_and_builds_json():
 
     def ask(text):
         asked.append(("echo", text))
-        return "trader"
+        return "fixture-user"
 
     def ask_secret(text):
         asked.append(("hidden", text))
         return PASSWORD
 
     made = credentials.prompt("live", ask, ask_secret)
-    assert json.loads(made) == {"userid": "trader", "password": PASSWORD}
+    assert json.loads(made) == {"userid": "fixture-user", "password": PASSWORD}
     assert [kind for kind, _ in asked] == ["echo", "hidden"]
     assert credentials.prompt("live", lambda _t: "", ask_secret) is None
 
