@@ -16,6 +16,7 @@ across gateway sessions); the scenarios run side by side. Nothing in the worker 
 a moment is reached by holding the worker's traffic in a proxy (its Firestore or Pub/Sub
 requests, or its answer to the push) or by the simulator's faults (a stall after an order, slow
 answers, a long login), read from a state file that is rewritten before the restart.
+CRASH_PARALLEL (default 4) says how many scenarios run at a time.
 """
 
 from __future__ import annotations
