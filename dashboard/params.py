@@ -61,7 +61,7 @@ def intent_name(value: str) -> str:
 
 
 def intent_id(value: str) -> str:
-    if not ID_PATTERN.match(value):
+    if not ID_PATTERN.fullmatch(value):
         raise BadInput(
             f"id: {_shown(value)} is not an intent id (1-64 of letters, digits and . _ : -)"
         )
@@ -81,7 +81,7 @@ def day(name: str, value: str) -> date:
 
 
 def size(value: str) -> int:
-    if not value.isdigit() or len(value) > 3 or int(value) not in SIZES:
+    if not (value.isascii() and value.isdigit()) or len(value) > 3 or int(value) not in SIZES:
         raise BadInput(f"size: {_shown(value)} is not one of {', '.join(map(str, SIZES))}")
     return int(value)
 
@@ -89,7 +89,7 @@ def size(value: str) -> int:
 def cursor(value: str) -> str:
     """A page cursor: the record key `mode:id` of the last intent of the previous page."""
     record_mode, sep, rest = value.partition(":")
-    if not sep or record_mode not in MODES or not ID_PATTERN.match(rest):
+    if not sep or record_mode not in MODES or not ID_PATTERN.fullmatch(rest):
         raise BadInput(f"after: {_shown(value)} is not a page cursor (mode:id)")
     return value
 

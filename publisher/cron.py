@@ -45,7 +45,7 @@ def validate(expression: str) -> None:
     for part, (name, low, high, names) in zip(parts, FIELDS, strict=True):
         for item in part.split(","):
             base, _, step = item.partition("/")
-            if step and (not step.isdigit() or int(step) == 0):
+            if step and (not (step.isascii() and step.isdigit()) or int(step) == 0):
                 raise CronError(f"{name}: bad step {step!r} in {item!r}")
             if base == "*":
                 continue

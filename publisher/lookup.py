@@ -23,7 +23,7 @@ def _unavailable(exc: RecordsUnavailable) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    if not ID_PATTERN.match(args.id):
+    if not ID_PATTERN.fullmatch(args.id):
         print(
             f"error: {args.id!r} is not an intent id (1-64 of A-Z a-z 0-9 . _ : -)", file=sys.stderr
         )

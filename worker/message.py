@@ -19,7 +19,8 @@ from worker.exceptions import Rejected
 from worker.settings import TRADING_MODES
 
 DEFAULT_MODE = "paper"
-ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# The whole string (fullmatch): `$` alone would let a final line break through.
+ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def trading_mode(body: dict[str, Any], attributes: dict[str, str]) -> str:
 def intent_id(body: dict[str, Any], attributes: dict[str, str], message_id: str) -> str:
     """The idempotency key: `id` from the body or attributes, else the message id."""
     candidates = [v for v in (body.get("id"), attributes.get("id")) if v is not None]
-    valid = [v for v in candidates if isinstance(v, str) and ID_PATTERN.match(v)]
+    valid = [v for v in candidates if isinstance(v, str) and ID_PATTERN.fullmatch(v)]
     if len(valid) == 2 and valid[0] != valid[1]:
         raise Rejected(
             "id-conflict", f"attribute id={valid[1]!r} contradicts field id={valid[0]!r}"
@@ -212,7 +213,7 @@ def validate(
             raise Rejected("bad-params", "; ".join(errors))
     mode = trading_mode(body, attributes)
     attr_id = attributes.get("id")
-    if attr_id is not None and not ID_PATTERN.match(attr_id):
+    if attr_id is not None and not ID_PATTERN.fullmatch(attr_id):
         raise Rejected(
             "schema", f"attribute id={attr_id!r} must be 1-64 characters of [A-Za-z0-9._:-]"
         )

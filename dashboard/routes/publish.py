@@ -144,7 +144,7 @@ def _field_error(message: str, fields: list[forms.Field]) -> dict[str, str]:
 def _ttl(text: str, errors: list[str]) -> int | None:
     if not text:
         return None
-    if not text.isdigit() or not 1 <= int(text) <= MAX_TTL:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_TTL:
         errors.append(f"ttl: {text[:20]!r} is not a number of seconds from 1 to {MAX_TTL}")
         return None
     return int(text)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
@@ -26,6 +26,7 @@ def _only_bad_input(parse, value) -> None:
 
 
 @given(text)
+@example("²")  # a digit to str.isdigit, not to int()
 def test_mode_intent_status_size_cursor_and_id_refuse_cleanly(value) -> None:
     for parse in (
         params.mode,

@@ -532,11 +532,6 @@ def test_odd_but_real_characters_are_kept(stack, db, results, value):
     assert record(db, intent_id)["requestedBy"] == value
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the id patterns (schemas/intent.schema.json, worker/message.py ID_PATTERN) end in `$`,"
-    " which Python's re (and so jsonschema) lets match before a final newline",
-)
 @pytest.mark.parametrize("where", ["field", "attribute"])
 def test_an_id_with_a_final_newline_is_rejected(stack, results, where):
     message_id = unique("newline")
