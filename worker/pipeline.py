@@ -180,6 +180,12 @@ class Pipeline:
         return self._publish(message.id, claim.record["resultMessage"])
 
     def _run(self, arrival: _Arrival, message: IntentMessage) -> Answer:
+        spec = registry.get(message.intent)
+        assert spec is not None  # validate() only lets registered intents through
+        if spec.side_effect_free(message.params):
+            answer = self._run_unclaimed(arrival, message, spec)
+            if answer is not None:
+                return answer
         claim = self.store.claim(message.id, self._fields(arrival, message), arrival.message_id)
         if claim.kind == "exhausted":
             last = (claim.record.get("lastError") or {}).get("message", "unknown")
@@ -189,8 +195,6 @@ class Pipeline:
             return self._finish(arrival, message, claim.attempts, error=err)
         if claim.kind != "run":
             return self._not_run(arrival, message, claim)
-        spec = registry.get(message.intent)
-        assert spec is not None  # validate() only lets registered intents through
         started_at = datetime.now(UTC)
         outcome = self.runner.run(spec, message, claim.attempts)
         if outcome.busy or isinstance(outcome.interrupted, ShuttingDown):
@@ -216,6 +220,38 @@ class Pipeline:
             started_at=started_at,
             timings=outcome.timings,
         )
+
+    def _run_unclaimed(
+        self, arrival: _Arrival, message: IntentMessage, spec: registry.IntentSpec
+    ) -> Answer | None:
+        """An intent without side effects: run it first, then create its terminal record (the
+        create is the claim: store.record_run), publish, mark published. None: take the claimed
+        way, which counts and gives back attempts (an earlier attempt left the intent unfinished,
+        or this run failed in a way worth retrying); running it again there changes nothing."""
+        started_at = datetime.now(UTC)
+        outcome = self.runner.run(spec, message, 1)
+        if isinstance(outcome.interrupted, ShuttingDown):  # nothing recorded: redeliver
+            return Answer(503, {"id": message.id, "status": "busy", "retryable": True})
+        err = outcome.error
+        if outcome.busy or (err and err["retryable"]):
+            return None
+        result = self._result(
+            arrival,
+            message,
+            "failed" if err else "succeeded",
+            attempts=1,
+            output=outcome.output,
+            error=err,
+            started_at=started_at,
+            timings=outcome.timings,
+        )
+        fields = self._fields(arrival, message)
+        claim = self.store.record_run(message.id, fields, result, arrival.message_id)
+        if claim is None:
+            return None
+        if claim.kind != "run":
+            return self._not_run(arrival, message, claim)
+        return self._publish(message.id, result)
 
     def _finish(
         self, arrival: _Arrival, message: IntentMessage, attempts: int, **outcome: Any

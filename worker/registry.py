@@ -55,24 +55,34 @@ class IntentContext:
 IntentFunction = Callable[[IntentContext, dict[str, Any]], dict[str, Any]]
 
 
+def _never(params: dict[str, Any]) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class IntentSpec:
-    """A registered intent: its name and its function."""
+    """A registered intent: its name, its function, and whether a run with given params is free
+    of side effects (no broker, gateway or Firestore use: running it twice changes nothing), in
+    which case the pipeline runs it before recording anything, with no claim first."""
 
     name: str
     run: IntentFunction
+    side_effect_free: Callable[[dict[str, Any]], bool] = _never
 
 
 _registry: dict[str, IntentSpec] = {}
 
 
-def intent(name: str) -> Callable[[IntentFunction], IntentFunction]:
-    """Register the decorated function as the intent `name`."""
+def intent(
+    name: str, *, side_effect_free: Callable[[dict[str, Any]], bool] = _never
+) -> Callable[[IntentFunction], IntentFunction]:
+    """Register the decorated function as the intent `name`; `side_effect_free(params)` says
+    when a run has no side effects at all (see IntentSpec)."""
 
     def register(func: IntentFunction) -> IntentFunction:
         if name in _registry and _registry[name].run is not func:
             raise ValueError(f"intent {name!r} is registered twice")
-        _registry[name] = IntentSpec(name=name, run=func)
+        _registry[name] = IntentSpec(name=name, run=func, side_effect_free=side_effect_free)
         return func
 
     return register

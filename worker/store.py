@@ -194,6 +194,36 @@ class IntentStore:
 
         return self._retrying(intent_id, self._mine(intent_id), attempt)
 
+    def record_run(
+        self, intent_id: str, fields: dict[str, Any], result: dict[str, Any], message_id: str
+    ) -> Claim | None:
+        """The record of a run without a claim (an intent without side effects): created at its
+        end with the events of its arrival, claim and end, in one batch whose precondition (the
+        id is new, or held only a rejection) is the claim. `run`: publish the result; an existing
+        record decides as it does for claim(); None when earlier attempts left the intent
+        unfinished, which only claim() continues (it counts attempts)."""
+
+        def attempt(doc: _Doc) -> Claim | None:
+            decided = self._existing(doc, fields)
+            if decided is not None:
+                return self._noted(intent_id, doc, message_id, decided)
+            if doc.exists and doc.data.get("status") != "rejected":
+                return None
+            now, status = _now(), result["status"]
+            ended = {"status": status, "attempts": 1, "startedAt": now, "finishedAt": now}
+            record = self._fresh(intent_id, fields, message_id, now) | ended
+            record |= {"result": result["result"], "error": result["error"]}
+            record |= {"resultMessage": result, "publishing": self._publishing(now)}
+            events = [
+                _received(message_id),
+                {"type": "claimed", "messageId": message_id, "attempt": 1},
+                {"type": "finished", "status": status, "error": result["error"], "attempt": 1},
+            ]
+            self._commit(intent_id, doc, record, events)
+            return Claim("run", 1, {"resultMessage": result})
+
+        return self._retrying(intent_id, _ABSENT, attempt)
+
     def release(
         self, intent_id: str, error: dict[str, Any], attempts: int, count: bool = True
     ) -> None:

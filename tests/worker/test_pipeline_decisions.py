@@ -34,6 +34,7 @@ class FakeStore:
     claims: list[Claim] = field(default_factory=list)  # for claim(), in order
     finished: Claim | None = None  # what finish() answers (default: run)
     closed: Claim | None = None  # what close() answers (default: run, with the result)
+    recorded: list[Claim | None] = field(default_factory=list)  # record_run(), in order (or run)
     found: str | None = None  # what find() answers
     fail: dict[str, Exception] = field(default_factory=dict)  # method -> raised
     calls: list[tuple[str, Any]] = field(default_factory=list)
@@ -53,6 +54,12 @@ class FakeStore:
     def close(self, intent_id: str, fields: dict, result: dict, message_id: str) -> Claim:
         self._call("close", intent_id, fields, result, message_id)
         return self.closed or Claim("run", 0, {"resultMessage": result})
+
+    def record_run(self, intent_id: str, fields: dict, result: dict, message_id: str) -> Any:
+        self._call("record_run", intent_id, fields, result, message_id)
+        if self.recorded:
+            return self.recorded.pop(0)
+        return Claim("run", 1, {"resultMessage": result})
 
     def reject(self, intent_id: str, fields: dict, result: dict, message_id: str) -> None:
         self._call("reject", intent_id, fields, result, message_id)
@@ -126,7 +133,9 @@ def error(code: str = "gateway", retryable: bool = True) -> dict[str, Any]:
     return {"code": code, "message": f"{code} went wrong", "retryable": retryable}
 
 
-PING = {"intent": "ping", "id": "job-1"}
+# With the gateway a ping has side effects: it takes the claimed path these tests are about. A
+# plain ping runs before it is recorded (see "runs without a claim").
+PING = {"intent": "ping", "id": "job-1", "params": {"gateway": True}}
 
 
 # -- runs ---------------------------------------------------------------------------------------
@@ -338,6 +347,92 @@ def test_a_result_that_cannot_be_published_is_503(world):
     assert (answer.status, answer.body["retryable"]) == (503, True)
     assert len(world.store.named("finish")) == 1  # the record keeps the result for the redelivery
     assert world.store.named("mark_published") == []
+
+
+# -- runs without a claim (an intent without side effects) --------------------------------------
+
+PLAIN = {"intent": "ping", "id": "job-2"}
+
+
+def test_an_intent_without_side_effects_runs_then_is_recorded_once_without_a_claim(world):
+    world.runner.outcomes = [Outcome(output={"pong": True})]
+    answer = world.pipeline.handle(arrive(PLAIN))
+    assert answer.body == {"id": "job-2", "status": "succeeded", "resultMessageId": "r-1"}
+    assert world.runner.runs == [("ping", "job-2", 1)]
+    [result] = world.publisher.published
+    assert (result["status"], result["attempts"], result["result"]) == (
+        "succeeded",
+        1,
+        {"pong": True},
+    )
+    assert [name for name, _ in world.store.calls] == ["record_run", "mark_published"]
+    [(intent_id, fields, recorded, message_id)] = world.store.named("record_run")
+    assert (intent_id, fields["intent"], recorded, message_id) == ("job-2", "ping", result, "1001")
+
+
+@pytest.mark.parametrize(
+    ("decided", "status", "body"),
+    [
+        (Claim("ended", 1, ended(published=True)), 200, {"duplicate": True}),
+        (Claim("busy", 1, {"status": "succeeded"}), 429, {"status": "busy"}),
+    ],
+)
+def test_an_intent_without_side_effects_on_a_taken_id_answers_as_the_record_says(
+    world, decided, status, body
+):
+    world.store.recorded = [decided]
+    world.runner.outcomes = [Outcome(output={"pong": True})]
+    answer = world.pipeline.handle(arrive(PLAIN))
+    assert answer.status == status and body.items() <= answer.body.items()
+    assert world.publisher.published == [] and world.store.named("claim") == []
+
+
+def test_an_ended_unpublished_record_of_a_plain_run_gets_its_own_result_published(world):
+    world.store.recorded = [Claim("ended", 1, ended(published=False))]
+    world.runner.outcomes = [Outcome(output={"pong": "again"})]
+    world.pipeline.handle(arrive(PLAIN))
+    assert world.publisher.published == [ended(False)["resultMessage"]]  # the first, not this run
+
+
+def test_an_id_left_unfinished_by_earlier_attempts_takes_the_claimed_way(world):
+    world.store.recorded = [None]
+    world.store.claims = [Claim("run", 3)]
+    world.runner.outcomes = [Outcome(output={"pong": 1}), Outcome(output={"pong": 2})]
+    answer = world.pipeline.handle(arrive(PLAIN))
+    assert (answer.status, answer.body["status"]) == (200, "succeeded")
+    assert world.runner.runs == [("ping", "job-2", 1), ("ping", "job-2", 3)]
+    [result] = world.publisher.published
+    assert (result["attempts"], result["result"]) == (3, {"pong": 2})
+    assert [name for name, _ in world.store.calls] == [
+        "record_run",
+        "claim",
+        "finish",
+        "mark_published",
+    ]
+
+
+def test_a_plain_run_that_failed_retryably_is_retried_the_claimed_way(world):
+    world.store.claims = [Claim("run", 1)]
+    world.runner.outcomes = [Outcome(error=error("internal")), Outcome(error=error("internal"))]
+    answer = world.pipeline.handle(arrive(PLAIN))
+    assert (answer.status, answer.body["status"]) == (503, "retrying")
+    assert world.store.named("record_run") == []
+    assert [args[3] for args in world.store.named("release")] == [True]  # the attempt counted
+
+
+def test_a_plain_run_that_cannot_succeed_is_recorded_failed_without_a_claim(world):
+    world.runner.outcomes = [Outcome(error=error("bad-params", retryable=False))]
+    answer = world.pipeline.handle(arrive(PLAIN))
+    assert (answer.status, answer.body["status"]) == (200, "failed")
+    assert [name for name, _ in world.store.calls] == ["record_run", "mark_published"]
+
+
+def test_a_shutdown_during_a_plain_run_records_nothing_and_is_503(world):
+    stopped = ShuttingDown("the instance is shutting down (SIGTERM)")
+    world.runner.outcomes = [Outcome(interrupted=stopped, error=error("shutdown"))]
+    answer = world.pipeline.handle(arrive(PLAIN))
+    assert (answer.status, answer.body["status"]) == (503, "busy")
+    assert world.store.calls == [] and world.publisher.published == []
 
 
 # -- rejections ---------------------------------------------------------------------------------

@@ -8,7 +8,12 @@ from typing import Any
 from worker.registry import IntentContext, intent
 
 
-@intent("ping")
+def _without_gateway(params: dict[str, Any]) -> bool:
+    return not params.get("gateway")
+
+
+# Without `gateway` a ping touches nothing: it runs before its record is written (no claim).
+@intent("ping", side_effect_free=_without_gateway)
 def ping(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     """The worker's identity, trading mode and clock; with `gateway`, the session's too."""
     result: dict[str, Any] = {
