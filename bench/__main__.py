@@ -1,4 +1,5 @@
-"""`make bench`: start the local stack once, run every benchmark, print one table."""
+"""`make bench`: start the local stack once, run every benchmark, print one table, the lines of
+issue 16 (each with its target) and the operations per intent kind."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import gateway, pipeline
-from bench.report import exit_code, missed, table
+from bench import counts, gateway, pipeline, push
+from bench.report import exit_code, headlines, missed, table
 from deploy.stack import LocalStack, StackOptions
 
 
@@ -17,8 +18,15 @@ def main() -> int:
         LocalStack(StackOptions(state_dir=Path(tmp))) as stack,
     ):
         print("running benchmarks ...", file=sys.stderr, flush=True)
-        figures = pipeline.run(stack) + gateway.run(stack)
+        figures = pipeline.run(stack) + push.run(stack) + gateway.run(stack)
+        print("counting operations per intent kind ...", file=sys.stderr, flush=True)
+        operations = counts.per_kind(stack)
     print(table(figures))
+    print()
+    print(headlines(figures))
+    print()
+    print("Operations per intent kind (Firestore reads, writes, commits, transactions; publishes):")
+    print(counts.table(operations))
     failed = missed(figures)
     if failed:
         names = "; ".join(f.name for f in failed)

@@ -29,6 +29,7 @@ class Figure:
     higher_is_better: bool = False
     baseline: float | None = None
     baseline_name: str = ""
+    headline: str = ""  # a line `make bench` prints under its table, e.g. "name: ratio 1.2"
 
     @property
     def met(self) -> bool:
@@ -70,6 +71,15 @@ def table(figures: list[Figure]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
+
+
+def headlines(figures: list[Figure]) -> str:
+    """The figures' own lines, each with its target: `push deliveries per second: 41.2`."""
+    return "\n".join(
+        f"{f.headline} (target {f.row()[2]}: {'met' if f.met else 'MISSED'})"
+        for f in figures
+        if f.headline
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.report import Figure, exit_code, number, table
+from bench.report import Figure, exit_code, headlines, number, table
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,15 @@ def test_a_missed_target_fails_the_run():
     missed = Figure("b", 3.0, "ms", 2.0)
     assert exit_code([met]) == 0
     assert exit_code([met, missed]) == 1
+
+
+def test_issue_16_lines_come_with_their_targets_and_only_for_figures_that_have_one():
+    figures = [
+        Figure("ratio", 1.42, "x", 1.5, headline="ping round trip vs floor: ratio 1.42"),
+        Figure("push", 12.2, "deliveries/s", 20, higher_is_better=True, headline="push: 12.2"),
+        Figure("no line", 3.0, "ms", 2.0),
+    ]
+    assert headlines(figures).splitlines() == [
+        "ping round trip vs floor: ratio 1.42 (target <= 1.50 x: met)",
+        "push: 12.2 (target >= 20 deliveries/s: MISSED)",
+    ]
