@@ -119,6 +119,11 @@ def nowhere() -> str:
     return f"http://127.0.0.1:{free_port()}/"  # nothing listens: every push fails
 
 
+def requested_by(results: Any, who: str) -> list[dict[str, Any]]:
+    results.all_for("", settle=0.5)  # what arrived meanwhile
+    return [r for r in results.seen if r.get("requestedBy") == who]
+
+
 def dead_lettered(result: dict[str, Any]) -> None:
     assert (result["status"], result["error"]["code"]) == ("failed", "dead-lettered"), result
     assert f"after {ATTEMPTS} delivery attempts" in result["error"]["message"]
@@ -156,12 +161,11 @@ def test_a_message_pubsub_gave_up_on_ends_failed_with_one_result(
     dead_lettered(results.for_id(seen_named, timeout=90))
     # Never delivered and without an id: nothing knows its first message id, so it closes under
     # the dead letter's own id, and still ends in a result.
-    wait_until(
-        lambda: [r for r in results.seen if r.get("requestedBy") == lost_anon_body["requestedBy"]],
+    (anon,) = wait_until(
+        lambda: requested_by(results, lost_anon_body["requestedBy"]),
         90,
         "the result of the id-less message that never reached the worker",
     )
-    (anon,) = [r for r in results.seen if r.get("requestedBy") == lost_anon_body["requestedBy"]]
     dead_lettered(anon)
     for intent_id in (named, busy_anon, seen_named, anon["id"]):
         assert len(results.all_for(intent_id, settle=2)) == 1, intent_id

@@ -116,7 +116,7 @@ def deliver_in_background(worker: LocalStack, body: dict[str, Any]) -> list[Any]
 
 
 def test_a_long_intent_keeps_its_lease_and_a_second_instance_gets_429(instances):
-    first = instances.start("first", response_delay=1.5)  # every gateway answer is slow
+    first = instances.start("first", response_delay=2.5)  # every gateway answer is slow
     second = instances.start("second")
     intent_id = unique("long")
     delivery = envelope({"intent": "summary", "id": intent_id})
