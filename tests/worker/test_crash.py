@@ -121,13 +121,17 @@ class Lane:
         self.gateway_port = self.side.gateway_port
         # Pub/Sub pushes through a proxy too, so that the worker's answer can be held.
         self.push = Proxy(self.side.worker_port)
-        pubsub_v1.SubscriberClient().modify_push_config(
-            request={
-                "subscription": self.side.subscription(self.side.push_subscription),
-                "push_config": {"push_endpoint": f"http://127.0.0.1:{self.push.port}/"},
-            }
-        )
-        self.results = Results(self.side)
+        try:
+            pubsub_v1.SubscriberClient().modify_push_config(
+                request={
+                    "subscription": self.side.subscription(self.side.push_subscription),
+                    "push_config": {"push_endpoint": f"http://127.0.0.1:{self.push.port}/"},
+                }
+            )
+            self.results = Results(self.side)
+        except BaseException:
+            self.side.stop()
+            raise
 
     # The broker and the records.
 
