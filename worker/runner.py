@@ -45,17 +45,26 @@ class Runner:
     audit: Callable[[str, str, dict[str, Any]], None]
     db: Database | None = None
     renew: Callable[[str], bool] | None = None  # extends the attempt's lease on the intent
+    clock: Callable[[], float] = time.monotonic
 
     def run(self, spec: IntentSpec, message: IntentMessage, attempt: int) -> Outcome:
         outcome = Outcome()
         opened: list[Any] = []
         lost = threading.Event()
+        # Renewals that fail (Firestore unreachable) let the lease run out and another instance
+        # take the intent over: past a lease from the last renewal, this attempt owns nothing.
+        lease = self.settings.lease_seconds
+        renewed = [self.clock()]
 
         def renew() -> bool:
             if self.renew is None or self.renew(message.id):
+                renewed[0] = self.clock()
                 return True
             lost.set()  # the intent passed to another instance: no more orders from here
             return False
+
+        def owns() -> bool:
+            return not lost.is_set() and self.clock() < renewed[0] + lease * 5 / 6
 
         def open_gateway() -> Any:
             if not opened:
@@ -82,7 +91,7 @@ class Runner:
             open_gateway=open_gateway,
             db=self.db,
             explicit_mode=message.explicit_mode,
-            owns=lambda: not lost.is_set(),
+            owns=owns,
         )
         renewer = Renewer("intent lease", self.settings.lease_seconds / 3, renew).start()
         log.info("running intent %s (attempt %d)", message.intent, attempt)

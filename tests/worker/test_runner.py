@@ -287,3 +287,20 @@ def test_a_failing_renewal_is_tried_again():
         return {"owns": ctx.owns()}
 
     assert run(h, body).output == {"owns": True}
+
+
+def test_renewals_that_keep_failing_let_the_lease_run_out_and_stop_orders():
+    def down(n: int) -> bool:
+        raise StoreUnavailable("Firestore did not answer")
+
+    h = harness(renew=down, lease_seconds=0.3)
+
+    def body(ctx: IntentContext, params: dict) -> dict:
+        assert ctx.owns()  # just claimed
+        # Another instance may take the intent over once the lease ran out unrenewed.
+        assert wait_until(lambda: not ctx.owns(), timeout=2)
+        ctx.check_owner()
+        return {}
+
+    outcome = run(h, body)
+    assert outcome.error["code"] == "lease-lost"

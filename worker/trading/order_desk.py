@@ -151,10 +151,12 @@ class OrderDesk:
         import ib_async
 
         ensure_connected(self.ib)
-        self.ctx.check_owner()
         order = self._order(ib_async, request)
         pending = request.outcome(status="PendingSubmit", filled=0.0, orderId=None, permId=None)
         holdings.record(open_order(pending, owner))
+        # Last, right before it goes out: an attempt held up in the write past its lease has
+        # been taken over, and the order is the new owner's to send.
+        self.ctx.check_owner()
         errors = ErrorLog()
         self.ib.errorEvent += errors
         try:
