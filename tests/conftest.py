@@ -69,6 +69,21 @@ def _scan_logs(local: LocalStack) -> None:
             _leaks.append(f"the stack's log file {path}")
 
 
+@pytest.fixture(autouse=True)
+def secrets_of_this_test_only() -> Iterator[None]:
+    """Secrets a test registers with the log redactor (its canaries, hypothesis' arbitrary
+    credentials) are forgotten after it: a short one would mask words in later tests' logs."""
+    from worker import logs
+
+    with logs._secrets_lock:
+        saved = (set(logs._secrets), logs._secret_values)
+    yield
+    with logs._secrets_lock:
+        logs._secrets.clear()
+        logs._secrets.update(saved[0])
+        logs._secret_values = saved[1]
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     options = StackOptions(

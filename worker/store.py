@@ -1,35 +1,24 @@
-"""Intent records: `intents/{mode}:{id}` and their audit trail `intents/{mode}:{id}/events`.
+"""What the intent records decide: claims, rejections, endings, leases and the publishing hold.
 
-Every write is one batch: the record and its events together, with a precondition (the record
-must not exist yet, or must be unchanged since it was read), so claims are atomic without
-transactions. Writes start from a guess (a new id does not exist; a record this process wrote
-last is unchanged since) and read the record only when the precondition says the guess was
-wrong. What an existing record means for a new message is decided in one place, `_existing`.
+What an existing record means for a new message is decided in one place, `_existing`; how a
+record is read and written (one batch with its events and a precondition) is
+`worker.intent_records`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Any
 
 from worker.database import Database
-from worker.exceptions import StoreUnavailable
+from worker.intent_records import ABSENT, Changed, Doc, RecordWriter, record_key, utcnow
 from worker.leases import held_by_other
 from worker.settings import Settings
 
 TERMINAL = ("succeeded", "failed", "rejected", "expired")
-_CONTENTION_RETRIES = 5
-T = TypeVar("T")
-
-
-def record_key(trading_mode: str, intent_id: str) -> str:
-    """The document key of an intent: `intents/{mode}:{id}`. The mode keeps paper and live apart
-    (the same id may run in both), and the prefix makes every valid id a key Firestore accepts
-    (never `.`, `..` or `__x__`)."""
-    return f"{trading_mode}:{intent_id}"
+__all__ = ["TERMINAL", "Claim", "IntentStore", "record_key"]
 
 
 @dataclass(frozen=True)
@@ -47,26 +36,6 @@ class Claim:
     record: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Doc:
-    """A record as read (or as guessed): its data and the update time to write against."""
-
-    exists: bool
-    data: dict[str, Any] = field(default_factory=dict)
-    update_time: Any = None
-
-
-_ABSENT = _Doc(exists=False)
-
-
-class _Changed(Exception):
-    """The record is not as assumed; read it and decide again."""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class IntentStore:
     """The intent records of this worker's trading mode."""
 
@@ -74,14 +43,14 @@ class IntentStore:
         self.settings = settings
         self.db = db
         self.owner = settings.instance_id
-        self._written: dict[str, Any] = {}  # intent id -> update time of this process's last write
+        self.records = RecordWriter(db, settings.trading_mode, self.owner)
 
     # -- decisions ----------------------------------------------------------------------------
 
     def claim(self, intent_id: str, fields: dict[str, Any], message_id: str) -> Claim:
         """Take the intent for one attempt, or say why not."""
 
-        def attempt(doc: _Doc) -> Claim:
+        def attempt(doc: Doc) -> Claim:
             decided = self._existing(doc, fields)
             if decided is not None:
                 return self._noted(intent_id, doc, message_id, decided)
@@ -90,21 +59,21 @@ class IntentStore:
                 return Claim("exhausted", attempts - 1, doc.data)
             held = doc.data.get("lease") or {}
             kind = "taken over" if held.get("owner") not in (None, self.owner) else "claimed"
-            now = _now()
+            now = utcnow()
             running = {"status": "running", "attempts": attempts, "lease": self._lease(now)}
             events = [{"type": kind, "messageId": message_id, "attempt": attempts}]
             if kind == "taken over":
                 events[0]["previousOwner"] = held.get("owner")
             if doc.exists and doc.data.get("status") != "rejected":
                 update = {**running, "messageIds": self._union(message_id), "startedAt": now}
-                self._commit(intent_id, doc, update, events)
+                self.records.commit(intent_id, doc, update, events)
             else:
                 fresh = self._fresh(intent_id, fields, message_id, now) | running
                 received = _received(message_id)
-                self._commit(intent_id, doc, fresh | {"startedAt": now}, [received, *events])
+                self.records.commit(intent_id, doc, fresh | {"startedAt": now}, [received, *events])
             return Claim("run", attempts, doc.data)
 
-        return self._retrying(intent_id, _ABSENT, attempt)
+        return self.records.retrying(intent_id, ABSENT, attempt)
 
     def close(
         self, intent_id: str, fields: dict[str, Any], result: dict[str, Any], message_id: str
@@ -113,11 +82,11 @@ class IntentStore:
         unfinished one no live lease protects. The claim's record holds the result to publish:
         an expiry after attempts that may have traded is a failure, not `expired`."""
 
-        def attempt(doc: _Doc) -> Claim:
+        def attempt(doc: Doc) -> Claim:
             decided = self._existing(doc, fields)
             if decided is not None:
                 return self._noted(intent_id, doc, message_id, decided)
-            now, attempts = _now(), int(doc.data.get("attempts", 0))
+            now, attempts = utcnow(), int(doc.data.get("attempts", 0))
             ended = _after_attempts(result, attempts)
             terminal = {
                 "status": ended["status"],
@@ -131,13 +100,13 @@ class IntentStore:
             event = {"type": ended["status"], "messageId": message_id, "error": ended["error"]}
             if doc.exists and doc.data.get("status") != "rejected":
                 update = {**terminal, "messageIds": self._union(message_id)}
-                self._commit(intent_id, doc, update | self._no_lease(), [event])
+                self.records.commit(intent_id, doc, update | self._no_lease(), [event])
             else:
                 fresh = self._fresh(intent_id, fields, message_id, now) | terminal
-                self._commit(intent_id, doc, fresh, [_received(message_id), event])
+                self.records.commit(intent_id, doc, fresh, [_received(message_id), event])
             return Claim("run", attempts, {"resultMessage": ended})
 
-        return self._retrying(intent_id, _ABSENT, attempt)
+        return self.records.retrying(intent_id, ABSENT, attempt)
 
     def reject(
         self, intent_id: str, fields: dict[str, Any], result: dict[str, Any], message_id: str
@@ -147,40 +116,42 @@ class IntentStore:
         its record (the rejection is one more event there)."""
         event = {"type": "rejected", "messageId": message_id, "error": result["error"]}
 
-        def attempt(doc: _Doc) -> None:
+        def attempt(doc: Doc) -> None:
             if not doc.exists:
-                record = self._fresh(intent_id, fields, message_id, _now()) | {
+                record = self._fresh(intent_id, fields, message_id, utcnow()) | {
                     "status": "rejected",
                     "attempts": 0,
-                    "finishedAt": _now(),
+                    "finishedAt": utcnow(),
                     "error": result["error"],
                     "result": result["result"],
                     "resultMessage": result,
                     "resultPublished": True,
                 }
-                self._commit(intent_id, doc, record, [_received(message_id), event])
+                self.records.commit(intent_id, doc, record, [_received(message_id), event])
             elif message_id not in doc.data.get("messageIds", []):
-                self._commit(intent_id, doc, {"messageIds": self._union(message_id)}, [event])
+                self.records.commit(
+                    intent_id, doc, {"messageIds": self._union(message_id)}, [event]
+                )
 
-        self._retrying(intent_id, _ABSENT, attempt)
+        self.records.retrying(intent_id, ABSENT, attempt)
 
     def finish(self, intent_id: str, result: dict[str, Any]) -> Claim:
         """Record the terminal status: `run` (publish it), `ended` when an attempt that took
         this intent over recorded its own first, `lost` while that attempt still runs."""
 
-        def attempt(doc: _Doc) -> Claim:
+        def attempt(doc: Doc) -> Claim:
             if doc.data.get("status") in TERMINAL and doc.data.get("resultMessage"):
                 return Claim("ended", doc.data.get("attempts", 0), doc.data)
-            if held_by_other(doc.data.get("lease"), self.owner, _now()):
+            if held_by_other(doc.data.get("lease"), self.owner, utcnow()):
                 return Claim("lost", doc.data.get("attempts", 0), doc.data)
             update = {
                 "status": result["status"],
                 "result": result["result"],
                 "error": result["error"],
-                "finishedAt": _now(),
+                "finishedAt": utcnow(),
                 "resultMessage": result,
                 "resultPublished": False,
-                "publishing": self._publishing(_now()),
+                "publishing": self._publishing(utcnow()),
                 **self._no_lease(),
             }
             event = {
@@ -189,10 +160,10 @@ class IntentStore:
                 "error": result["error"],
                 "attempt": result["attempts"],
             }
-            self._commit(intent_id, doc, update, [event])
+            self.records.commit(intent_id, doc, update, [event])
             return Claim("run", result["attempts"], {"resultMessage": result})
 
-        return self._retrying(intent_id, self._mine(intent_id), attempt)
+        return self.records.retrying(intent_id, self.records.mine(intent_id), attempt)
 
     def record_run(
         self, intent_id: str, fields: dict[str, Any], result: dict[str, Any], message_id: str
@@ -203,13 +174,13 @@ class IntentStore:
         record decides as it does for claim(); None when earlier attempts left the intent
         unfinished, which only claim() continues (it counts attempts)."""
 
-        def attempt(doc: _Doc) -> Claim | None:
+        def attempt(doc: Doc) -> Claim | None:
             decided = self._existing(doc, fields)
             if decided is not None:
                 return self._noted(intent_id, doc, message_id, decided)
             if doc.exists and doc.data.get("status") != "rejected":
                 return None
-            now, status = _now(), result["status"]
+            now, status = utcnow(), result["status"]
             ended = {"status": status, "attempts": 1, "startedAt": now, "finishedAt": now}
             record = self._fresh(intent_id, fields, message_id, now) | ended
             record |= {"result": result["result"], "error": result["error"]}
@@ -219,10 +190,10 @@ class IntentStore:
                 {"type": "claimed", "messageId": message_id, "attempt": 1},
                 {"type": "finished", "status": status, "error": result["error"], "attempt": 1},
             ]
-            self._commit(intent_id, doc, record, events)
+            self.records.commit(intent_id, doc, record, events)
             return Claim("run", 1, {"resultMessage": result})
 
-        return self._retrying(intent_id, _ABSENT, attempt)
+        return self.records.retrying(intent_id, ABSENT, attempt)
 
     def release(
         self, intent_id: str, error: dict[str, Any], attempts: int, count: bool = True
@@ -236,23 +207,23 @@ class IntentStore:
             fields["attempts"] = attempts - 1
             event = {"type": "attempt returned", "attempt": attempts, "reason": error["message"]}
 
-        def attempt(doc: _Doc) -> None:
+        def attempt(doc: Doc) -> None:
             owner = (doc.data.get("lease") or {}).get("owner")
             if doc.data.get("status") in TERMINAL or owner not in (None, self.owner):
                 return  # ended or taken over meanwhile: that is the record to keep
-            self._commit(intent_id, doc, fields, [event])
+            self.records.commit(intent_id, doc, fields, [event])
 
-        self._retrying(intent_id, self._mine(intent_id), attempt)
-        self._written.pop(intent_id, None)
+        self.records.retrying(intent_id, self.records.mine(intent_id), attempt)
+        self.records.forget(intent_id)
 
     def renew(self, intent_id: str) -> bool:
         """Extend this attempt's lease; False once the intent ended or another owner has it."""
-        doc = self._read(intent_id)
+        doc = self.records.read(intent_id)
         lease = doc.data.get("lease") or {}
         if doc.data.get("status") != "running" or lease.get("owner") != self.owner:
             return False
-        with contextlib.suppress(_Changed):  # written meanwhile: the next renewal looks again
-            self._commit(intent_id, doc, {"lease": self._lease(_now())}, [])
+        with contextlib.suppress(Changed):  # written meanwhile: the next renewal looks again
+            self.records.commit(intent_id, doc, {"lease": self._lease(utcnow())}, [])
         return True
 
     def mark_published(self, intent_id: str, published_id: str) -> None:
@@ -265,16 +236,16 @@ class IntentStore:
             "publishing": firestore.DELETE_FIELD,
         }
         event = {"type": "result published", "resultMessageId": published_id}
-        self._retrying(
-            intent_id, _Doc(True), lambda doc: self._commit(intent_id, None, update, [event])
+        self.records.retrying(
+            intent_id, Doc(True), lambda doc: self.records.commit(intent_id, None, update, [event])
         )
-        self._written.pop(intent_id, None)
+        self.records.forget(intent_id)
 
     def audit(self, intent_id: str, kind: str, detail: dict[str, Any]) -> None:
         """Append an audit event (orders placed, fills) without touching the intent record."""
         event = {"type": kind, **detail}
-        self._retrying(
-            intent_id, _Doc(True), lambda doc: self._commit(intent_id, None, None, [event])
+        self.records.retrying(
+            intent_id, Doc(True), lambda doc: self.records.commit(intent_id, None, None, [event])
         )
 
     def find(self, fingerprint: str, published_ms: int) -> str | None:
@@ -292,7 +263,7 @@ class IntentStore:
         found = self.db.stream(query.limit(1))
         return found[0].to_dict().get("id") if found else None
 
-    def _existing(self, doc: _Doc, fields: dict[str, Any]) -> Claim | None:
+    def _existing(self, doc: Doc, fields: dict[str, Any]) -> Claim | None:
         """What an existing record means for a new valid message, or None to go ahead. A rejected
         record never holds its id; a record of a different request makes the id `reused`."""
         data = doc.data
@@ -303,22 +274,22 @@ class IntentStore:
             return Claim("reused", attempts, data)
         if data.get("status") in TERMINAL:
             if not data.get("resultPublished") and held_by_other(
-                data.get("publishing"), self.owner, _now()
+                data.get("publishing"), self.owner, utcnow()
             ):
                 return Claim("busy", attempts, data)  # another instance publishes its result
             return Claim("ended", attempts, data)
-        if held_by_other(data.get("lease"), self.owner, _now()):
+        if held_by_other(data.get("lease"), self.owner, utcnow()):
             return Claim("busy", attempts, data)
         return None
 
-    def _noted(self, intent_id: str, doc: _Doc, message_id: str, claim: Claim) -> Claim:
+    def _noted(self, intent_id: str, doc: Doc, message_id: str, claim: Claim) -> Claim:
         """Add the message to a record it cannot change: an audit event for every duplicate
         delivery and for each message reusing the id (whose rejection is published once); a busy
         record is left alone, its message comes back."""
         known = message_id in doc.data.get("messageIds", [])
         if claim.kind == "ended" or (claim.kind == "reused" and not known):
             kind = "duplicate" if claim.kind == "ended" else "id reused"
-            self._commit(
+            self.records.commit(
                 intent_id,
                 doc,
                 {"messageIds": self._union(message_id)},
@@ -364,71 +335,6 @@ class IntentStore:
         from google.cloud import firestore
 
         return firestore.ArrayUnion([message_id])
-
-    def _ref(self, intent_id: str) -> Any:
-        return self.db.collection("intents").document(
-            record_key(self.settings.trading_mode, intent_id)
-        )
-
-    def _read(self, intent_id: str) -> _Doc:
-        snap = self.db.get(self._ref(intent_id))
-        return _Doc(snap.exists, snap.to_dict() or {}, snap.update_time)
-
-    def _commit(
-        self,
-        intent_id: str,
-        base: _Doc | None,
-        doc: dict[str, Any] | None,
-        events: list[dict[str, Any]],
-    ) -> None:
-        """Write the record (created when `base` is absent, else updated when `base` is
-        unchanged, or unconditionally without a base) and its events, in one batch."""
-        from google.api_core import exceptions
-        from google.cloud import firestore
-
-        batch, ref, now = self.db.client.batch(), self._ref(intent_id), _now()
-        if doc is not None and base is not None and not base.exists:
-            batch.create(ref, {**doc, "updatedAt": now})
-        elif doc is not None:
-            if base is not None and base.data.get("status") == "rejected" and "id" in doc:
-                # A rejected record gives its id to this message's new record: replace it whole.
-                doc = {**{k: firestore.DELETE_FIELD for k in base.data}, **doc}
-            option = None
-            if base is not None and base.update_time is not None:
-                option = self.db.client.write_option(last_update_time=base.update_time)
-            batch.update(ref, {**doc, "updatedAt": now}, option=option)
-        for i, event in enumerate(events):
-            # Distinct times keep the audit trail in order when read back sorted by `at`.
-            entry = {"at": now + timedelta(microseconds=i), "owner": self.owner, **event}
-            batch.create(ref.collection("events").document(), entry)
-        try:
-            written = self.db.commit(batch)
-        except (
-            exceptions.AlreadyExists,
-            exceptions.FailedPrecondition,
-            exceptions.Conflict,
-            exceptions.NotFound,
-        ):
-            self._written.pop(intent_id, None)
-            raise _Changed from None
-        if doc is not None:
-            self._written[intent_id] = written[0].update_time
-
-    def _retrying(self, intent_id: str, guess: _Doc | None, attempt: Callable[[_Doc], T]) -> T:
-        """Decide and write on `guess` (or a fresh read) until the write's precondition holds."""
-        doc = guess or self._read(intent_id)
-        for _ in range(_CONTENTION_RETRIES):
-            try:
-                return attempt(doc)
-            except _Changed:
-                doc = self._read(intent_id)
-        raise StoreUnavailable("intent record kept changing under contention")
-
-    def _mine(self, intent_id: str) -> _Doc | None:
-        """The guess for an intent this process wrote last: unchanged and still running."""
-        version = self._written.get(intent_id)
-        lease = {"owner": self.owner}
-        return _Doc(True, {"status": "running", "lease": lease}, version) if version else None
 
 
 def _received(message_id: str) -> dict[str, Any]:
