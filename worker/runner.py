@@ -57,8 +57,9 @@ class Runner:
         renewed = [self.clock()]
 
         def renew() -> bool:
+            started = self.clock()  # the lease written runs from no earlier than this
             if self.renew is None or self.renew(message.id):
-                renewed[0] = self.clock()
+                renewed[0] = started
                 return True
             lost.set()  # the intent passed to another instance: no more orders from here
             return False

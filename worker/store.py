@@ -7,13 +7,12 @@ record is read and written (one batch with its events and a precondition) is
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from worker.database import Database
-from worker.intent_records import ABSENT, Changed, Doc, RecordWriter, record_key, utcnow
+from worker.intent_records import ABSENT, Doc, RecordWriter, record_key, utcnow
 from worker.leases import held_by_other
 from worker.settings import Settings
 
@@ -217,14 +216,18 @@ class IntentStore:
         self.records.forget(intent_id)
 
     def renew(self, intent_id: str) -> bool:
-        """Extend this attempt's lease; False once the intent ended or another owner has it."""
-        doc = self.records.read(intent_id)
-        lease = doc.data.get("lease") or {}
-        if doc.data.get("status") != "running" or lease.get("owner") != self.owner:
-            return False
-        with contextlib.suppress(Changed):  # written meanwhile: the next renewal looks again
+        """Extend this attempt's lease: True only once the extension is written, False once the
+        intent ended or another owner has it. A record written between the read and the write
+        is read again and decided again (it may have been taken over meanwhile)."""
+
+        def attempt(doc: Doc) -> bool:
+            lease = doc.data.get("lease") or {}
+            if doc.data.get("status") != "running" or lease.get("owner") != self.owner:
+                return False
             self.records.commit(intent_id, doc, {"lease": self._lease(utcnow())}, [])
-        return True
+            return True
+
+        return self.records.retrying(intent_id, None, attempt)
 
     def mark_published(self, intent_id: str, published_id: str) -> None:
         """Note that the result went out, so a redelivery does not publish it again."""

@@ -304,3 +304,27 @@ def test_renewals_that_keep_failing_let_the_lease_run_out_and_stop_orders():
 
     outcome = run(h, body)
     assert outcome.error["code"] == "lease-lost"
+
+
+def test_a_slow_renewal_counts_from_when_it_started():
+    # The lease a renewal writes runs from when it was written, somewhere between the call and
+    # its answer: ownership is counted from the call, never from the answer.
+    now = [0.0]
+
+    def slow_then_down(n: int) -> bool:
+        if n == 1:
+            now[0] += 0.2  # the renewal took this long (of a 0.3 s lease)
+            return True
+        raise StoreUnavailable("Firestore did not answer")
+
+    h = harness(renew=slow_then_down, lease_seconds=0.3)
+    h.runner.clock = lambda: now[0]
+
+    def body(ctx: IntentContext, params: dict) -> dict:
+        assert wait_until(lambda: len(h.renewals) >= 2)
+        now[0] = 0.24
+        owned = ctx.owns()
+        now[0] = 0.26  # 5/6 of the lease after the first renewal was called
+        return {"then": owned, "now": ctx.owns()}
+
+    assert run(h, body).output == {"then": True, "now": False}

@@ -163,6 +163,51 @@ def test_renewal_extends_the_lease_until_the_intent_ends(make_store, db):
     assert "lease" not in record(db, intent_id)
 
 
+def written_after_the_next_read(store: IntentStore, meanwhile) -> None:
+    """The next read of the store returns the record as it was, then `meanwhile()` changes it:
+    a write between this attempt's read and its write."""
+    read = store.records.read
+
+    def racing(intent_id: str):
+        doc = read(intent_id)
+        if meanwhile:
+            meanwhile.pop()()
+        return doc
+
+    store.records.read = racing
+
+
+def test_a_renewal_refused_because_the_intent_was_taken_over_is_no_renewal(make_store, db):
+    intent_id = unique("s")
+    first = make_store(owner="a")
+    first.claim(intent_id, fields(), "m1")
+    second = make_store(owner="b")
+
+    def taken_over() -> None:  # a's lease ran out unrenewed; b takes the intent over
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        intent_ref(db, intent_id).update({"lease.expiresAt": past})
+        assert second.claim(intent_id, fields(), "m2").kind == "run"
+
+    written_after_the_next_read(first, [taken_over])
+    assert first.renew(intent_id) is False
+    assert record(db, intent_id)["lease"]["owner"] == "b"
+
+
+def test_a_renewal_whose_record_changed_harmlessly_is_written_again(make_store, db):
+    store, intent_id = make_store(owner="a", lease_seconds=6), unique("s")
+    store.claim(intent_id, fields(), "m1")
+    before = record(db, intent_id)["lease"]["expiresAt"]
+
+    def noted() -> None:  # a rejected message with the same id, recorded meanwhile
+        make_store(owner="c").reject(intent_id, fields(), result(intent_id, "rejected", 0), "m9")
+
+    written_after_the_next_read(store, [noted])
+    assert store.renew(intent_id) is True
+    saved = record(db, intent_id)
+    assert saved["lease"]["owner"] == "a" and saved["lease"]["expiresAt"] > before
+    assert "m9" in saved["messageIds"]
+
+
 def test_an_intent_is_found_by_what_it_asked_and_when_it_was_published(make_store):
     store, intent_id = make_store(), unique("s")
     store.claim(intent_id, fields("fp-" + intent_id, published_ms=1_700_000_000_123), "m1")

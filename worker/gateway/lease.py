@@ -7,13 +7,12 @@ released when it stops; a lease whose owner stopped renewing it expires and is t
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from worker.database import Database
-from worker.exceptions import GatewayBusy
+from worker.exceptions import GatewayBusy, StoreUnavailable
 from worker.leases import Renewer, held_by_other
 
 log = logging.getLogger("worker.gateway")
@@ -73,21 +72,28 @@ class GatewayLease:
             self._renewer = Renewer("gateway lease", self.ttl / 3, self.renew).start()
 
     def renew(self) -> bool:
-        """Extend the lease if it is still ours; False (and `lost`) if another owner has it."""
+        """Extend the lease if it is still ours: True only once the extension is written; False
+        (and `lost`) if another owner has it. A lease written between the read and the write is
+        read again and decided again."""
         from google.api_core import exceptions
 
-        snap = self.db.get(self.ref)
-        owner = (snap.to_dict() or {}).get("owner") if snap.exists else None
-        if owner != self.owner:
-            self.lost = True
-            log.error("the gateway lease passed to %s; this session places no more orders", owner)
-            return False
-        # Changed since it was read: the next renewal looks again.
-        with contextlib.suppress(exceptions.FailedPrecondition):
-            self.db.do(
-                self.ref.update, self._doc(datetime.now(UTC)), option=self._precondition(snap)
-            )
-        return True
+        for _ in range(_CONTENTION_RETRIES):
+            snap = self.db.get(self.ref)
+            owner = (snap.to_dict() or {}).get("owner") if snap.exists else None
+            if owner != self.owner:
+                self.lost = True
+                log.error(
+                    "the gateway lease passed to %s; this session places no more orders", owner
+                )
+                return False
+            try:
+                self.db.do(
+                    self.ref.update, self._doc(datetime.now(UTC)), option=self._precondition(snap)
+                )
+            except (exceptions.FailedPrecondition, exceptions.NotFound):
+                continue  # changed or deleted since it was read: read it again
+            return True
+        raise StoreUnavailable("the gateway lease kept changing under contention")
 
     def release(self) -> None:
         """Stop renewing and delete the lease if it is still ours."""

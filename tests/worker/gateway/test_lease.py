@@ -88,3 +88,52 @@ def test_a_lease_taken_by_another_owner_is_lost_not_taken_back(db):
     finally:
         held.release()
     assert ref.get().to_dict()["owner"] == "b"
+
+
+def written_after_the_next_read(held: GatewayLease, meanwhile) -> None:
+    """The lease's next read returns the lease as it was, then `meanwhile()` changes it: a write
+    between the renewal's read and its write."""
+    get = held.db.get
+
+    def racing(ref):
+        snap = get(ref)
+        if meanwhile:
+            meanwhile.pop()()
+        return snap
+
+    held.db.get = racing
+
+
+def test_a_renewal_refused_because_another_owner_took_the_lease_is_no_renewal(db):
+    mode = unique("mode")
+    held = lease(db, mode, "a")  # renewed every 20 s: only the renewal the test calls runs
+    held.acquire()
+    ref = db.collection("locks").document(f"gateway-{mode}")
+    try:
+
+        def taken_over() -> None:  # renewals failed until the lease expired; b took it
+            ref.set({"owner": "b", "expiresAt": datetime.now(UTC) + timedelta(minutes=5)})
+
+        written_after_the_next_read(held, [taken_over])
+        assert held.renew() is False
+        assert held.lost
+        assert ref.get().to_dict()["owner"] == "b"
+    finally:
+        held.release()
+
+
+def test_a_renewal_whose_lease_changed_harmlessly_is_written_again(db):
+    mode = unique("mode")
+    held = lease(db, mode, "a")
+    held.acquire()
+    ref = db.collection("locks").document(f"gateway-{mode}")
+    try:
+        before = ref.get().to_dict()["expiresAt"]
+        written_after_the_next_read(held, [lambda: ref.update({"note": "touched"})])
+        assert held.renew() is True
+        saved = ref.get().to_dict()
+        assert (saved["owner"], saved["note"]) == ("a", "touched")
+        assert saved["expiresAt"] > before
+        assert not held.lost
+    finally:
+        held.release()
