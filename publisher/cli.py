@@ -90,7 +90,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     connection.check("pubsub" if args.follow else "firestore")
     if args.follow:
         try:
-            for result in follow_results(args.intent, args.status):
+            for result in follow_results(args.intent, args.status, listening=_listening):
                 print(json.dumps(result) if args.json else _listed(result), flush=True)
         except KeyboardInterrupt:
             return 0
@@ -119,6 +119,10 @@ def cmd_results(args: argparse.Namespace) -> int:
         if shown >= args.limit:
             break
     return 0
+
+
+def _listening() -> None:
+    print("listening for new results (Ctrl-C to stop)", file=sys.stderr, flush=True)
 
 
 RESULTS_HEADER = (

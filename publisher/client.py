@@ -7,7 +7,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -202,10 +202,16 @@ def _recorded_result(intent_id: str, project: str | None, mode: str) -> dict[str
 
 
 def follow_results(
-    intent: str | None = None, status: str | None = None, project: str | None = None
+    intent: str | None = None,
+    status: str | None = None,
+    project: str | None = None,
+    listening: Callable[[], object] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every new result as it is published (optionally only one intent or status)."""
+    """Every new result as it is published (optionally only one intent or status);
+    `listening` is called once the subscription exists, before the first result."""
     with ResultWaiter(project) as waiter:
+        if listening is not None:
+            listening()
         for result in waiter.results():
             if not result:
                 continue

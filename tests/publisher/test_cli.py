@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import queue
 import subprocess
 import sys
 import threading
@@ -135,20 +136,33 @@ def test_results_lists_recent_results_with_filters(stack):
     assert rows and {r["status"] for r in rows} == {"failed"}
 
 
+def lines_of(stream) -> queue.Queue:
+    """The stream's lines as they come, read by a thread, so a test can wait with a deadline."""
+    lines: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        for line in stream:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
 def test_results_follow_streams_new_results(stack):
     follower = subprocess.Popen(
         [sys.executable, "-m", "publisher", "results", "--follow", "--json", "--intent", "ping"],
         cwd=ROOT,
         text=True,
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env={**os.environ, **stack.client_env()},
     )
     try:
-        time.sleep(3)  # its subscription exists once it is listening
+        out, err = lines_of(follower.stdout), lines_of(follower.stderr)
+        assert err.get(timeout=60).startswith("listening for new results")  # subscribed
         intent_id = unique("followed")
         assert cli(stack, "publish", "ping", "--id", intent_id).returncode == 0
-        line = follower.stdout.readline()
-        assert json.loads(line)["id"] == intent_id
+        assert json.loads(out.get(timeout=60))["id"] == intent_id
     finally:
         follower.terminate()
         follower.wait(timeout=10)
