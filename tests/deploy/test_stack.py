@@ -138,8 +138,9 @@ def test_make_up_serves_gcloud_and_every_stop_leaves_nothing(tmp_path):
         if follower is not None and follower.poll() is None:
             follower.kill()
             follower.wait()
-    said = follower.stderr.read()
-    assert said.startswith("error: the local stack stopped answering") and said.count("\n") == 1
+    said = follower.stderr.read().splitlines()
+    assert said[0].startswith("listening for new results"), said
+    assert len(said) == 2 and said[1].startswith("error: the local stack stopped answering"), said
 
     assert runs["kill"].proc.returncode == -signal.SIGKILL
     assert runs["term_make"].proc.returncode != 0  # make reports that it was terminated

@@ -31,15 +31,19 @@ ADVICE = {
 
 @dataclass
 class ErrorLog:
-    """IB error messages seen on a connection, with the informational ones set aside."""
+    """IB error messages seen on a connection, with the informational ones set aside; with
+    `req_id`, only those about that request (an order's errors carry its order id: another
+    order's late refusal must not be taken for this one's)."""
 
+    req_id: int | None = None
     seen: list[tuple[int, str]] = field(default_factory=list)
 
     def __call__(self, req_id: int, code: int, message: str, contract: Any = None) -> None:
         if code in INFORMATIONAL:
             log.debug("IB %d: %s", code, message)
             return
-        self.seen.append((code, message))
+        if self.req_id is None or req_id == self.req_id:
+            self.seen.append((code, message))
 
     def codes(self) -> set[int]:
         return {code for code, _ in self.seen}

@@ -85,7 +85,7 @@ def plan(inputs: Inputs, intent_id: str, step: str = "alloc") -> OrderPlan:
             action="BUY" if total > 0 else "SELL",
             quantity=abs(total),
             order_ref=order_ref(intent_id, step, str(con_id)),
-            price=quote.price,
+            price=quote.unit / float(quote.contract.multiplier or 1),  # in the base currency
             multiplier=float(quote.contract.multiplier or 1),
             sources=sources,
         )
@@ -131,7 +131,7 @@ def gather(ctx: IntentContext, ib: Any, config: dict[str, Any], names: list[str]
     contracts = market.contracts(ib, instruments, keys)
     holdings = Holdings(ctx.db, ctx.trading_mode)
     held = holdings.all()
-    pending = pending_orders(holdings.open_orders(), broker_orders.read(ib), f"{ctx.id}:")
+    pending = pending_orders(holdings.open_orders(), broker_orders.read(ib), ctx.id)
     signalled = {c.conId for c in contracts.values()}
     effective = held_with_pending(held, pending)
     others = sorted({c for n in names for c in effective.get(n, {})} - signalled)

@@ -18,8 +18,7 @@ def batch(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     for n, step in enumerate(steps, 1):
         spec = registry.get(step["intent"])
         assert spec is not None  # the schema only names registered intents
-        # Each step's orders carry the batch id and the step number in their orderRef.
-        step_ctx = dataclasses.replace(ctx, id=f"{ctx.id}:s{n}", intent=step["intent"])
+        step_ctx = dataclasses.replace(ctx, id=step_id(ctx.id, n), intent=step["intent"])
         ctx.audit("step started", {"step": n, "intent": step["intent"]})
         try:
             output = spec.run(step_ctx, step.get("params") or {})
@@ -47,6 +46,12 @@ def batch(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
             {"step": n, "intent": step["intent"], "status": "succeeded", "result": output}
         )
     return {"steps": outcomes}
+
+
+def step_id(batch_id: str, n: int) -> str:
+    """The id a step's orders carry in their orderRef: the batch id and the step number, joined
+    by `#`, which no message id may contain, so no other intent can have it."""
+    return f"{batch_id}#s{n}"
 
 
 def _lost(exc: Exception) -> GatewayError:

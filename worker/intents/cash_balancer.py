@@ -101,7 +101,7 @@ def cash_balancer(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     threshold = float(trading_config.require(config, "cashBalanceThresholdInBaseCurrency"))
     _, base = market.account_value(ib, "NetLiquidation")
     records = Holdings(ctx.db, ctx.trading_mode).open_orders()
-    pending = pending_orders(records, broker_orders.read(ib), f"{ctx.id}:")
+    pending = pending_orders(records, broker_orders.read(ib), ctx.id)
     order_plan = plan(ctx.id, base, threshold, gather(ib, base, unfilled_by_contract(pending)))
     order_plan.report["working"] = [p.describe() for p in pending if p.unfilled]
     return OrderDesk(ctx, ib, config).execute(order_plan, dry_run=bool(params.get("dryRun")))

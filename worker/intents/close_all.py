@@ -7,6 +7,7 @@ in it). The cancelled orders' openOrders records stay: trade-reconciliation book
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from worker.trading import broker_orders, market
 from worker.trading import config as trading_config
 from worker.trading.holdings import Holdings
 from worker.trading.order_desk import OrderDesk
-from worker.trading.order_plan import OrderPlan, OrderRequest, order_ref
+from worker.trading.order_plan import OrderPlan, OrderRequest, order_ref, placed_by
 from worker.trading.working import Pending, held_with_pending, pending_orders
 
 
@@ -26,7 +27,7 @@ class Inputs:
     pending: tuple[Pending, ...]  # other intents' orders not booked yet
     portfolio: dict[int, float]  # conId -> IB position
     contracts: dict[int, Any]  # conId -> qualified contract
-    prices: dict[int, float]
+    prices: dict[int, float]  # conId -> price in the base currency
     to_cancel: tuple[Any, ...]  # working ib_async Trades, not this intent's
 
 
@@ -78,9 +79,8 @@ def gather(ctx: IntentContext, ib: Any) -> Inputs:
     import ib_async
 
     holdings = Holdings(ctx.db, ctx.trading_mode)
-    mine = f"{ctx.id}:"
     held = holdings.all()
-    pending = pending_orders(holdings.open_orders(), broker_orders.read(ib), mine)
+    pending = pending_orders(holdings.open_orders(), broker_orders.read(ib), ctx.id)
     con_ids = sorted(_totals(held_with_pending(held, pending, filled_only=True)))
     found = ib.qualifyContracts(*(ib_async.Contract(conId=c) for c in con_ids))
     contracts = {c.conId: c for c in found}
@@ -89,16 +89,27 @@ def gather(ctx: IntentContext, ib: Any) -> Inputs:
             "unknown-contract", f"the gateway does not know conId {', '.join(map(str, unknown))}"
         )
     portfolio = {p.contract.conId: p for p in ib.portfolio()}
-    # Positions missing from the IB portfolio still need a price for the notional limits.
-    unpriced = [contracts[c] for c in con_ids if c not in portfolio]
-    prices = {c: p.marketPrice for c, p in portfolio.items()} | market.prices(ib, unpriced)
+    # Positions missing from the IB portfolio (or without a usable price there) still need a
+    # price for the notional limits.
+    priced = {
+        c: p.marketPrice
+        for c, p in portfolio.items()
+        if math.isfinite(p.marketPrice or 0) and (p.marketPrice or 0) > 0
+    }
+    unpriced = [contracts[c] for c in con_ids if c not in priced]
+    prices = priced | market.prices(ib, unpriced)
+    # The risk limits are in the base currency.
+    _, base = market.account_value(ib, "NetLiquidation")
+    fx: dict[str, float] = {}
+    rates = {c: market.fx_rate(ib, contracts[c].currency, base, fx) for c in con_ids}
+    prices = {c: prices[c] * rates[c] for c in con_ids}
     return Inputs(
         held=held,
         pending=tuple(pending),
         portfolio={c: p.position for c, p in portfolio.items()},
         contracts=contracts,
         prices=prices,
-        to_cancel=tuple(t for t in ib.reqAllOpenOrders() if not t.order.orderRef.startswith(mine)),
+        to_cancel=tuple(t for t in ib.reqAllOpenOrders() if placed_by(t.order.orderRef) != ctx.id),
     )
 
 

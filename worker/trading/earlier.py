@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.trading.broker_orders import BrokerOrder
-from worker.trading.order_plan import OrderRequest, scale
+from worker.trading.order_plan import OrderRequest, placed_by, scale
 
 
 @dataclass
@@ -72,11 +72,11 @@ class Sent:
         }
 
 
-def sent_before(broker: list[BrokerOrder], prefix: str) -> dict[str, Sent]:
-    """The intent's orders at the broker (orderRef starting with `prefix`), by orderRef."""
+def sent_before(broker: list[BrokerOrder], intent_id: str) -> dict[str, Sent]:
+    """The intent's orders at the broker (placed by `intent_id`), by orderRef."""
     found: dict[str, Sent] = {}
     for o in broker:
-        if not o.order_ref.startswith(prefix):
+        if placed_by(o.order_ref) != intent_id:
             continue
         before = found.get(o.order_ref)
         if before is None:

@@ -18,7 +18,7 @@ from worker.trading import broker_orders
 from worker.trading.config import require_risk_limits
 from worker.trading.earlier import sent_before
 from worker.trading.holdings import Holdings, book, open_order
-from worker.trading.order_plan import OrderPlan, OrderRequest
+from worker.trading.order_plan import OrderPlan, OrderRequest, placed_by
 from worker.trading.risk import RiskLimits, check_limits
 
 log = logging.getLogger("worker.trading")
@@ -112,12 +112,11 @@ class OrderDesk:
         self.guard()
         holdings = Holdings(self.ctx.db, self.ctx.trading_mode)
         owner = self.ctx.record_id or self.ctx.id
-        prefix = f"{self.ctx.id}:"
-        sent = sent_before(broker_orders.read(self.ib), prefix)
+        sent = sent_before(broker_orders.read(self.ib), self.ctx.id)
         records = {
             r["orderRef"]: r
             for r in holdings.open_orders().values()
-            if str(r.get("orderRef") or "").startswith(prefix)
+            if placed_by(str(r.get("orderRef") or "")) == self.ctx.id
         }
         planned = {r.order_ref for r in requests}
         # Orders an earlier attempt placed that the recomputed plan no longer has come first,
@@ -157,23 +156,30 @@ class OrderDesk:
         # Last, right before it goes out: an attempt held up in the write past its lease has
         # been taken over, and the order is the new owner's to send.
         self.ctx.check_owner()
-        errors = ErrorLog()
+        order.orderId = self.ib.client.getReqId()  # known before it goes out: its errors carry it
+        errors = ErrorLog(req_id=order.orderId)
         self.ib.errorEvent += errors
         try:
             trade = self.ib.placeOrder(request.contract, order)
-            self.ctx.audit(
-                "order placed",
-                {
-                    "orderRef": request.order_ref,
-                    "symbol": request.symbol,
-                    "action": request.action,
-                    "quantity": request.quantity,
-                    "orderId": trade.order.orderId,
-                },
-            )
-            acknowledged = self._await_ack(trade, errors)
+            try:
+                acknowledged = self._await_ack(trade, errors)
+            except BaseException:
+                # The connection went, the lease passed, the deadline came: the order may be out
+                # and may fill. A cancel follows it; the next attempt finds it by orderRef.
+                self._cancel_quietly(trade, request)
+                raise
         finally:
             self.ib.errorEvent -= errors
+        self.ctx.audit(
+            "order placed",
+            {
+                "orderRef": request.order_ref,
+                "symbol": request.symbol,
+                "action": request.action,
+                "quantity": request.quantity,
+                "orderId": trade.order.orderId,
+            },
+        )
         if any(code in REFUSED for code, _ in errors.seen):
             holdings.drop_open_order(request.order_ref)  # it never went out
         self._raise_for(errors.seen, request)
@@ -214,10 +220,7 @@ class OrderDesk:
         gateway process both late, in order), its openOrders record stays, and the attempt fails
         as retryable: the next one looks the orderRef up and sends it only if it never arrived.
         """
-        try:
-            self.ib.cancelOrder(trade.order)
-        except Exception:  # the connection is in an unknown state; the cancel is best effort
-            log.warning("could not send a cancel after unacknowledged order %s", request.order_ref)
+        self._cancel_quietly(trade, request)
         self.ctx.audit(
             "order unacknowledged",
             {
@@ -236,6 +239,12 @@ class OrderDesk:
             "was sent after it. The next attempt looks it up by orderRef and sends it only if it "
             "never arrived",
         )
+
+    def _cancel_quietly(self, trade: Any, request: OrderRequest) -> None:
+        try:
+            self.ib.cancelOrder(trade.order)
+        except Exception:  # the connection is in an unknown state; the cancel is best effort
+            log.warning("could not send a cancel after order %s", request.order_ref)
 
     def _order(self, ib_async: Any, request: OrderRequest) -> Any:
         kind = self.properties.get("orderType", "MKT")

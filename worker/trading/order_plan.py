@@ -12,6 +12,15 @@ def order_ref(intent_id: str, step: str, leg: str) -> str:
     return f"{intent_id}:{step}:{leg}"
 
 
+def placed_by(ref: str) -> str | None:
+    """The intent id in an orderRef of ours. An id may itself contain `:` (`rebal:2`), steps
+    and legs never do, so the id is what comes before the last two parts, and an intent's own
+    orders are those whose id is exactly its own, never those whose orderRef merely starts
+    with it (`rebal` must not take `rebal:2`'s orders for its own)."""
+    parts = ref.rsplit(":", 2)
+    return parts[0] if len(parts) == 3 and all(parts) else None
+
+
 @dataclass
 class OrderRequest:
     """One order to send: what, how many, at about what price, and for which strategies."""
@@ -20,7 +29,7 @@ class OrderRequest:
     action: str  # BUY or SELL
     quantity: float
     order_ref: str
-    price: float = 0.0  # for the notional risk checks
+    price: float = 0.0  # in the base currency, for the notional risk checks
     multiplier: float = 1.0
     sources: dict[str, float] = field(default_factory=dict)  # strategy -> signed quantity
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,8 @@ def check_limits(
             f"{limits.max_orders_per_intent}"
         )
     for r in requests:
+        if not (math.isfinite(r.notional) and r.price > 0):
+            raise breach(f"{r.symbol} has no usable price ({r.price!r}): no limit can be checked")
         if limits.allowed_instruments is not None and r.contract.symbol not in (
             limits.allowed_instruments
         ):

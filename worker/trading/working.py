@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from worker.trading.broker_orders import BrokerOrder
-from worker.trading.order_plan import scale
+from worker.trading.order_plan import placed_by, scale
 
 WORKING, CLOSED, UNKNOWN = "working", "closed", "unknown"
 
@@ -69,11 +69,11 @@ class Pending:
 
 
 def pending_orders(
-    records: dict[str, dict[str, Any]], broker: Iterable[BrokerOrder], own_prefix: str
+    records: dict[str, dict[str, Any]], broker: Iterable[BrokerOrder], intent_id: str
 ) -> list[Pending]:
     """Every unreconciled order and every working order at the broker, once each, except the
-    intent's own (orderRef starting with `own_prefix`): those it maps to its plan itself."""
-    broker = [o for o in broker if not o.order_ref.startswith(own_prefix)]
+    intent's own (placed by `intent_id`): those it maps to its plan itself."""
+    broker = [o for o in broker if placed_by(o.order_ref) != intent_id]
     by_perm = {o.perm_id: o for o in broker if o.perm_id}
     by_ref: dict[str, BrokerOrder] = {}
     for o in broker:
@@ -83,7 +83,7 @@ def pending_orders(
     found = []
     for ref, record in sorted(records.items()):
         order_ref = record.get("orderRef") or ref
-        if order_ref.startswith(own_prefix):
+        if placed_by(order_ref) == intent_id:
             continue
         seen = by_perm.get(record.get("permId") or 0) or by_ref.get(order_ref)
         if seen is not None:

@@ -11,7 +11,7 @@ from deploy.processes import free_port
 from simulator import Simulator
 from tests.support import delivery, pipeline, unique
 from worker.exceptions import GatewayError
-from worker.gateway.connect import _PollingNoise, connect, ensure_connected
+from worker.gateway.connect import ErrorLog, _PollingNoise, connect, ensure_connected
 from worker.gateway.launchers import SimulatorLauncher
 from worker.settings import Settings
 
@@ -96,3 +96,15 @@ def test_only_the_polling_noise_is_dropped():
     assert not noise.filter(record("Make sure API port on TWS/IBG is open"))
     assert noise.filter(record("Peer closed connection."))
     assert noise.filter(record("Error 502, reqId -1: Couldn't connect to TWS."))
+
+
+def test_an_error_log_for_one_request_ignores_the_others():
+    mine = ErrorLog(req_id=51)
+    mine(50, 201, "Order rejected - reason: the leg before")  # another order's late refusal
+    mine(51, 202, "Order cancelled")
+    mine(-1, 2104, "Market data farm connection is OK")  # informational: set aside
+    assert mine.seen == [(202, "Order cancelled")]
+    every = ErrorLog()
+    every(50, 201, "rejected")
+    every(-1, 1100, "connectivity lost")
+    assert every.codes() == {201, 1100}

@@ -146,7 +146,7 @@ def test_batch_runs_steps_in_one_session_and_stops_at_the_first_failure(
     steps = result["result"]["steps"]
     assert [s["status"] for s in steps] == ["succeeded"] * 3
     refs = [o["orderRef"] for o in steps[1]["result"]["orders"]]
-    assert refs and all(r.startswith(f"{ok}:s2:alloc:") for r in refs)
+    assert refs and all(r.startswith(f"{ok}#s2:alloc:") for r in refs)
     assert {p["symbol"] for p in steps[2]["result"]["portfolio"]} == {"SPY", "TLT"}
     bad = unique("batch-bad")
     run(

@@ -24,14 +24,14 @@ def test_only_the_intents_own_order_refs_and_each_ref_once():
             at_broker("i10:alloc:1", 5, 5, False, 3),  # another intent whose id starts alike
             at_broker("manual", 1, 1, False, 4),
         ],
-        "i1:",
+        "i1",
     )
     (sent,) = found.values()
     assert (sent.quantity, sent.filled, sent.is_open, sent.status) == (76, 43, True, "Submitted")
 
 
 def test_an_order_in_the_plan_is_reported_at_its_real_size_with_its_recorded_split():
-    (sent,) = sent_before([at_broker("i1:alloc:1", 66, 66, False, 1)], "i1:").values()
+    (sent,) = sent_before([at_broker("i1:alloc:1", 66, 66, False, 1)], "i1").values()
     request = OrderRequest(
         ib_async.Contract(conId=SPY, symbol="SPY"), "BUY", 70, "i1:alloc:1", sources={"a": 70}
     )
@@ -46,8 +46,17 @@ def test_an_order_in_the_plan_is_reported_at_its_real_size_with_its_recorded_spl
 
 
 def test_an_order_the_plan_no_longer_has_is_booked_only_with_its_record():
-    (sent,) = sent_before([at_broker("i1:alloc:1", 66, 20, False, 1)], "i1:").values()
+    (sent,) = sent_before([at_broker("i1:alloc:1", 66, 20, False, 1)], "i1").values()
     alone = sent.alone({"quantity": 66, "sources": {"a": 66}})
     assert (alone["status"], alone["filled"], alone["sources"]) == ("Cancelled", 20, {"a": 66})
     assert alone["orderRef"] == "i1:alloc:1" and alone["conId"] == SPY
     assert sent.alone(None)["sources"] is None  # not booked: nobody knows its strategies
+
+
+def test_an_id_containing_a_colon_is_matched_whole():
+    broker = [
+        at_broker("rebal:2:alloc:1", 5, 5, False, 1),
+        at_broker("rebal:alloc:1", 6, 6, False, 2),
+    ]
+    assert list(sent_before(broker, "rebal")) == ["rebal:alloc:1"]
+    assert list(sent_before(broker, "rebal:2")) == ["rebal:2:alloc:1"]

@@ -6,7 +6,8 @@ import ib_async
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker.trading.order_plan import OrderPlan, OrderRequest, order_ref, scale
+from worker.message import ID_PATTERN
+from worker.trading.order_plan import OrderPlan, OrderRequest, order_ref, placed_by, scale
 
 
 def test_scale_keeps_whole_units_that_add_up():
@@ -47,3 +48,18 @@ def test_a_plan_describes_its_orders_and_cancels():
         "cancel": [{"orderId": 7, "orderRef": "manual"}],
     }
     assert request.notional == 1500
+
+
+@given(
+    intent_id=st.from_regex(ID_PATTERN, fullmatch=True),
+    step=st.sampled_from(["alloc", "close", "cash"]),
+    leg=st.one_of(st.integers(1, 10**9).map(str), st.sampled_from(["EUR", "GBP"])),
+)
+def test_an_order_ref_names_exactly_the_intent_that_placed_it(intent_id, step, leg):
+    assert placed_by(order_ref(intent_id, step, leg)) == intent_id
+
+
+def test_an_order_ref_that_is_not_ours_names_no_intent():
+    assert placed_by("manual") is None
+    assert placed_by("a:b") is None
+    assert placed_by("::") is None

@@ -49,3 +49,10 @@ def test_a_breach_fails_naming_the_limit_and_is_not_retried(orders, earlier, wor
 def test_within_the_limits_nothing_happens_and_absent_limits_check_nothing():
     check_limits([order(SPY, 19, 500)], LIMITS)
     check_limits([order(ES, 100, 5000, 50)] * 50, RiskLimits.from_config({}))
+
+
+@pytest.mark.parametrize("price", [float("nan"), 0.0, -1.0, float("inf")])
+def test_an_order_without_a_usable_price_breaches_every_limit(price):
+    with pytest.raises(IntentFailed, match="no usable price") as failed:
+        check_limits([order(SPY, 1, price)], LIMITS)
+    assert (failed.value.code, failed.value.retryable) == ("risk-limit", False)
