@@ -1,0 +1,86 @@
+"""The order desk's checks before anything is cancelled or sent (no gateway: an IB that records
+every call it gets, so a refused plan is seen to reach nothing)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import ib_async
+import pytest
+
+from worker.exceptions import IntentFailed
+from worker.trading.order_desk import OrderDesk
+from worker.trading.order_plan import OrderPlan, OrderRequest
+
+SPY = ib_async.Contract(conId=756733, symbol="SPY")
+LIMITS = {"maxNotionalPerOrder": 10_000, "maxNotionalPerIntent": 20_000, "maxOrdersPerIntent": 3}
+
+
+class RecordingIB:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str):
+        def call(*args, **kwargs):
+            self.calls.append(name)
+            raise AssertionError(f"the plan reached the gateway: {name}")
+
+        return call
+
+
+WORKING = SimpleNamespace(order=SimpleNamespace(orderId=7, orderRef="manual"))
+
+
+def ctx(mode: str, explicit: bool) -> SimpleNamespace:
+    return SimpleNamespace(id="i-1", trading_mode=mode, explicit_mode=explicit, placed=[])
+
+
+def plan(price: float = 500.0, cancel: list | None = None) -> OrderPlan:
+    order = OrderRequest(SPY, "BUY", 2, "i-1:alloc:756733", price, 1.0, {"s": 2})
+    return OrderPlan(orders=[order], cancel=cancel)
+
+
+def desk(context, config) -> tuple[OrderDesk, RecordingIB]:
+    ib = RecordingIB()
+    return OrderDesk(context, ib, config), ib
+
+
+@pytest.mark.parametrize(
+    ("context", "config", "code"),
+    [
+        # a live worker reached by a message that did not say "live" itself
+        (ctx("live", explicit=False), {"riskLimits": LIMITS}, "live-guard"),
+        # empty config: no order without the three numeric limits
+        (ctx("paper", explicit=True), {}, "config-missing"),
+        (ctx("live", explicit=True), {"riskLimits": {"maxOrdersPerIntent": 3}}, "config-missing"),
+    ],
+)
+def test_a_plan_refused_before_it_reaches_the_gateway(context, config, code):
+    order_desk, ib = desk(context, config)
+    with pytest.raises(IntentFailed) as refused:
+        order_desk.execute(plan(cancel=[WORKING]), dry_run=False)
+    assert refused.value.code == code
+    assert ib.calls == []  # nothing cancelled, nothing sent
+    assert context.placed == []
+
+
+@pytest.mark.parametrize("price", [0.0, -1.0, float("nan"), float("inf")])
+def test_an_order_without_a_usable_price_is_refused(price):
+    order_desk, ib = desk(ctx("paper", explicit=True), {"riskLimits": LIMITS})
+    with pytest.raises(IntentFailed, match="no usable price"):
+        order_desk.execute(plan(price), dry_run=False)
+    assert ib.calls == []
+
+
+def test_a_dry_run_describes_the_plan_without_checks_or_gateway():
+    order_desk, ib = desk(ctx("live", explicit=False), {})
+    result = order_desk.execute(plan(), dry_run=True)
+    assert result["dryRun"] is True and [o["orderRef"] for o in result["orders"]] == [
+        "i-1:alloc:756733"
+    ]
+    assert ib.calls == []
+
+
+def test_an_explicit_live_message_within_its_limits_passes_the_checks():
+    order_desk, _ = desk(ctx("live", explicit=True), {"riskLimits": LIMITS})
+    order_desk.check(plan())  # raises nothing
