@@ -122,14 +122,13 @@ def publish_from_form(page: Page, site: str, intent: str, dry_run: bool | None =
 
 
 def test_a_dry_run_allocation_appears_in_the_list_and_succeeds_without_a_reload(
-    page: Page, browser, site: str, db
+    page: Page, browser, site: str, db, no_paper_holdings
 ) -> None:
     page.goto(f"{site}/intents")
     page.evaluate("window.notReloaded = true")
     other = browser.new_page()
     config = db.collection("config").document("paper")
     before = config.get().to_dict() or {}
-    # An exposure no other test uses: the targets differ from any holdings, so orders are planned.
     config.set({"exposure": {"overall": 0.3}}, merge=True)
     try:
         intent_id = publish_from_form(other, site, "allocation", dry_run=True)
@@ -157,10 +156,12 @@ def test_a_dry_run_allocation_appears_in_the_list_and_succeeds_without_a_reload(
     shoot(page, "intent-dry-run")
 
 
-def test_a_real_allocation_shows_its_fills_and_the_holdings(page: Page, site: str, db) -> None:
+def test_a_real_allocation_shows_its_fills_and_the_holdings(
+    page: Page, site: str, db, no_paper_holdings
+) -> None:
     config = db.collection("config").document("paper")
     before = config.get().to_dict() or {}
-    config.set({"exposure": {"overall": 0.4}}, merge=True)  # orders whatever is held already
+    config.set({"exposure": {"overall": 0.4}}, merge=True)
     try:
         intent_id = publish_from_form(page, site, "allocation", dry_run=False)
         page.evaluate("window.notReloaded = true")

@@ -136,7 +136,9 @@ def test_pages_use_no_inline_script_or_style(client) -> None:
         assert "https://" not in html, path
 
 
-def test_holdings_account_config_and_schedules_show_the_data(client, results) -> None:
+def test_holdings_account_config_and_schedules_show_the_data(
+    client, results, no_paper_holdings
+) -> None:
     _ran(results, "allocation")
     summary = _ran(results, "summary")
     holdings = client.get("/holdings").get_data(as_text=True)

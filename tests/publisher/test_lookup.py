@@ -43,8 +43,10 @@ def exposure(db, overall: float):
         doc.set(before)
 
 
-def test_show_prints_status_params_orders_fills_and_the_timeline(stack, results, db) -> None:
-    with exposure(db, 0.35):  # orders whatever the holdings are
+def test_show_prints_status_params_orders_fills_and_the_timeline(
+    stack, results, db, no_paper_holdings
+) -> None:
+    with exposure(db, 0.35):
         result = _ran(results, "allocation")
     assert result["result"]["orders"]
     done = cli(stack, "show", result["id"])
@@ -61,7 +63,7 @@ def test_show_prints_status_params_orders_fills_and_the_timeline(stack, results,
     assert "..." not in out  # nothing cut
 
 
-def test_show_a_dry_run_lists_the_planned_orders(stack, results, db) -> None:
+def test_show_a_dry_run_lists_the_planned_orders(stack, results, db, no_paper_holdings) -> None:
     with exposure(db, 0.3):
         result = _ran(results, "allocation", {"dryRun": True})
     out = cli(stack, "show", result["id"]).stdout
@@ -82,7 +84,9 @@ def test_show_unknown_or_malformed_ids_and_the_other_mode(stack, results) -> Non
     assert "Traceback" not in missing.stderr + bad.stderr + other.stderr
 
 
-def test_holdings_lists_each_strategy_beside_the_ib_portfolio(stack, results) -> None:
+def test_holdings_lists_each_strategy_beside_the_ib_portfolio(
+    stack, results, no_paper_holdings
+) -> None:
     _ran(results, "allocation")
     summary = _ran(results, "summary")
     done = cli(stack, "holdings")
@@ -94,7 +98,7 @@ def test_holdings_lists_each_strategy_beside_the_ib_portfolio(stack, results) ->
     assert "unreconciled orders (" in out
 
 
-def test_results_prints_orders_readably(stack, results, db) -> None:
+def test_results_prints_orders_readably(stack, results, db, no_paper_holdings) -> None:
     with exposure(db, 0.45):
         result = _ran(results, "allocation")
     assert result["result"]["orders"]

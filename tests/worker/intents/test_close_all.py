@@ -18,17 +18,13 @@ def worker(stack, sim, trading_config):
 
 
 @pytest.fixture
-def holdings(db):
-    """Seed strategy holdings that match the simulator's default portfolio; clean up after."""
-    root = db.collection("positions").document("paper").collection("holdings")
+def holdings(positions_root):
+    """Only these strategy holdings (positions_root clears before and after), matching the
+    simulator's default portfolio."""
+    root = positions_root.collection("holdings")
     root.document("alpha").set({"positions": {str(SPY): 60}})
     root.document("beta").set({"positions": {str(SPY): 40, str(TLT): 50}})
-    yield root
-    for doc in root.list_documents():
-        doc.delete()
-    for name in ("openOrders", "booked"):
-        for doc in db.collection("positions").document("paper").collection(name).list_documents():
-            doc.delete()
+    return root
 
 
 def run(worker, intent_id: str, **params):
