@@ -55,7 +55,9 @@ class RecordWriter:
         self.db = db
         self.trading_mode = trading_mode
         self.owner = owner
-        self._written: dict[str, Any] = {}  # intent id -> update time of this process's last write
+        # intent id -> (update time, fields) of this process's last claim, run record or renewal
+        # that landed: the guess its next write of the record starts from.
+        self._written: dict[str, tuple[Any, dict[str, Any]]] = {}
 
     def ref(self, intent_id: str) -> Any:
         return self.db.collection("intents").document(record_key(self.trading_mode, intent_id))
@@ -70,9 +72,11 @@ class RecordWriter:
         base: Doc | None,
         doc: dict[str, Any] | None,
         events: list[dict[str, Any]],
+        remember: bool = False,
     ) -> None:
         """Write the record (created when `base` is absent, else updated when `base` is
-        unchanged, or unconditionally without a base) and its events, in one batch."""
+        unchanged, or unconditionally without a base) and its events, in one batch.
+        `remember`: once it landed, the next write of this record starts from it (`mine`)."""
         from google.api_core import exceptions
         from google.cloud import firestore
 
@@ -101,8 +105,8 @@ class RecordWriter:
         ):
             self._written.pop(intent_id, None)
             raise Changed from None
-        if doc is not None:
-            self._written[intent_id] = written[0].update_time
+        if remember and doc is not None:
+            self._written[intent_id] = (written[0].update_time, _plain(doc))
 
     def retrying(self, intent_id: str, guess: Doc | None, attempt: Callable[[Doc], T]) -> T:
         """Decide and write on `guess` (or a fresh read) until the write's precondition holds."""
@@ -115,11 +119,21 @@ class RecordWriter:
         raise StoreUnavailable("intent record kept changing under contention")
 
     def mine(self, intent_id: str) -> Doc | None:
-        """The guess for an intent this process wrote last: unchanged and still running."""
-        version = self._written.get(intent_id)
-        lease = {"owner": self.owner}
-        return Doc(True, {"status": "running", "lease": lease}, version) if version else None
+        """The guess for an intent this process claimed, ran or renewed last: unchanged since,
+        holding what that write wrote."""
+        written = self._written.get(intent_id)
+        return Doc(True, written[1], written[0]) if written else None
 
     def forget(self, intent_id: str) -> None:
         """This process is done writing the record: no more guesses about it."""
         self._written.pop(intent_id, None)
+
+
+def _plain(doc: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a write as they read back, without those the server computes (array
+    unions, deletions): enough to decide on (status, lease, publishing, result)."""
+    from google.cloud.firestore import ArrayRemove, ArrayUnion
+    from google.cloud.firestore_v1.transforms import Sentinel
+
+    computed = (Sentinel, ArrayUnion, ArrayRemove)
+    return {k: v for k, v in doc.items() if not isinstance(v, computed)}

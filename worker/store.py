@@ -65,11 +65,13 @@ class IntentStore:
                 events[0]["previousOwner"] = held.get("owner")
             if doc.exists and doc.data.get("status") != "rejected":
                 update = {**running, "messageIds": self._union(message_id), "startedAt": now}
-                self.records.commit(intent_id, doc, update, events)
+                self.records.commit(intent_id, doc, update, events, remember=True)
             else:
-                fresh = self._fresh(intent_id, fields, message_id, now) | running
+                fresh = (
+                    self._fresh(intent_id, fields, message_id, now) | running | {"startedAt": now}
+                )
                 received = _received(message_id)
-                self.records.commit(intent_id, doc, fresh | {"startedAt": now}, [received, *events])
+                self.records.commit(intent_id, doc, fresh, [received, *events], remember=True)
             return Claim("run", attempts, doc.data)
 
         return self.records.retrying(intent_id, ABSENT, attempt)
@@ -135,14 +137,20 @@ class IntentStore:
         self.records.retrying(intent_id, ABSENT, attempt)
 
     def finish(self, intent_id: str, result: dict[str, Any]) -> Claim:
-        """Record the terminal status: `run` (publish it), `ended` when an attempt that took
-        this intent over recorded its own first, `lost` while that attempt still runs."""
+        """Record the terminal status: `run` (publish it); `lost` while another instance runs
+        the intent (it took it over) or publishes its result (it ended it meanwhile: a takeover
+        that finished first, an expiry or a dead letter); `ended` when another ended it and
+        nobody publishes its result now. Another's record is never overwritten."""
 
         def attempt(doc: Doc) -> Claim:
-            if doc.data.get("status") in TERMINAL and doc.data.get("resultMessage"):
-                return Claim("ended", doc.data.get("attempts", 0), doc.data)
-            if held_by_other(doc.data.get("lease"), self.owner, utcnow()):
-                return Claim("lost", doc.data.get("attempts", 0), doc.data)
+            data, now = doc.data, utcnow()
+            if held_by_other(data.get("lease"), self.owner, now) or (
+                not data.get("resultPublished")
+                and held_by_other(data.get("publishing"), self.owner, now)
+            ):
+                return Claim("lost", data.get("attempts", 0), data)
+            if data.get("status") in TERMINAL and data.get("resultMessage"):
+                return Claim("ended", data.get("attempts", 0), data)
             update = {
                 "status": result["status"],
                 "result": result["result"],
@@ -162,7 +170,10 @@ class IntentStore:
             self.records.commit(intent_id, doc, update, [event])
             return Claim("run", result["attempts"], {"resultMessage": result})
 
-        return self.records.retrying(intent_id, self.records.mine(intent_id), attempt)
+        claim = self.records.retrying(intent_id, self.records.mine(intent_id), attempt)
+        if claim.kind == "lost":
+            self.records.forget(intent_id)
+        return claim
 
     def record_run(
         self, intent_id: str, fields: dict[str, Any], result: dict[str, Any], message_id: str
@@ -189,7 +200,7 @@ class IntentStore:
                 {"type": "claimed", "messageId": message_id, "attempt": 1},
                 {"type": "finished", "status": status, "error": result["error"], "attempt": 1},
             ]
-            self.records.commit(intent_id, doc, record, events)
+            self.records.commit(intent_id, doc, record, events, remember=True)
             return Claim("run", 1, {"resultMessage": result})
 
         return self.records.retrying(intent_id, ABSENT, attempt)
@@ -224,7 +235,8 @@ class IntentStore:
             lease = doc.data.get("lease") or {}
             if doc.data.get("status") != "running" or lease.get("owner") != self.owner:
                 return False
-            self.records.commit(intent_id, doc, {"lease": self._lease(utcnow())}, [])
+            lease = {"status": "running", "lease": self._lease(utcnow())}
+            self.records.commit(intent_id, doc, lease, [], remember=True)
             return True
 
         return self.records.retrying(intent_id, None, attempt)

@@ -148,8 +148,62 @@ def test_finish_defers_to_an_attempt_that_took_the_intent_over(make_store, db):
     assert first.renew(intent_id) is False
     assert first.finish(intent_id, result(intent_id)).kind == "lost"
     assert second.finish(intent_id, result(intent_id, attempts=2)).kind == "run"
+    # Second publishes its result now (its publishing hold is live): first has lost the intent.
+    assert first.finish(intent_id, result(intent_id)).kind == "lost"
+    second.mark_published(intent_id, "r1")
     assert first.finish(intent_id, result(intent_id)).kind == "ended"
-    assert record(db, intent_id)["attempts"] == 2
+    saved = record(db, intent_id)
+    assert saved["attempts"] == 2 and saved["resultMessage"]["attempts"] == 2
+
+
+def test_finish_never_overwrites_an_ending_another_instance_publishes(make_store, db):
+    intent_id = unique("s")
+    first = make_store(owner="a", lease_seconds=6)
+    first.claim(intent_id, fields(), "m1")
+    intent_ref(db, intent_id).update({"lease.expiresAt": datetime.now(UTC) - timedelta(seconds=1)})
+    # Meanwhile another instance ends it on arrival (a dead letter) and holds its publishing.
+    closed = make_store(owner="b").close(intent_id, fields(), result(intent_id, "failed", 0), "m2")
+    assert closed.kind == "run"
+    assert first.finish(intent_id, result(intent_id)).kind == "lost"
+    saved = record(db, intent_id)
+    assert saved["status"] == "failed" and saved["publishing"]["owner"] == "b"
+    assert saved["resultMessage"]["attempts"] == 1 and events(db, intent_id)[-1] == "failed"
+    assert first.records.mine(intent_id) is None
+
+
+def test_finish_after_a_hold_ran_out_publishes_the_recorded_ending(make_store, db):
+    intent_id = unique("s")
+    first = make_store(owner="a")
+    first.claim(intent_id, fields(), "m1")
+    intent_ref(db, intent_id).update({"lease.expiresAt": datetime.now(UTC) - timedelta(seconds=1)})
+    make_store(owner="b").close(intent_id, fields(), result(intent_id, "failed", 0), "m2")
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    intent_ref(db, intent_id).update({"publishing.expiresAt": past})  # b died before publishing
+    ended = first.finish(intent_id, result(intent_id))
+    assert ended.kind == "ended" and ended.record["status"] == "failed"
+    assert record(db, intent_id)["status"] == "failed"
+
+
+def test_only_claims_runs_and_renewals_that_landed_are_guessed_from(make_store, db):
+    intent_id = unique("s")
+    owner = make_store(owner="a")
+    owner.claim(intent_id, fields(), "m1")
+    assert owner.records.mine(intent_id).data["status"] == "running"
+    owner.finish(intent_id, result(intent_id))
+    owner.mark_published(intent_id, "r1")
+    # Another instance only notes a duplicate and a rejection: nothing it may write from.
+    other = make_store(owner="c")
+    assert other.claim(intent_id, fields(), "m2").kind == "ended"
+    other.reject(intent_id, fields(), result(intent_id, "rejected", 0), "m3")
+    assert other.records.mine(intent_id) is None
+    # So a late finish there reads the record and leaves the ending alone.
+    assert other.finish(intent_id, result(intent_id, "failed")).kind == "ended"
+    assert record(db, intent_id)["status"] == "succeeded"
+    # A run recorded without a claim is guessed as what it wrote: terminal.
+    ran = unique("s")
+    assert other.record_run(ran, fields(), result(ran), "m4").kind == "run"
+    assert other.records.mine(ran).data["status"] == "succeeded"
+    assert other.finish(ran, result(ran, "failed")).kind == "ended"
 
 
 def test_renewal_extends_the_lease_until_the_intent_ends(make_store, db):
@@ -191,6 +245,7 @@ def test_a_renewal_refused_because_the_intent_was_taken_over_is_no_renewal(make_
     written_after_the_next_read(first, [taken_over])
     assert first.renew(intent_id) is False
     assert record(db, intent_id)["lease"]["owner"] == "b"
+    assert first.records.mine(intent_id) is None  # the refused write is nothing to guess from
 
 
 def test_a_renewal_whose_record_changed_harmlessly_is_written_again(make_store, db):
