@@ -13,7 +13,7 @@ from dashboard.params import BadInput
 from dashboard.routes import info, intents, portfolio, publish
 from dashboard.settings import Settings
 from publisher import digest
-from publisher.records import Records, RecordsUnavailable
+from publisher.records import NoCredentials, Records, RecordsUnavailable
 
 log = logging.getLogger("dashboard")
 
@@ -65,6 +65,13 @@ def create_app(settings: Settings | None = None, records: Records | None = None)
 def _errors(app: Flask) -> None:
     @app.errorhandler(RecordsUnavailable)
     def unavailable(exc: RecordsUnavailable):  # type: ignore[no-untyped-def]
+        if isinstance(exc, NoCredentials):  # not worth retrying: someone has to set them up
+            return _problem(
+                503,
+                "No Google credentials",
+                f"The dashboard cannot read Firestore: {exc}. On Cloud Run, the service "
+                "account gives them.",
+            )
         return _problem(
             503,
             "Firestore is not answering",

@@ -27,6 +27,10 @@ class RecordsUnavailable(RuntimeError):
     """Firestore did not answer within the deadline (or refused); the message says which."""
 
 
+class NoCredentials(RecordsUnavailable):
+    """No Google credentials to reach Firestore with; the message says how to get them."""
+
+
 @dataclass(frozen=True)
 class IntentQuery:
     """Which intents to list: newest first, `limit` of them, after the record key `after`."""
@@ -62,7 +66,8 @@ class Records:
             from google.cloud import firestore
 
             project = self.project or os.environ.get("GOOGLE_CLOUD_PROJECT") or None
-            self._client = firestore.Client(project=project)
+            with self._available():  # the credentials are looked up here
+                self._client = firestore.Client(project=project)
         return self._client
 
     @cached_property
@@ -84,7 +89,7 @@ class Records:
                 f"Firestore is not answering ({exc.__class__.__name__})"
             ) from exc
         except auth_exceptions.DefaultCredentialsError as exc:
-            raise RecordsUnavailable(
+            raise NoCredentials(
                 "no Google credentials: run `gcloud auth application-default login` "
                 "(or source .devstack/env for the local stack)"
             ) from exc
