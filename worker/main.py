@@ -37,7 +37,6 @@ log = logging.getLogger("worker")
 # delivery.
 @cache
 def _pipeline() -> Pipeline:
-    from worker import interrupts
     from worker.database import Database
     from worker.gateway.session import GatewaySession
     from worker.pipeline import Pipeline

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import worker.intents  # noqa: F401 - importing the plugin package registers every intent
+import worker.intents  # importing the plugin package registers every intent
+import worker.message
 from worker import logs, registry, results
-from worker import message as contract
 from worker.delivery import Delivery, parse_time, to_ms
 from worker.exceptions import Interrupted, PublishFailed, Rejected, ShuttingDown, StoreUnavailable
 from worker.message import IntentMessage
@@ -116,7 +116,7 @@ class Pipeline:
         # message whose mode cannot be read belongs to the default mode, so only one of two
         # workers records its rejection.
         hint = delivery.attributes.get("tradingMode")
-        mode = hint if hint in contract.TRADING_MODES else None
+        mode = hint if hint in worker.message.TRADING_MODES else None
         if mode and mode != own:
             return self._other_mode(mode)
         body: dict[str, Any] = {}
@@ -126,11 +126,11 @@ class Pipeline:
             size, limit = len(delivery.data), self.settings.max_message_bytes
             if size > limit:
                 raise Rejected("too-large", f"message data is {size} bytes; the limit is {limit}")
-            body = contract.parse_json(delivery.data)
-            mode = contract.trading_mode(body, delivery.attributes)
+            body = worker.message.parse_json(delivery.data)
+            mode = worker.message.trading_mode(body, delivery.attributes)
             if mode != own:
                 return self._other_mode(mode)
-            message = contract.validate(
+            message = worker.message.validate(
                 body,
                 delivery.attributes,
                 message_id=delivery.message_id,
@@ -139,8 +139,8 @@ class Pipeline:
                 published_at=delivery.publish_time,
             )
         except Rejected as exc:
-            if (mode or contract.DEFAULT_MODE) != own:
-                return self._other_mode(mode or contract.DEFAULT_MODE)
+            if (mode or worker.message.DEFAULT_MODE) != own:
+                return self._other_mode(mode or worker.message.DEFAULT_MODE)
             return self._reject(arrival, _rejected_message(body, delivery, own), exc)
         logs.bind(intentId=message.id, intent=message.intent)
         return message
@@ -229,7 +229,7 @@ class Pipeline:
         way, which counts and gives back attempts (an earlier attempt left the intent unfinished,
         or this run failed in a way worth retrying); running it again there changes nothing."""
         started_at = datetime.now(UTC)
-        outcome = self.runner.run(spec, message, 1)
+        outcome = self.runner.run(spec, message, 1, claimed=False)
         if isinstance(outcome.interrupted, ShuttingDown):  # nothing recorded: redeliver
             return Answer(503, {"id": message.id, "status": "busy", "retryable": True})
         err = outcome.error
@@ -348,7 +348,7 @@ def _rejected_message(body: dict[str, Any], delivery: Delivery, mode: str) -> In
     """What can be told of a message that was rejected: its id if it has a usable one, its
     intent name and requester if they are plain short strings (nothing else of it is kept)."""
     try:
-        intent_id = contract.intent_id(body, delivery.attributes, delivery.message_id)
+        intent_id = worker.message.intent_id(body, delivery.attributes, delivery.message_id)
     except Rejected:
         intent_id = delivery.message_id
     name = body.get("intent", delivery.attributes.get("intent"))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from worker.exceptions import IntentFailed
@@ -25,7 +24,6 @@ class IntentContext:
     trading_mode: str
     settings: Settings
     attempt: int
-    deadline: datetime
     audit: Callable[[str, dict[str, Any]], None]
     # An audit event under another intent's id: fills found later for the intent that ordered.
     audit_intent: Callable[[str, str, dict[str, Any]], None] | None = None

@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from worker import interrupts, results
@@ -47,7 +46,11 @@ class Runner:
     renew: Callable[[str], bool] | None = None  # extends the attempt's lease on the intent
     clock: Callable[[], float] = time.monotonic
 
-    def run(self, spec: IntentSpec, message: IntentMessage, attempt: int) -> Outcome:
+    def run(
+        self, spec: IntentSpec, message: IntentMessage, attempt: int, claimed: bool = True
+    ) -> Outcome:
+        """One attempt. `claimed=False`: a run before any claim (an intent without side
+        effects), which holds no lease to renew and owns nothing (no order may go out)."""
         outcome = Outcome()
         opened: list[Any] = []
         lost = threading.Event()
@@ -65,7 +68,7 @@ class Runner:
             return False
 
         def owns() -> bool:
-            return not lost.is_set() and self.clock() < renewed[0] + lease * 5 / 6
+            return claimed and not lost.is_set() and self.clock() < renewed[0] + lease * 5 / 6
 
         def open_gateway() -> Any:
             if not opened:
@@ -85,7 +88,6 @@ class Runner:
             trading_mode=message.trading_mode,
             settings=self.settings,
             attempt=attempt,
-            deadline=datetime.now(UTC) + timedelta(seconds=seconds),
             audit=lambda kind, detail: self.audit(message.id, kind, detail),
             audit_intent=self.audit,
             record_id=message.id,
@@ -94,7 +96,9 @@ class Runner:
             explicit_mode=message.explicit_mode,
             owns=owns,
         )
-        renewer = Renewer("intent lease", self.settings.lease_seconds / 3, renew).start()
+        renewer = Renewer("intent lease", self.settings.lease_seconds / 3, renew)
+        if claimed:
+            renewer.start()
         log.info("running intent %s (attempt %d)", message.intent, attempt)
         t0 = time.perf_counter()
         healthy = True

@@ -6,7 +6,8 @@ worker process, one request at a time, run in the main thread, where the intent 
 (SIGALRM) and the instance's shutdown (SIGTERM) can interrupt it. Three changes for a Pub/Sub
 push endpoint:
 
-- a client has READ_SECONDS to send its request, so a slow one cannot hold the only thread;
+- a client that sends nothing for READ_SECONDS is cut off, so a stalled one cannot hold the only
+  thread (the timeout is per read: it bounds a pause, not the time a whole request takes);
 - the connection closes as soon as the answer is out. gunicorn lingers up to 2 s for the client
   to hang up first, which a keep-alive client (the push client, Cloud Run's front end) never
   does, and the next delivery waited behind it;
@@ -23,7 +24,7 @@ from typing import Any
 from gunicorn import util
 from gunicorn.workers.sync import SyncWorker
 
-READ_SECONDS = 10.0
+READ_SECONDS = 10.0  # the longest wait for a client's next bytes (each read, not the request)
 # At most this much of what a client already sent is taken before the close: a client that keeps
 # sending (a body it declared too large) would otherwise keep the only thread draining it.
 DRAIN_BYTES = 256 * 1024

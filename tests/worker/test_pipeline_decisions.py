@@ -96,9 +96,11 @@ class FakePublisher:
 class FakeRunner:
     outcomes: list[Outcome] = field(default_factory=list)
     runs: list[tuple[str, str, int]] = field(default_factory=list)
+    claimed: list[bool] = field(default_factory=list)  # per run: is there a lease to renew
 
-    def run(self, spec: Any, message: Any, attempt: int) -> Outcome:
+    def run(self, spec: Any, message: Any, attempt: int, claimed: bool = True) -> Outcome:
         self.runs.append((spec.name, message.id, attempt))
+        self.claimed.append(claimed)
         return self.outcomes.pop(0)
 
 
@@ -147,7 +149,7 @@ def test_a_new_intent_runs_once_and_its_result_is_published_once(world):
     answer = world.pipeline.handle(arrive(PING))
     assert answer.status == 200
     assert answer.body == {"id": "job-1", "status": "succeeded", "resultMessageId": "r-1"}
-    assert world.runner.runs == [("ping", "job-1", 1)]
+    assert world.runner.runs == [("ping", "job-1", 1)] and world.runner.claimed == [True]
     [result] = world.publisher.published
     assert (result["status"], result["result"], result["attempts"]) == (
         "succeeded",
@@ -358,7 +360,8 @@ def test_an_intent_without_side_effects_runs_then_is_recorded_once_without_a_cla
     world.runner.outcomes = [Outcome(output={"pong": True})]
     answer = world.pipeline.handle(arrive(PLAIN))
     assert answer.body == {"id": "job-2", "status": "succeeded", "resultMessageId": "r-1"}
-    assert world.runner.runs == [("ping", "job-2", 1)]
+    # Nothing claimed, so no lease to renew (and no order may go out).
+    assert world.runner.runs == [("ping", "job-2", 1)] and world.runner.claimed == [False]
     [result] = world.publisher.published
     assert (result["status"], result["attempts"], result["result"]) == (
         "succeeded",

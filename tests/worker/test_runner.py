@@ -259,6 +259,21 @@ def test_the_lease_is_renewed_while_the_intent_runs_and_not_after():
     assert not [t for t in threading.enumerate() if t.name == "intent lease"]
 
 
+def test_a_run_before_any_claim_renews_nothing_and_owns_nothing():
+    h = harness(lease_seconds=0.3)  # a claimed run would renew every 0.1 s
+    renewers: list[int] = []
+
+    def body(ctx: IntentContext, params: dict) -> dict:
+        time.sleep(0.35)
+        renewers.append(len([t for t in threading.enumerate() if t.name == "intent lease"]))
+        ctx.check_owner()  # no order may go out of a run nobody claimed
+        return {}
+
+    outcome = h.runner.run(IntentSpec(name="unit", run=body), MESSAGE, 1, claimed=False)
+    assert outcome.error["code"] == "lease-lost"
+    assert h.renewals == [] and renewers == [0]
+
+
 def test_a_lease_renewal_that_says_the_lease_is_gone_stops_orders():
     h = harness(renew=lambda n: n < 2, lease_seconds=0.3)  # the second renewal finds it gone
 
