@@ -35,6 +35,10 @@ class ConfigFileError(ValueError):
     """The file is not a valid trading config; the message names the key."""
 
 
+class WrongTarget(ValueError):
+    """--project names a real project while the emulators' variables are set."""
+
+
 class FirestoreUnavailable(RuntimeError):
     """Firestore did not answer in time (or refused)."""
 
@@ -189,6 +193,7 @@ def cmd_config(args: argparse.Namespace) -> int:
         if args.action == "apply":
             load_file(args.file)  # a bad file is named before any connection is tried
         if args.project:
+            _not_the_emulator(args.project)
             os.environ.setdefault("GOOGLE_CLOUD_PROJECT", args.project)
         connection.check("firestore")
         if args.action == "show":
@@ -196,13 +201,27 @@ def cmd_config(args: argparse.Namespace) -> int:
         sections = load_file(args.file)
         modes = [args.mode] if args.mode else [m for m in MODES if m in sections]
         apply(store, sections, modes, dry_run=args.dry_run)
-    except ConfigFileError as exc:
+    except (ConfigFileError, WrongTarget) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except FirestoreUnavailable as exc:
         print(f"error: {exc}: {HINT}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     return 0
+
+
+def _not_the_emulator(project: str) -> None:
+    """--project names a real project: refuse to write (or read) it through a sourced
+    .devstack/env's emulator instead. The local stack's own project stays allowed."""
+    from publisher import connection
+
+    variables = [v for _, v in connection.EMULATORS.values() if os.environ.get(v)]
+    if variables and project != os.environ.get("GOOGLE_CLOUD_PROJECT"):
+        raise WrongTarget(
+            f"--project {project}, but {' and '.join(variables)} point at the local stack's "
+            f"emulators: `unset {' '.join(variables)}` to use {project}, or leave out --project "
+            "for the local stack"
+        )
 
 
 def _show(store: ConfigStore, path: Path, mode: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -115,7 +116,9 @@ class Gcloud:
     def _program(self, argv: list[str]) -> None:
         """One of this repository's programs, its output shown as it comes."""
         try:
-            code = subprocess.run(argv, stdin=subprocess.DEVNULL, timeout=CHANGE_TIMEOUT_SECONDS)
+            code = subprocess.run(
+                argv, stdin=subprocess.DEVNULL, timeout=CHANGE_TIMEOUT_SECONDS, env=real_env()
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SetupError(f"`{shown(argv[1:5])}` could not run: {exc}") from None
         if code.returncode != 0:
@@ -130,11 +133,18 @@ class Gcloud:
                 capture_output=True,
                 text=True,
                 timeout=timeout,
+                env=real_env(),
             )
         except FileNotFoundError:
             raise SetupError(f"{self.binary} is not on PATH: install the gcloud CLI") from None
         except subprocess.TimeoutExpired:
             raise SetupError(f"`gcloud {shown(argv[1:5])}` took over {timeout:.0f} s") from None
+
+
+def real_env() -> dict[str, str]:
+    """This environment without the local stack's emulator variables (a sourced .devstack/env):
+    the set-up's commands act on the real project, never on an emulator."""
+    return {k: v for k, v in os.environ.items() if not k.endswith("_EMULATOR_HOST")}
 
 
 def _last_line(text: str) -> str:

@@ -164,3 +164,22 @@ def _flat(doc: dict, prefix: str = "") -> dict:
         else:
             out[f"{prefix}{key}"] = value
     return out
+
+
+def test_a_real_project_is_never_written_through_the_emulators(tmp_path):
+    """--project with a sourced .devstack/env: refused before anything is read or written."""
+    emulators = {
+        "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{free_port()}",
+        "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{free_port()}",
+        "GOOGLE_CLOUD_PROJECT": "local-ib",
+    }
+    for action in ("apply", "show"):
+        done = cli(emulators, action, "--project", "my-ib-project")
+        assert done.returncode == 3, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: --project my-ib-project, but ")
+        assert "`unset PUBSUB_EMULATOR_HOST FIRESTORE_EMULATOR_HOST`" in lines[0]
+        assert done.stdout == ""
+    # the local stack's own project is the stack: let through (to the unreachable emulator here)
+    own = cli(emulators, "show", "--project", "local-ib")
+    assert own.returncode == 4 and "not answering" in own.stderr, own.stderr
