@@ -26,9 +26,11 @@ from publisher.client import (
     follow_results,
     publish_intent,
 )
+from publisher.records import Records, RecordsUnavailable
 
 # Documented in the README ("Publishing intents").
 EXIT_FAILED, EXIT_TIMEOUT, EXIT_INVALID, EXIT_UNAVAILABLE = 1, 2, 3, connection.EXIT_UNAVAILABLE
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports it
 DEFAULT_SCHEDULES = Path(__file__).with_name("schedules.yaml")
 
 
@@ -95,29 +97,13 @@ def cmd_results(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             return 0
         return 0
-    from google.cloud import firestore
-
-    query = (
-        firestore.Client()
-        .collection("intents")
-        .order_by("finishedAt", direction=firestore.Query.DESCENDING)
-        .limit(max(args.limit * 5, 50))
-    )
-    shown = 0
+    # A few more than asked: a record can be finished a moment before its result is recorded.
+    found = Records(timeout=30).finished(args.intent, None, args.limit + 10, args.status)
+    listed = [r["resultMessage"] for r in found if r.get("resultMessage")][: args.limit]
     if not args.json:
         print(RESULTS_HEADER)
-    for doc in query.stream(timeout=30):
-        result = (doc.to_dict() or {}).get("resultMessage")
-        if (
-            not result
-            or (args.intent and result.get("intent") != args.intent)
-            or (args.status and result.get("status") != args.status)
-        ):
-            continue
+    for result in listed:
         print(json.dumps(result) if args.json else _listed(result))
-        shown += 1
-        if shown >= args.limit:
-            break
     return 0
 
 
@@ -152,6 +138,16 @@ def _listed(r: dict[str, Any]) -> str:
     return "\n".join([_row(r), *orders])
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"{value} is not 1 to 1000")
+    return value
+
+
 def cmd_schedules(args: argparse.Namespace) -> int:
     return schedules_apply.run(args)
 
@@ -175,7 +171,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--follow", action="store_true")
     r.add_argument("--intent")
     r.add_argument("--status", choices=["succeeded", "failed", "rejected", "expired"])
-    r.add_argument("--limit", type=int, default=20)
+    r.add_argument("--limit", type=_positive, default=20, help="how many (1-1000)")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_results)
     s = sub.add_parser("schedules", help="Cloud Scheduler jobs as code")
@@ -192,13 +188,20 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    try:
+        return _run(parser().parse_args(argv))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except (PublishError, schedules.ScheduleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    except connection.NotConnected as exc:
+    except (connection.NotConnected, RecordsUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     except Exception as exc:

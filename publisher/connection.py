@@ -124,6 +124,8 @@ def explain(exc: BaseException) -> str | None:
         return f"{where} stopped answering ({type(exc).__name__}): " + (
             f"is `make up` still running? ({LOCAL})" if local_stack() else "check the network"
         )
+    if isinstance(exc, exceptions.GoogleAPIError | auth_exceptions.GoogleAuthError):
+        return f"Google Cloud refused ({type(exc).__name__}): {_first_line(exc)}"
     return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from publisher import digest, views
+from publisher import connection, digest, views
 from publisher.records import MODES, Records, RecordsUnavailable
 from worker.message import ID_PATTERN
 
@@ -28,6 +28,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"error: {args.id!r} is not an intent id (1-64 of A-Z a-z 0-9 . _ : -)", file=sys.stderr
         )
         return EXIT_NOT_FOUND
+    connection.check("firestore")
     records = Records(timeout=args.timeout)
     try:
         record = records.intent(args.mode, args.id)
@@ -48,6 +49,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_holdings(args: argparse.Namespace) -> int:
+    connection.check("firestore")
     records = Records(timeout=args.timeout)
     try:
         held = records.holdings(args.mode)

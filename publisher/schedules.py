@@ -31,6 +31,7 @@ JOB_KEYS = {
     "ttlSeconds",
     "description",
 }
+TOP_KEYS = {"project", "location", "topic", "defaults", "jobs"}
 
 TIMEOUT_SECONDS = 30.0  # per call to Cloud Scheduler
 UPDATED_FIELDS = ["schedule", "time_zone", "pubsub_target", "description"]
@@ -83,6 +84,7 @@ def load(path: Path) -> tuple[dict[str, Any], list[Job]]:
         raise ScheduleError(f"{path}: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("jobs"), list):
         raise ScheduleError(f"{path}: expected a mapping with a `jobs` list")
+    _check_top(data)
     defaults = data.get("defaults") or {}
     jobs, seen = [], set()
     for n, raw in enumerate(data["jobs"], 1):
@@ -106,7 +108,7 @@ def load(path: Path) -> tuple[dict[str, Any], list[Job]]:
         zone = job.get("timeZone", "Etc/UTC")
         try:
             ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
             raise ScheduleError(f"{where}: unknown time zone {zone!r}") from None
         try:
             body, attributes = build_message(
@@ -121,6 +123,28 @@ def load(path: Path) -> tuple[dict[str, Any], list[Job]]:
         description = f"{MARKER} {job.get('description') or job['intent']}"
         jobs.append(Job(name, job["schedule"], zone, body, attributes, description))
     return data, jobs
+
+
+def _check_top(data: dict[str, Any]) -> None:
+    """The file's own keys: only those known, each of its type (the jobs are checked one by
+    one)."""
+    unknown = set(data) - TOP_KEYS
+    if unknown:
+        raise ScheduleError(
+            f"unknown top-level field {', '.join(sorted(map(str, unknown)))} "
+            f"(known: {', '.join(sorted(TOP_KEYS))})"
+        )
+    for key in ("project", "location", "topic"):
+        if key in data and not (isinstance(data[key], str) and NAME.match(data[key])):
+            raise ScheduleError(f"{key}: expected a name of [A-Za-z0-9_-], not {data[key]!r}")
+    defaults = data.get("defaults")
+    if defaults is None:
+        return
+    if not isinstance(defaults, dict):
+        raise ScheduleError("defaults: expected a mapping of job fields")
+    unknown = set(defaults) - (JOB_KEYS - {"name"})
+    if unknown:
+        raise ScheduleError(f"defaults: unknown field {', '.join(sorted(map(str, unknown)))}")
 
 
 def _say(message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import http.server
 import json
 import os
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from google.api_core import exceptions
+from hypothesis import given
+from hypothesis import strategies as st
 
 from deploy.processes import free_port
 from deploy.stack import ROOT
@@ -175,6 +178,8 @@ COMMANDS = [
     ["publish", "ping", "--wait"],
     ["results"],
     ["results", "--follow"],
+    ["show", "abc"],
+    ["holdings"],
 ]
 
 
@@ -238,6 +243,8 @@ def test_a_stopped_stack_s_variables_name_the_emulator_that_does_not_answer(tmp_
         (["publish", "ping", "--wait"], pubsub),
         (["results"], firestore),
         (["results", "--follow"], pubsub),
+        (["show", "abc"], firestore),
+        (["holdings"], firestore),
     ]:
         assert_one_line(
             run_cli(env, *args),
@@ -303,6 +310,8 @@ def test_refused_or_unreachable_credentials_are_one_line(monkeypatch, capsys):
         (TimeoutError(), "stopped answering (TimeoutError)"),
         (exceptions.PermissionDenied("no\nmore"), "permission denied: no (check"),
         (exceptions.NotFound("topic projects/p/topics/intents"), "not found: topic"),
+        (exceptions.FailedPrecondition("needs an index\nhttps://x"), "(FailedPrecondition): needs"),
+        (exceptions.InvalidArgument("bad"), "Google Cloud refused (InvalidArgument): bad"),
     ],
 )
 def test_failures_after_the_check_are_one_line_too(monkeypatch, capsys, error, words):
@@ -331,3 +340,35 @@ def test_results_header_lines_up_with_its_rows():
     starts = [header.index(word) for word in ("intent", "status", "mode", "id /")]
     assert starts == [row.index(value) for value in ("trade-", "succeeded", "paper", "x-1")]
     assert header.index("tries") + len("tries") == row.index("  x-1")  # right-aligned
+
+
+@pytest.mark.parametrize("command", [["results"], ["publish", "ping"], ["show", "abc"]])
+def test_ctrl_c_anywhere_is_exit_130_and_one_line(monkeypatch, capsys, command):
+    from publisher import lookup
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    for module, name in [(publisher_cli, "cmd_results"), (publisher_cli, "cmd_publish")]:
+        monkeypatch.setattr(module, name, interrupted)
+    monkeypatch.setattr(lookup, "cmd_show", interrupted)
+    assert publisher_cli.main(command) == publisher_cli.EXIT_INTERRUPTED == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.parametrize("limit", ["0", "-3", "1001", "x", "2.5", ""])
+def test_results_limit_must_be_a_positive_whole_number(capsys, limit):
+    with pytest.raises(SystemExit) as exited:
+        publisher_cli.main(["results", "--limit", limit])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --limit:" in err and "Traceback" not in err
+
+
+@given(st.integers(-(10**6), 10**6))
+def test_results_limit_parses_exactly_1_to_1000(value):
+    if 1 <= value <= 1000:
+        assert publisher_cli._positive(str(value)) == value
+    else:
+        with pytest.raises(argparse.ArgumentTypeError):
+            publisher_cli._positive(str(value))

@@ -116,4 +116,5 @@ def test_firestore_unreachable_is_one_line(stack) -> None:
         done = cli(stack, *args, env=down)
         assert done.returncode == 4, done.stderr
         lines = done.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: Firestore is not answering")
+        assert len(lines) == 1, done.stderr
+        assert lines[0].startswith("error: the Firestore emulator at 127.0.0.1:9 is not answering")

@@ -319,3 +319,25 @@ def test_credentials_come_from_adc_else_from_gcloud_else_a_clear_error(tmp_path,
     said: list[str] = []
     assert schedules.credentials("p", say=said.append).token == "tok-123"
     assert said == ["no application default credentials: asking gcloud for its account's token ..."]
+
+
+@pytest.mark.parametrize(
+    ("top", "words"),
+    [
+        ({"loaction": "europe-west6"}, "unknown top-level field loaction"),
+        ({"defaults": {"timezone": "UTC"}}, "defaults: unknown field timezone"),
+        ({"defaults": ["UTC"]}, "defaults: expected a mapping"),
+        ({"project": "my project"}, "project: expected a name"),
+        ({"topic": 5}, "topic: expected a name"),
+        ({"defaults": {"timeZone": 5}}, "unknown time zone 5"),
+        ({"defaults": {"timeZone": "Mars/Base"}}, "unknown time zone 'Mars/Base'"),
+        ({"defaults": {"schedule": "61 * * * *"}}, "schedule"),
+    ],
+)
+def test_the_whole_file_is_checked_strictly(tmp_path, capsys, top, words):
+    job = {"name": "a", "intent": "ping"} if "schedule" in str(top) else None
+    job = job or {"name": "a", "schedule": "0 9 * * *", "intent": "ping"}
+    path = str(write(tmp_path, [job], **top))
+    assert cli.main(["schedules", "apply", "--dry-run", "--file", path]) == cli.EXIT_INVALID
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and words in err, err
