@@ -1,5 +1,6 @@
-"""The one way the worker touches Firestore: one client, the configured deadline on every call,
-and Google's errors mapped to StoreUnavailable (the delivery gets a 503 and comes back).
+"""The one way the worker touches Firestore: one client, the configured deadline on every call
+(a transaction's calls share one), and Google's errors mapped to StoreUnavailable (the delivery
+gets a 503 and comes back) or, for a write Firestore refuses as invalid, StoreRefused.
 
 Conflicts that callers decide on (a document that already exists, a precondition that failed)
 pass through as Google's own exceptions, so a claim or a lease can act on them.
@@ -7,12 +8,13 @@ pass through as Google's own exceptions, so a claim or a lease can act on them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any, TypeVar
 
-from worker.exceptions import StoreUnavailable
+from worker.exceptions import StoreRefused, StoreUnavailable
 from worker.settings import Settings
 
 T = TypeVar("T")
@@ -51,7 +53,8 @@ class Database:
 
     @contextmanager
     def available(self, what: str = "Firestore") -> Iterator[None]:
-        """Map every error but a decided-on conflict to StoreUnavailable."""
+        """Map every error but a decided-on conflict to StoreUnavailable, or to StoreRefused
+        when Firestore says the request itself is invalid (retrying it cannot help)."""
         from google.api_core import exceptions
 
         passes = (
@@ -64,6 +67,8 @@ class Database:
             yield
         except passes:
             raise
+        except exceptions.InvalidArgument as exc:
+            raise StoreRefused(f"Firestore refused the write: {_first_line(exc)}") from exc
         except (exceptions.RetryError, exceptions.GoogleAPICallError) as exc:
             raise StoreUnavailable(f"{what} unavailable: {exc.__class__.__name__}") from exc
 
@@ -89,14 +94,89 @@ class Database:
             return batch.commit(**self.call)
 
     def transact(self, work: Callable[[Any], T]) -> T:
-        """Run `work(transaction)` in a transaction, retried on contention."""
+        """Run `work(transaction)` in a transaction, begun again while it is contended, all
+        within the configured deadline: every call of every try gets what is left of it."""
+        from google.api_core import exceptions
         from google.cloud import firestore
 
-        with self.available():
-            return firestore.transactional(work)(self.client.transaction())
+        seconds = self.settings.firestore_timeout_seconds
+        ends = time.monotonic() + seconds
+        with self.available("Firestore transaction"):
+            while True:
+                try:
+                    return firestore.transactional(work)(_bounded_transaction(self.client, ends))
+                except (ValueError, exceptions.Aborted) as exc:
+                    aborted = exc if isinstance(exc, exceptions.Aborted) else exc.__cause__
+                    if not isinstance(aborted, exceptions.Aborted):
+                        raise
+                if time.monotonic() >= ends:
+                    raise StoreUnavailable(
+                        f"Firestore transaction still contended after {seconds}s"
+                    )
 
     def do(self, operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call a document method (`ref.set`, `ref.update`, `ref.delete`, `ref.create`) with the
         deadline."""
         with self.available():
             return operation(*args, **kwargs, **self.call)
+
+
+def _first_line(exc: Exception) -> str:
+    text = getattr(exc, "message", None) or str(exc)
+    return text.splitlines()[0][:200] if text else exc.__class__.__name__
+
+
+def _bounded_transaction(client: Any, ends: float) -> Any:
+    """A transaction of one try whose every call (begin, reads, commit, rollback) waits at most
+    until `ends` (google-cloud-firestore gives begin, commit and rollback no timeout)."""
+    from google.cloud.firestore_v1.transaction import Transaction
+
+    def call(grace: float = 0.0) -> dict[str, Any]:
+        from google.api_core import exceptions
+        from google.api_core.retry import Retry
+
+        left = max(ends - time.monotonic(), grace)
+        if left <= 0:
+            raise exceptions.DeadlineExceeded("the Firestore deadline passed")
+        retry = Retry(initial=0.1, maximum=1.0, multiplier=2.0, timeout=left)
+        return {"retry": retry, "timeout": left}
+
+    class Bounded(Transaction):
+        def get_all(
+            self, references: Any, retry: Any = None, timeout: Any = None, **kw: Any
+        ) -> Any:
+            return super().get_all(references, **call(), **kw)
+
+        def get(self, ref_or_query: Any, retry: Any = None, timeout: Any = None, **kw: Any) -> Any:
+            return super().get(ref_or_query, **call(), **kw)
+
+    return Bounded(_DeadlineClient(client, call), max_attempts=1)
+
+
+class _DeadlineClient:
+    """The client as a transaction sees it: its API calls get `call()`'s retry and timeout."""
+
+    def __init__(self, client: Any, call: Callable[[float], dict[str, Any]]) -> None:
+        self._client = client
+        self._call = call
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    @property
+    def _firestore_api(self) -> Any:
+        return _DeadlineApi(self._client._firestore_api, self._call)
+
+
+class _DeadlineApi:
+    def __init__(self, api: Any, call: Callable[[float], dict[str, Any]]) -> None:
+        self._api = api
+        self._call = call
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._api, name)
+        if not callable(method):
+            return method
+        # A rollback frees what the try holds: it gets a second even past the deadline.
+        grace = 1.0 if name == "rollback" else 0.0
+        return lambda *args, **kwargs: method(*args, **{**self._call(grace), **kwargs})

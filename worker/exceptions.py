@@ -4,7 +4,7 @@ so any module may import it without forming a circle.
 What each error means for the delivery is decided once, in `worker.pipeline` and
 `worker.runner`: Rejected -> 200 + `rejected`; IntentFailed -> the intent's terminal status (or a
 503 while it is retryable and attempts are left); GatewayBusy -> 429; StoreUnavailable,
-PublishFailed and Interrupted -> 503.
+PublishFailed and Interrupted -> 503; StoreRefused -> one `failed` result.
 """
 
 from __future__ import annotations
@@ -72,6 +72,11 @@ class GatewayBusy(Exception):
 
 class StoreUnavailable(Exception):
     """Firestore could not be reached in time; the delivery should be retried."""
+
+
+class StoreRefused(Exception):
+    """Firestore refused a write as invalid (a document too large): trying again cannot help,
+    so it ends the intent `failed` instead of asking for a redelivery."""
 
 
 class PublishFailed(Exception):

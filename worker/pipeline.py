@@ -18,7 +18,14 @@ import worker.intents  # importing the plugin package registers every intent
 import worker.message
 from worker import logs, registry, results
 from worker.delivery import Delivery, parse_time, to_ms
-from worker.exceptions import Interrupted, PublishFailed, Rejected, ShuttingDown, StoreUnavailable
+from worker.exceptions import (
+    Interrupted,
+    PublishFailed,
+    Rejected,
+    ShuttingDown,
+    StoreRefused,
+    StoreUnavailable,
+)
 from worker.message import IntentMessage
 from worker.results import ResultPublisher
 from worker.runner import Runner
@@ -83,10 +90,13 @@ class Pipeline:
         message = self._read(arrival)
         if isinstance(message, Answer):
             return message
-        if message.expires_at and message.expires_at <= arrival.received_at:
-            err = results.error("expired", f"expired at {results.iso(message.expires_at)}")
-            return self._close(arrival, message, "expired", err)
-        return self._run(arrival, message)
+        try:
+            if message.expires_at and message.expires_at <= arrival.received_at:
+                err = results.error("expired", f"expired at {results.iso(message.expires_at)}")
+                return self._close(arrival, message, "expired", err)
+            return self._run(arrival, message)
+        except StoreRefused as exc:
+            return self._refused(arrival, message, exc)
 
     def _dead_letter(self, arrival: _Arrival) -> Answer:
         message = self._read(arrival)
@@ -107,7 +117,10 @@ class Pipeline:
             f"Pub/Sub gave up after {count} delivery attempts; the intent did not finish",
         )
         log.warning("dead letter of intent %s after %s delivery attempts", message.id, count)
-        return self._close(arrival, message, "failed", err)
+        try:
+            return self._close(arrival, message, "failed", err)
+        except StoreRefused as exc:
+            return self._refused(arrival, message, exc)
 
     def _read(self, arrival: _Arrival) -> IntentMessage | Answer:
         """The validated message, or the answer for a message this worker does not run."""
@@ -246,7 +259,11 @@ class Pipeline:
             timings=outcome.timings,
         )
         fields = self._fields(arrival, message)
-        claim = self.store.record_run(message.id, fields, result, arrival.message_id)
+        try:
+            claim = self.store.record_run(message.id, fields, result, arrival.message_id)
+        except StoreRefused as exc:  # its output is too large to keep: it fails without it
+            result = self._result(arrival, message, "failed", attempts=1, error=_refusal(exc))
+            claim = self.store.record_run(message.id, fields, result, arrival.message_id)
         if claim is None:
             return None
         if claim.kind != "run":
@@ -258,7 +275,13 @@ class Pipeline:
     ) -> Answer:
         status = "failed" if outcome.get("error") else "succeeded"
         result = self._result(arrival, message, status, attempts=attempts, **outcome)
-        claim = self.store.finish(message.id, result)
+        try:
+            claim = self.store.finish(message.id, result)
+        except StoreRefused as exc:  # its output is too large to keep: it fails without it
+            result = self._result(
+                arrival, message, "failed", attempts=attempts, error=_refusal(exc)
+            )
+            claim = self.store.finish(message.id, result)
         if claim.kind != "run":
             return self._not_run(arrival, message, claim)
         return self._publish(message.id, result)
@@ -289,6 +312,14 @@ class Pipeline:
             return self._publish(intent_id, record["resultMessage"])
         log.info("duplicate delivery of intent %s (already %s)", intent_id, record.get("status"))
         return Answer(200, {"id": intent_id, "status": record.get("status"), "duplicate": True})
+
+    def _refused(self, arrival: _Arrival, message: IntentMessage, exc: StoreRefused) -> Answer:
+        """Firestore refused to keep even a failure of the intent: its one result goes out
+        without a record (a redelivery would be refused the same way)."""
+        log.error("intent %s ends without a record: %s", message.id, exc)
+        result = self._result(arrival, message, "failed", error=_refusal(exc))
+        published = self.publisher.publish(result)
+        return Answer(200, {"id": message.id, "status": "failed", "resultMessageId": published})
 
     def _publish(self, intent_id: str, result: dict[str, Any]) -> Answer:
         published = self.publisher.publish(result)
@@ -342,6 +373,12 @@ class Pipeline:
             "fingerprint": message.fingerprint,
             "publishedAtMs": to_ms(published) if published else None,
         }
+
+
+def _refusal(exc: StoreRefused) -> dict[str, Any]:
+    return results.error(
+        "store-refused", f"{exc}: the intent ends failed, and what it produced is not kept"
+    )
 
 
 def _rejected_message(body: dict[str, Any], delivery: Delivery, mode: str) -> IntentMessage:

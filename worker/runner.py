@@ -16,6 +16,7 @@ from worker.exceptions import (
     GatewayError,
     IntentFailed,
     Interrupted,
+    StoreRefused,
     StoreUnavailable,
 )
 from worker.leases import Renewer
@@ -115,6 +116,8 @@ class Runner:
             healthy = not isinstance(exc, GatewayError)
             outcome.error = results.error(exc.code, str(exc), retryable=exc.retryable)
             outcome.output = exc.result
+        except StoreRefused as exc:  # a write of the intent's that can never succeed
+            outcome.error = results.error("store-refused", str(exc), retryable=False)
         except StoreUnavailable:
             healthy = False
             raise

@@ -16,7 +16,13 @@ import jsonschema
 import pytest
 
 from worker.delivery import Delivery
-from worker.exceptions import DeadlineExceeded, PublishFailed, ShuttingDown, StoreUnavailable
+from worker.exceptions import (
+    DeadlineExceeded,
+    PublishFailed,
+    ShuttingDown,
+    StoreRefused,
+    StoreUnavailable,
+)
 from worker.pipeline import Pipeline
 from worker.runner import Outcome
 from worker.settings import Settings
@@ -36,13 +42,18 @@ class FakeStore:
     closed: Claim | None = None  # what close() answers (default: run, with the result)
     recorded: list[Claim | None] = field(default_factory=list)  # record_run(), in order (or run)
     found: str | None = None  # what find() answers
-    fail: dict[str, Exception] = field(default_factory=dict)  # method -> raised
+    # method -> raised on every call, or a list of errors raised one per call until it is empty
+    fail: dict[str, Exception | list[Exception]] = field(default_factory=dict)
     calls: list[tuple[str, Any]] = field(default_factory=list)
 
     def _call(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))
-        if name in self.fail:
-            raise self.fail[name]
+        failure = self.fail.get(name)
+        if isinstance(failure, list):
+            if failure:
+                raise failure.pop(0)
+        elif failure is not None:
+            raise failure
 
     def named(self, name: str) -> list[tuple]:
         return [args for called, args in self.calls if called == name]
@@ -339,6 +350,46 @@ def test_firestore_unavailable_is_503(world, method):
     assert answer.status == 503
     assert answer.body == {"error": "Firestore did not answer in 2 s", "retryable": True}
     assert world.publisher.published == []
+
+
+REFUSED = StoreRefused("Firestore refused the write: Document exceeds maximum size")
+
+
+@pytest.mark.parametrize(
+    ("message", "recording"), [(PING, "finish"), ({"intent": "ping", "id": "job-1"}, "record_run")]
+)
+def test_a_result_firestore_refuses_to_keep_ends_failed_without_its_output(
+    world, message, recording
+):
+    world.store.claims = [Claim("run", 1)]
+    world.store.fail[recording] = [REFUSED]  # the first write only: its output is too large
+    world.runner.outcomes = [Outcome(output={"rows": ["x"] * 10})]
+    answer = world.pipeline.handle(arrive(message))
+    assert (answer.status, answer.body["status"]) == (200, "failed")
+    [result] = world.publisher.published  # one result, never a retry forever
+    assert (result["status"], result["error"]["code"], result["result"]) == (
+        "failed",
+        "store-refused",
+        {},
+    )
+    assert result["error"]["retryable"] is False and "not kept" in result["error"]["message"]
+    tried, kept = (
+        args[-2 if recording == "record_run" else 1] for args in world.store.named(recording)
+    )
+    assert tried["status"] == "succeeded" and kept == result
+    assert world.store.named("mark_published") == [("job-1", "r-1")]
+
+
+def test_an_intent_firestore_refuses_to_record_at_all_ends_with_one_failed_result(world):
+    world.store.fail["claim"] = REFUSED
+    answer = world.pipeline.handle(arrive(PING))
+    assert (answer.status, answer.body) == (
+        200,
+        {"id": "job-1", "status": "failed", "resultMessageId": "r-1"},
+    )
+    [result] = world.publisher.published
+    assert (result["status"], result["error"]["code"]) == ("failed", "store-refused")
+    assert world.runner.runs == []
 
 
 def test_a_result_that_cannot_be_published_is_503(world):

@@ -17,6 +17,7 @@ from worker.exceptions import (
     GatewayError,
     IntentFailed,
     ShuttingDown,
+    StoreRefused,
     StoreUnavailable,
 )
 from worker.gateway.session import Opened
@@ -224,6 +225,18 @@ def test_firestore_unavailable_is_not_an_outcome_but_the_gateway_stops():
     with pytest.raises(StoreUnavailable):
         run(h, fails(StoreUnavailable("Firestore did not answer")))
     assert h.session.closes == 1
+
+
+def test_a_write_firestore_refuses_fails_the_intent_for_good_and_keeps_the_gateway():
+    h = harness()
+
+    def body(ctx: IntentContext, params: dict) -> dict:
+        ctx.ib()
+        raise StoreRefused("Firestore refused the write: Document exceeds maximum size")
+
+    outcome = run(h, body)
+    assert outcome.error["code"] == "store-refused" and outcome.error["retryable"] is False
+    assert (h.session.dones, h.session.closes) == (1, 0)
 
 
 def test_error_messages_are_redacted():

@@ -9,6 +9,7 @@ import pytest
 
 from tests.support import events, intent_ref, record, unique
 from worker.database import Database
+from worker.exceptions import StoreRefused
 from worker.settings import Settings
 from worker.store import IntentStore
 
@@ -204,6 +205,17 @@ def test_only_claims_runs_and_renewals_that_landed_are_guessed_from(make_store, 
     assert other.record_run(ran, fields(), result(ran), "m4").kind == "run"
     assert other.records.mine(ran).data["status"] == "succeeded"
     assert other.finish(ran, result(ran, "failed")).kind == "ended"
+
+
+def test_a_result_too_large_for_its_record_is_refused_and_changes_nothing(make_store, db):
+    store, intent_id = make_store(owner="a"), unique("s")
+    store.claim(intent_id, fields(), "m1")
+    huge = {**result(intent_id), "result": {"data": "x" * (1024 * 1024 + 1)}}
+    with pytest.raises(StoreRefused):
+        store.finish(intent_id, huge)
+    assert record(db, intent_id)["status"] == "running"
+    assert store.finish(intent_id, result(intent_id, "failed")).kind == "run"
+    assert record(db, intent_id)["status"] == "failed"
 
 
 def test_renewal_extends_the_lease_until_the_intent_ends(make_store, db):
