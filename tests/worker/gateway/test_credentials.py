@@ -102,6 +102,37 @@ def test_the_user_id_is_masked_like_the_password_in_any_case(secrets):
     assert logs.redact(echoed) == "login for *** with *** failed"
 
 
+# Obviously fake, with every character that some program quotes escaped: ", \\, =, :, non-ASCII.
+ESCAPED_PW = 'fake"pw\\not=real:ç€-9'
+ESCAPED_FORMS = {
+    "JSON": 'fake\\"pw\\\\not=real:\\u00e7\\u20ac-9',
+    "JSON, non-ASCII kept": 'fake\\"pw\\\\not=real:ç€-9',
+    "Python repr": 'fake"pw\\\\not=real:ç€-9',
+    "IBC's config.ini": 'fake"pw\\\\not=real:\\u00e7\\u20ac-9',
+    "java.util.Properties.store": 'fake"pw\\\\not\\=real\\:\\u00E7\\u20AC-9',
+}
+
+
+@pytest.mark.parametrize("form", ESCAPED_FORMS, ids=list(ESCAPED_FORMS))
+def test_a_password_quoted_escaped_is_masked_too(form):
+    parse(json.dumps({**FAKE, "password": ESCAPED_PW}), "test")
+    quoted = ESCAPED_FORMS[form]
+    line = f"IBC said: login with {quoted} was refused; {ESCAPED_PW.upper()} too"
+    assert logs.redact(line) == "IBC said: login with *** was refused; *** too"
+
+
+def test_the_config_ini_line_and_a_json_log_line_never_show_the_password():
+    from worker.gateway.launchers import properties_value
+
+    parse(json.dumps({**FAKE, "password": ESCAPED_PW}), "test")
+    written = properties_value(ESCAPED_PW)
+    assert written == ESCAPED_FORMS["IBC's config.ini"]  # what the worker writes is masked
+    for echoed in (f"reading {written} failed", json.dumps({"detail": ESCAPED_PW})):
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "%s", (echoed,), None)
+        formatted = logs.JsonFormatter().format(record)
+        assert "not=real" not in formatted and "not\\=real" not in formatted
+
+
 INJECTION = "not-a-real-password-7Q\nTrustedTwsApiClientIPs=0.0.0.0/0\nCommandServerPort=7462"
 
 
