@@ -168,12 +168,26 @@ class LocalStack:
     def stop(self) -> None:
         """Stop every child, the last started first; no signal cuts this short."""
         with signals_deferred():
-            for name in reversed(list(self.children)):
-                self.children.pop(name).stop()
-            if self._env_file is not None:
-                self._env_file.unlink(missing_ok=True)
-                keep(self._env_file)
-                self._env_file = None
+            try:
+                self._stop_children()
+            finally:
+                if self._env_file is not None:
+                    self._env_file.unlink(missing_ok=True)
+                    keep(self._env_file)
+                    self._env_file = None
+
+    def _stop_children(self) -> None:
+        """The last started first, each on its own: a child whose stop fails never leaves the
+        others running (the first failure is raised once all were stopped)."""
+        failure: BaseException | None = None
+        while self.children:
+            child = self.children.pop(next(reversed(self.children)))
+            try:
+                child.stop()
+            except BaseException as exc:  # the others are stopped all the same
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     def write_env_file(self) -> Path:
         path = self._env_file = self.options.state_dir / "env"
