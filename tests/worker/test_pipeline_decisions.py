@@ -275,6 +275,9 @@ def test_a_reused_id_is_rejected_naming_the_earlier_message(world):
     [(intent_id, _, recorded, message_id)] = world.store.named("reject")
     assert (intent_id, recorded, message_id) == ("job-1", result, "1002")
     assert world.runner.runs == []
+    # A second result for the id, told apart by the message that produced it (the dedupe key of
+    # README and docs/architecture.md: id, tradingMode and messageId).
+    assert (result["id"], result["tradingMode"], result["messageId"]) == ("job-1", "paper", "1002")
 
 
 def test_an_intent_taken_over_meanwhile_is_200_without_a_result(world):
