@@ -186,6 +186,8 @@ def test_base_records_where_the_worker_finds_ibc_and_the_gateway():
 def test_base_inputs_are_pinned_and_verified():
     args = args_of(BASE_DOCKERFILE)
     assert re.fullmatch(r"python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", args["PYTHON_IMAGE"])
+    # the dashboard's image is the same Python image, by the same digest
+    assert args_of(ROOT / "dashboard" / "Dockerfile")["PYTHON_IMAGE"] == args["PYTHON_IMAGE"]
     # The gateway: unpinned (the build stops, saying how to pin) or a version with its SHA-256.
     version, digest = args["IB_GATEWAY_VERSION"], args["IB_GATEWAY_SHA256"]
     assert (version, digest) == ("", "") or (

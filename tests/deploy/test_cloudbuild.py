@@ -170,6 +170,15 @@ def test_every_substitution_is_passed_as_environment_and_checked_first():
     assert check.index("check ") < check.index("worker.names")
 
 
+def test_substitutions_must_match_exactly():
+    """No ALLOW_LOOSE: a misspelt --substitutions name fails the build instead of being ignored,
+    so every substitution declared is used and every one used is declared."""
+    assert "substitutionOption" not in BUILD["options"]
+    text = CLOUDBUILD.read_text()
+    used = set(re.findall(r"\$\{(_[A-Z0-9_]+)\}", text))
+    assert used == set(BUILD["substitutions"])
+
+
 def test_the_first_step_runs_on_the_pinned_python_image():
     dockerfile = (ROOT / "base" / "Dockerfile").read_text()
     pinned = re.search(r"(?m)^ARG PYTHON_IMAGE=(\S+)$", dockerfile).group(1)

@@ -103,8 +103,10 @@ def test_the_python_image_digest_is_rewritten_in_both_places(tmp_path):
     (bin_dir / "docker").write_text(DOCKER)
     (bin_dir / "docker").chmod(0o755)
     dockerfile, cloudbuild = tmp_path / "Dockerfile", tmp_path / "cloudbuild.yaml"
+    dashboard = tmp_path / "dashboard.Dockerfile"
     shutil.copy(ROOT / "base" / "Dockerfile", dockerfile)
     shutil.copy(ROOT / "cloudbuild.yaml", cloudbuild)
+    shutil.copy(ROOT / "dashboard" / "Dockerfile", dashboard)
     digest = hashlib.sha256(b"new image").hexdigest()
 
     def run(*args: str) -> subprocess.CompletedProcess:
@@ -119,6 +121,7 @@ def test_the_python_image_digest_is_rewritten_in_both_places(tmp_path):
                 "STUB_DIGEST": digest,
                 "PYTHON_IMAGE_DOCKERFILE": str(dockerfile),
                 "PYTHON_IMAGE_CLOUDBUILD": str(cloudbuild),
+                "PYTHON_IMAGE_DASHBOARD": str(dashboard),
             },
         )
 
@@ -127,6 +130,7 @@ def test_the_python_image_digest_is_rewritten_in_both_places(tmp_path):
     pinned = f"python:3.11-slim-bookworm@sha256:{digest}"
     assert arg(dockerfile, "PYTHON_IMAGE") == pinned
     assert f"name: {pinned}" in cloudbuild.read_text()
+    assert arg(dashboard, "PYTHON_IMAGE") == pinned
     assert run("ubuntu:24.04").returncode == 2
     assert run("python:3.12-slim-bookworm; rm -rf /").returncode == 2
     assert arg(dockerfile, "PYTHON_IMAGE") == pinned
