@@ -152,7 +152,8 @@ def test_a_crashed_owner_is_taken_over_within_about_a_lease(instances):
     time.sleep(LEASE_SECONDS)  # the lease outlives its first term: it is renewed
     assert post(second, delivery)[0] == 429
     kill_group(first)
-    killed, killed_at = time.monotonic(), datetime.now(UTC)
+    killed = time.monotonic()
+    expired_at = instances.record(intent_id)["lease"]["expiresAt"]  # the dead owner's last term
     answers = []
     while True:  # Pub/Sub's redeliveries, every second
         status, answer = post(second, delivery, timeout=120)
@@ -165,9 +166,9 @@ def test_a_crashed_owner_is_taken_over_within_about_a_lease(instances):
     trail = instances.events(intent_id)
     (taken,) = [e for e in trail if e["type"] == "taken over"]
     assert taken["previousOwner"] == owner
-    took = (taken["at"] - killed_at).total_seconds()
-    print(f"taken over {took:.1f} s after its owner died; deliveries {answers}")
-    assert took < LEASE_SECONDS + 3, f"taken over only after {took:.1f} s"
+    late = (taken["at"] - expired_at).total_seconds()
+    print(f"taken over {late:.1f} s after the dead owner's lease ran out; deliveries {answers}")
+    assert 0 <= late < LEASE_SECONDS, f"taken over {late:.1f} s after the lease ran out"
 
 
 def test_an_instance_that_lost_its_lease_places_no_order(instances):

@@ -142,7 +142,7 @@ def test_the_deadline_interrupts_the_intent_and_stops_the_gateway():
     h = harness(intent_deadline_seconds=1)
     t0 = time.monotonic()
     outcome = run(h, body)
-    assert time.monotonic() - t0 < 10
+    assert time.monotonic() - t0 < 20  # the body's sleep was cut short, not waited for
     assert isinstance(outcome.interrupted, DeadlineExceeded)
     assert outcome.error == {
         "code": "deadline",
