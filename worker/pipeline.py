@@ -83,6 +83,11 @@ class Pipeline:
                 # A result that could not be published stays in its record for the redelivery.
                 log.warning("%s; asking Pub/Sub to redeliver", exc)
                 return Answer(503, {"error": str(exc), "retryable": True})
+            except StoreRefused as exc:
+                # Only a rejection's record gets here (every other refusal ends in a failed
+                # result): its result is out, and a redelivery would be refused the same way.
+                log.error("a rejection could not be recorded: %s", exc)
+                return Answer(200, {"error": str(exc), "retryable": False})
 
     # -- arrival ------------------------------------------------------------------------------
 
@@ -305,7 +310,7 @@ class Pipeline:
                 ),
             )
         if claim.kind == "lost":
-            log.warning("intent %s was taken over by another instance meanwhile", intent_id)
+            log.warning("intent %s was taken over or ended elsewhere meanwhile", intent_id)
             return Answer(200, {"id": intent_id, "status": "taken over"})
         if not record.get("resultPublished") and record.get("resultMessage"):
             log.info("intent %s ended before; publishing its result now", intent_id)

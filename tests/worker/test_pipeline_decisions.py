@@ -395,6 +395,14 @@ def test_an_intent_firestore_refuses_to_record_at_all_ends_with_one_failed_resul
     assert world.runner.runs == []
 
 
+def test_a_rejection_firestore_refuses_to_record_is_acked_with_its_one_result(world):
+    world.store.fail["reject"] = REFUSED
+    answer = world.pipeline.handle(arrive({"intent": "no-such-intent", "id": "job-9"}))
+    assert (answer.status, answer.body["retryable"]) == (200, False)
+    [result] = world.publisher.published
+    assert result["status"] == "rejected"
+
+
 def test_a_result_that_cannot_be_published_is_503(world):
     world.store.claims = [Claim("run", 1)]
     world.publisher.fail = PublishFailed("publishing the result failed: DeadlineExceeded")
