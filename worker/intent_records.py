@@ -2,8 +2,9 @@
 
 Every write is one batch: the record and its events together, with a precondition (the record
 must not exist yet, or must be unchanged since it was read), so a claim is atomic without a
-transaction. Writes start from a guess (a new id does not exist; a record this process wrote last
-is unchanged since) and read the record only when the precondition says the guess was wrong.
+transaction. Writes start from a guess (a new id does not exist; a record this process claimed,
+ran or renewed last is as that write left it) and read the record only when the precondition
+says the guess was wrong.
 What the records mean is decided in `worker.store`.
 """
 
