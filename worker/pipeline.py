@@ -171,18 +171,23 @@ class Pipeline:
     # -- outcomes -----------------------------------------------------------------------------
 
     def _reject(self, arrival: _Arrival, message: IntentMessage, exc: Rejected) -> Answer:
-        """One rejected result per rejected message: published first, then recorded (a
-        rejection never takes its id, so nothing waits on the record)."""
+        """One rejected result per rejected message, published while it is recorded: a
+        rejection never takes its id, so nothing waits on the record, and the message is acked
+        only once both are done (a redelivery publishes unless this process already did)."""
         logs.bind(intentId=message.id)
         log.warning("message rejected: %s", exc)
         result = self._result(arrival, message, "rejected", error=results.error(exc.code, str(exc)))
         published = self._rejected.get(arrival.message_id)
-        if published is None:
-            published = self.publisher.publish(result)
-            self._rejected[arrival.message_id] = published
-            while len(self._rejected) > _REMEMBERED:
-                self._rejected.popitem(last=False)
-        self.store.reject(message.id, self._fields(arrival, message), result, arrival.message_id)
+        sent = self.publisher.send(result) if published is None else None
+        try:
+            self.store.reject(
+                message.id, self._fields(arrival, message), result, arrival.message_id
+            )
+        finally:
+            if sent is not None:
+                published = self._rejected[arrival.message_id] = sent()
+                while len(self._rejected) > _REMEMBERED:
+                    self._rejected.popitem(last=False)
         return Answer(200, {"id": message.id, "status": "rejected", "resultMessageId": published})
 
     def _close(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -92,6 +93,11 @@ class ResultPublisher:
 
     def publish(self, result: dict[str, Any]) -> str:
         """Publish and wait for the server's message id, or raise PublishFailed."""
+        return self.send(result)()
+
+    def send(self, result: dict[str, Any]) -> Callable[[], str]:
+        """Start publishing; the function returned waits for the server's message id (or
+        raises PublishFailed), so that the caller can do other work while the result goes out."""
         from google.api_core import exceptions
         from google.api_core.retry import Retry
 
@@ -103,13 +109,25 @@ class ResultPublisher:
             "tradingMode": result["tradingMode"],
         }
         data = json.dumps(result, separators=(",", ":")).encode()
+        failed = (exceptions.GoogleAPIError, TimeoutError)
         try:
             future = self.client.publish(
                 self.topic, data, retry=Retry(timeout=deadline), timeout=deadline, **attributes
             )
-            return future.result(timeout=deadline)
-        except (exceptions.GoogleAPIError, TimeoutError) as exc:
-            raise PublishFailed(f"publishing the result failed: {exc.__class__.__name__}") from exc
+        except failed as exc:
+            raise _failed(exc) from exc
+
+        def wait() -> str:
+            try:
+                return future.result(timeout=deadline)
+            except failed as exc:
+                raise _failed(exc) from exc
+
+        return wait
+
+
+def _failed(exc: Exception) -> PublishFailed:
+    return PublishFailed(f"publishing the result failed: {exc.__class__.__name__}")
 
 
 def _default_project() -> str:

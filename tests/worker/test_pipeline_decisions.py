@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -101,6 +102,9 @@ class FakePublisher:
         jsonschema.validate(result, RESULT_SCHEMA)
         self.published.append(result)
         return f"r-{len(self.published)}"
+
+    def send(self, result: dict) -> Callable[[], str]:
+        return lambda: self.publish(result)
 
 
 @dataclass
@@ -503,7 +507,7 @@ def test_a_shutdown_during_a_plain_run_records_nothing_and_is_503(world):
 # -- rejections ---------------------------------------------------------------------------------
 
 
-def test_a_rejection_is_published_then_recorded_and_never_claims(world):
+def test_a_rejection_is_published_and_recorded_and_never_claims(world):
     answer = world.pipeline.handle(arrive({"intent": "ping", "bogus": 1}, message_id="77"))
     assert answer.body == {"id": "77", "status": "rejected", "resultMessageId": "r-1"}
     [result] = world.publisher.published
@@ -527,10 +531,25 @@ def test_a_rejection_that_could_not_be_published_is_published_on_the_redelivery(
     bad = arrive(b"[]", message_id="80")
     world.publisher.fail = PublishFailed("publishing the result failed: Unavailable")
     assert world.pipeline.handle(bad).status == 503
-    assert world.store.named("reject") == []
     world.publisher.fail = None
     assert world.pipeline.handle(bad).body["status"] == "rejected"
     assert len(world.publisher.published) == 1
+    # Recorded while it was published, each time: the record never waits on the result.
+    assert [args[3] for args in world.store.named("reject")] == ["80", "80"]
+
+
+def test_a_rejection_that_could_not_be_recorded_is_not_published_again(world):
+    bad = arrive(b"[]", message_id="82")
+    world.store.fail["reject"] = StoreUnavailable("Firestore is unavailable: ServiceUnavailable")
+    assert world.pipeline.handle(bad).status == 503
+    del world.store.fail["reject"]
+    assert world.pipeline.handle(bad).body == {
+        "id": "82",
+        "status": "rejected",
+        "resultMessageId": "r-1",
+    }
+    assert len(world.publisher.published) == 1
+    assert len(world.store.named("reject")) == 2
 
 
 def test_a_rejection_keeps_only_a_usable_id_and_plain_names(world):
