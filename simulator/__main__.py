@@ -72,6 +72,11 @@ async def _run(sim: Simulator) -> int:
     control = f" (control {sim.host}:{sim.control_port})" if sim.control_port else ""
     print(f"simulator: API listening on {sim.host}:{sim.port}{control}", flush=True)
     await stop.wait()
+    # Stopping: another signal ends the process at once and quietly (the persisted state is
+    # written atomically), never as a KeyboardInterrupt somewhere in asyncio's teardown.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(sig)
+        signal.signal(sig, signal.SIG_DFL)
     await sim.api.stop()
     await sim.control.stop()
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -161,7 +162,9 @@ class ApiServer:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = ClientSession(self, reader, writer)
         self.sessions.add(session)
-        await session.run()
+        # Cancelled when the simulator stops: asyncio's stream callback would log it as an error.
+        with contextlib.suppress(asyncio.CancelledError):
+            await session.run()
 
     def broadcast_error(self, code: int, text: str) -> None:
         for session in list(self.sessions):
