@@ -7,6 +7,7 @@ order as sent only once the gateway acknowledged it, then books the outcomes int
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any
@@ -167,19 +168,12 @@ class OrderDesk:
                 # The connection went, the lease passed, the deadline came: the order may be out
                 # and may fill. A cancel follows it; the next attempt finds it by orderRef.
                 self._cancel_quietly(trade, request)
+                with contextlib.suppress(Exception):  # the trail is best effort on this path
+                    self._audit_placed(request, trade, {"cancelledAfter": True})
                 raise
         finally:
             self.ib.errorEvent -= errors
-        self.ctx.audit(
-            "order placed",
-            {
-                "orderRef": request.order_ref,
-                "symbol": request.symbol,
-                "action": request.action,
-                "quantity": request.quantity,
-                "orderId": trade.order.orderId,
-            },
-        )
+        self._audit_placed(request, trade)
         if any(code in REFUSED for code, _ in errors.seen):
             holdings.drop_open_order(request.order_ref)  # it never went out
         self._raise_for(errors.seen, request)
@@ -238,6 +232,21 @@ class OrderDesk:
             f"{request.symbol} (orderRef {request.order_ref}) within {ACK_SECONDS:g} s; a cancel "
             "was sent after it. The next attempt looks it up by orderRef and sends it only if it "
             "never arrived",
+        )
+
+    def _audit_placed(
+        self, request: OrderRequest, trade: Any, extra: dict[str, Any] | None = None
+    ) -> None:
+        self.ctx.audit(
+            "order placed",
+            {
+                "orderRef": request.order_ref,
+                "symbol": request.symbol,
+                "action": request.action,
+                "quantity": request.quantity,
+                "orderId": trade.order.orderId,
+                **(extra or {}),
+            },
         )
 
     def _cancel_quietly(self, trade: Any, request: OrderRequest) -> None:

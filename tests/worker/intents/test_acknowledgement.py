@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import delivery, events, unique
+from tests.support import delivery, events, intent_ref, unique
 from tests.worker.intents.conftest import SPY, TLT
 from worker.trading import order_desk
 
@@ -76,3 +76,28 @@ def test_a_record_of_an_order_that_never_arrived_is_closed_after_the_grace_perio
     assert list(positions_root.collection("openOrders").stream()) == []
     assert "order never arrived" in events(db, recon)
     assert "order never arrived" in events(db, intent_id)  # in the placing intent's trail too
+
+
+def test_a_connection_lost_while_waiting_for_the_acknowledgement_is_audited_and_retried(
+    make_worker, flat_sim, positions_root, results, db
+):
+    flat_sim.state.faults.drop_on_next_order = True  # the gateway goes away as the order arrives
+    worker = make_worker(flat_sim)
+    intent_id = unique("dropped")
+    message = delivery({"intent": "allocation", "id": intent_id})
+    first = worker.handle(message)
+    assert first.status == 503 and first.body["error"]["retryable"] is True
+    assert results.all_for(intent_id, settle=1) == []
+    assert flat_sim.api.broker.orders == {}  # it never reached the broker
+    # The order may have gone out: the trail says it was sent, and that a cancel followed it.
+    placed = [
+        d.to_dict()
+        for d in intent_ref(db, intent_id).collection("events").stream()
+        if d.to_dict()["type"] == "order placed"
+    ]
+    assert [p.get("cancelledAfter") for p in placed] == [True], placed
+    assert worker.handle(message).status == 200
+    result = results.for_id(intent_id)
+    assert result["status"] == "succeeded", result["error"]
+    assert len(flat_sim.api.broker.orders) == 2  # each order once, the dropped one sent again
+    assert not any(o.get("placedBefore") for o in result["result"]["orders"])
