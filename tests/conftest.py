@@ -19,6 +19,7 @@ TEST_PASSWORDS = (
     "rotated-fake-password-9",
     "FIXTURE-NOT-A-SECRET-7f3a",
     "Canary-Pw-NOT-REAL-k3Z9",
+    'fake"pw\\not=real:ç€-9',  # quoted, escaped and non-ASCII forms (test_credentials.py)
 )
 TEST_USERIDS = ("canary-userid-NOT-REAL-5q", "fixture-user")
 TEST_SECRETS = TEST_PASSWORDS + TEST_USERIDS
