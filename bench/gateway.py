@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from bench.report import Figure, median
@@ -17,17 +18,24 @@ BOOT = 1.0
 
 
 def _anchor_connect(host: str, port: int) -> None:
-    """jsarbach/ib-trading's way: try, and sleep 5 s after every failure."""
+    """jsarbach/ib-trading's way: try, and sleep 5 s after every failure (ib_async's two error
+    lines per refused try silenced, so that the bench's output stays readable)."""
     import ib_async
 
-    while True:
-        ib = ib_async.IB()
-        try:
-            ib.connect(host, port, clientId=1, timeout=5)
-            ib.disconnect()
-            return
-        except (OSError, TimeoutError):
-            time.sleep(5)
+    client_log = logging.getLogger("ib_async.client")
+    level = client_log.level
+    client_log.setLevel(logging.CRITICAL)
+    try:
+        while True:
+            ib = ib_async.IB()
+            try:
+                ib.connect(host, port, clientId=1, timeout=5)
+                ib.disconnect()
+                return
+            except (OSError, TimeoutError):
+                time.sleep(5)
+    finally:
+        client_log.setLevel(level)
 
 
 def _ours(host: str, port: int) -> None:

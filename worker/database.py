@@ -8,6 +8,7 @@ pass through as Google's own exceptions, so a claim or a lease can act on them.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from worker.exceptions import StoreRefused, StoreUnavailable
 from worker.settings import Settings
 
 T = TypeVar("T")
+log = logging.getLogger("worker.store")
 
 
 class Database:
@@ -109,6 +111,11 @@ class Database:
                     aborted = exc if isinstance(exc, exceptions.Aborted) else exc.__cause__
                     if not isinstance(aborted, exceptions.Aborted):
                         raise
+                except exceptions.InvalidArgument as exc:
+                    # A retried commit can find its transaction expired: begin a new one. Any
+                    # other invalid request (a document too large) is refused for good.
+                    if "transaction" not in _first_line(exc).lower():
+                        raise
                 if time.monotonic() >= ends:
                     raise StoreUnavailable(
                         f"Firestore transaction still contended after {seconds}s"
@@ -149,6 +156,16 @@ def _bounded_transaction(client: Any, ends: float) -> Any:
 
         def get(self, ref_or_query: Any, retry: Any = None, timeout: Any = None, **kw: Any) -> Any:
             return super().get(ref_or_query, **call(), **kw)
+
+        def _rollback(self) -> None:
+            # Best effort, and never in place of the error that made it roll back: a begin that
+            # failed left nothing to roll back (the library raised ValueError for it).
+            if not self.in_progress:
+                return
+            try:
+                super()._rollback()
+            except Exception as exc:  # the try's own error is the one to raise
+                log.warning("a Firestore rollback failed: %s", exc.__class__.__name__)
 
     return Bounded(_DeadlineClient(client, call), max_attempts=1)
 

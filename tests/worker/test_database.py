@@ -9,6 +9,7 @@ import time
 import pytest
 from google.api_core import exceptions
 
+from deploy.processes import free_port
 from tests.support import unique
 from worker.database import Database
 from worker.exceptions import StoreRefused, StoreUnavailable
@@ -68,3 +69,32 @@ def test_a_contended_transaction_keeps_to_one_deadline_across_its_tries(database
     # per try would have let it run on.
     assert 2 <= len(tries) <= 3
     assert all(at - started < 1.0 for at in tries)
+
+
+def test_a_transaction_whose_firestore_does_not_answer_is_unavailable(stack, monkeypatch):
+    """Begin fails, so there is nothing to roll back: the outage is what the caller hears (the
+    library's 'no transaction ID' ValueError was), a 503 and a redelivery."""
+    from google.cloud import firestore
+
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{free_port()}")
+    closed = firestore.Client(project=stack.options.project)
+    store = Database(Settings(project=stack.options.project, firestore_timeout_seconds=1), closed)
+    ref = closed.collection("dbtests").document(unique("down"))
+    with pytest.raises(StoreUnavailable, match="transaction"):
+        store.transact(lambda tx: tx.set(ref, {"n": 1}))
+
+
+def test_a_transaction_found_expired_is_begun_again(database, db):
+    ref, tries = db.collection("dbtests").document(unique("expired")), []
+
+    def work(tx):
+        tries.append(1)
+        if len(tries) == 1:  # what a retried commit of an expired transaction gets
+            raise exceptions.InvalidArgument(
+                "The referenced transaction has expired or is no longer valid."
+            )
+        tx.set(ref, {"n": len(tries)})
+        return len(tries)
+
+    assert database().transact(work) == 2
+    assert ref.get().to_dict() == {"n": 2}
