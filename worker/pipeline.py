@@ -83,11 +83,6 @@ class Pipeline:
                 # A result that could not be published stays in its record for the redelivery.
                 log.warning("%s; asking Pub/Sub to redeliver", exc)
                 return Answer(503, {"error": str(exc), "retryable": True})
-            except StoreRefused as exc:
-                # Only a rejection's record gets here (every other refusal ends in a failed
-                # result): its result is out, and a redelivery would be refused the same way.
-                log.error("a rejection could not be recorded: %s", exc)
-                return Answer(200, {"error": str(exc), "retryable": False})
 
     # -- arrival ------------------------------------------------------------------------------
 
@@ -183,6 +178,8 @@ class Pipeline:
             self.store.reject(
                 message.id, self._fields(arrival, message), result, arrival.message_id
             )
+        except StoreRefused as exc:  # its result is out; a redelivery would be refused the same
+            log.error("a rejection could not be recorded: %s", exc)
         finally:
             if sent is not None:
                 published = self._rejected[arrival.message_id] = sent()
@@ -335,7 +332,7 @@ class Pipeline:
         published = self.publisher.publish(result)
         try:
             self.store.mark_published(intent_id, published)
-        except StoreUnavailable as exc:
+        except (StoreUnavailable, StoreRefused) as exc:
             # The result is out: a 503 now would publish it a second time on the redelivery.
             log.warning("result of %s published but not marked as published: %s", intent_id, exc)
         status = result["status"]

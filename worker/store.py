@@ -7,16 +7,19 @@ record is read and written (one batch with its events and a precondition) is
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from worker.database import Database
+from worker.exceptions import StoreRefused
 from worker.intent_records import ABSENT, Doc, RecordWriter, record_key, utcnow
 from worker.leases import held_by_other
 from worker.settings import Settings
 
 TERMINAL = ("succeeded", "failed", "rejected", "expired")
+log = logging.getLogger("worker.store")
 __all__ = ["TERMINAL", "Claim", "IntentStore", "record_key"]
 
 
@@ -304,12 +307,15 @@ class IntentStore:
         known = message_id in doc.data.get("messageIds", [])
         if claim.kind == "ended" or (claim.kind == "reused" and not known):
             kind = "duplicate" if claim.kind == "ended" else "id reused"
-            self.records.commit(
-                intent_id,
-                doc,
-                {"messageIds": self._union(message_id)},
-                [{"type": kind, "messageId": message_id}],
-            )
+            try:
+                self.records.commit(
+                    intent_id,
+                    doc,
+                    {"messageIds": self._union(message_id)},
+                    [{"type": kind, "messageId": message_id}],
+                )
+            except StoreRefused as exc:  # a record near Firestore's size limit: the note is lost
+                log.warning("could not note message %s on %s: %s", message_id, intent_id, exc)
         return claim
 
     # -- plumbing -----------------------------------------------------------------------------

@@ -402,9 +402,29 @@ def test_an_intent_firestore_refuses_to_record_at_all_ends_with_one_failed_resul
 def test_a_rejection_firestore_refuses_to_record_is_acked_with_its_one_result(world):
     world.store.fail["reject"] = REFUSED
     answer = world.pipeline.handle(arrive({"intent": "no-such-intent", "id": "job-9"}))
-    assert (answer.status, answer.body["retryable"]) == (200, False)
+    assert (answer.status, answer.body["status"]) == (200, "rejected")
     [result] = world.publisher.published
     assert result["status"] == "rejected"
+
+
+def test_a_reused_id_whose_record_refuses_the_rejection_gets_one_result(world):
+    """A record near Firestore's size limit: the rejection is the one result, never followed by
+    a `failed` one for the same message."""
+    earlier = {"messageIds": ["900"], "intent": "summary", "status": "succeeded"}
+    world.store.claims = [Claim("reused", 1, earlier)]
+    world.store.fail["reject"] = REFUSED
+    answer = world.pipeline.handle(arrive(PING, message_id="1003"))
+    assert (answer.status, answer.body["status"]) == (200, "rejected")
+    assert [r["status"] for r in world.publisher.published] == ["rejected"]
+
+
+def test_a_result_published_whose_mark_is_refused_is_not_published_again(world):
+    world.store.claims = [Claim("run", 1)]
+    world.store.fail["mark_published"] = REFUSED
+    world.runner.outcomes = [Outcome()]
+    answer = world.pipeline.handle(arrive(PING))
+    assert (answer.status, answer.body["status"]) == (200, "succeeded")
+    assert [r["status"] for r in world.publisher.published] == ["succeeded"]
 
 
 def test_a_result_that_cannot_be_published_is_503(world):

@@ -165,11 +165,11 @@ class OrderDesk:
             try:
                 acknowledged = self._await_ack(trade, errors)
             except BaseException:
-                # The connection went, the lease passed, the deadline came: the order may be out
-                # and may fill. A cancel follows it; the next attempt finds it by orderRef.
-                self._cancel_quietly(trade, request)
+                # The connection went, the deadline came, the instance stops: the order may be
+                # out and is left to work (a cancel would leave the intent short of its target);
+                # the next attempt finds it by orderRef and adopts it with its fills.
                 with contextlib.suppress(Exception):  # the trail is best effort on this path
-                    self._audit_placed(request, trade, {"cancelledAfter": True})
+                    self._audit_placed(request, trade, {"unconfirmed": True})
                 raise
         finally:
             self.ib.errorEvent -= errors
