@@ -51,7 +51,10 @@ def read(ib: Any) -> list[BrokerOrder]:
     for t in ib.reqAllOpenOrders():
         add(_from_trade(t, float(t.orderStatus.filled or 0), is_open=True))
     for t in ib.reqCompletedOrders(apiOnly=False):
-        add(_from_trade(t, ib_quantity(t.order.filledQuantity), is_open=False))
+        filled = ib_quantity(t.order.filledQuantity)
+        if not filled and t.orderStatus.status == "Filled":  # filledQuantity left unset
+            filled = ib_quantity(t.order.totalQuantity)
+        add(_from_trade(t, filled, is_open=False))
     executed: dict[int, BrokerOrder] = {}
     today = datetime.now(UTC).strftime("%Y%m%d-00:00:00")
     for fill in ib.reqExecutions(ib_async.ExecutionFilter(time=today)):

@@ -144,7 +144,9 @@ class OrderDesk:
             for ref, r in sorted(records.items())
             if ref not in sent and ref not in planned
         ]
-        return {"orders": outcomes, **({"unconfirmed": unconfirmed} if unconfirmed else {})}
+        placed = {"orders": outcomes, **({"unconfirmed": unconfirmed} if unconfirmed else {})}
+        _fail_if_cut_short(placed, [sent[ref] for ref in sorted(planned & set(sent))])
+        return placed
 
     def _send(self, request: OrderRequest, holdings: Holdings, owner: str) -> dict[str, Any]:
         """Send one order and wait until the gateway acknowledged it; its outcome."""
@@ -292,6 +294,27 @@ class OrderDesk:
                 raise IntentFailed(
                     "unknown-contract", f"the gateway does not know {request.symbol}: {message}"
                 )
+
+
+def _fail_if_cut_short(placed: dict[str, Any], adopted: list[Any]) -> None:
+    """An order an earlier attempt sent that ended short of its size (cancelled after the
+    gateway did not acknowledge it, by hand, or at the day's end) is not sent again under its
+    orderRef; the intent did not do what it was asked, so it does not report success. Ordering
+    the rest here could double what that attempt filled but never booked: a new run, with a new
+    id, counts it."""
+    short = [o for o in adopted if o.status == "Cancelled"]
+    if short:
+        which = ", ".join(
+            f"{o.action} {o.quantity:g} {o.symbol} ({o.order_ref}: filled {o.filled:g})"
+            for o in short
+        )
+        raise IntentFailed(
+            "order-cut-short",
+            f"an earlier attempt's order ended unfilled or part filled: {which}; "
+            "trade-reconciliation books what filled; publish the intent again with a new id "
+            "to order the rest",
+            result=placed,
+        )
 
 
 def _still_working(trades: list[Any]) -> list[Any]:

@@ -188,3 +188,37 @@ def test_zero_overall_exposure_does_nothing(
     result = results.for_id(intent_id)
     assert result["status"] == "succeeded" and result["result"]["orders"] == []
     assert flat_sim.api.broker.orders == {}
+
+
+def test_an_earlier_attempts_order_cut_short_fails_the_intent_instead_of_reporting_success(
+    make_worker, flat_sim, positions_root, results
+):
+    """The first attempt's SPY order half fills and is cancelled before the redelivery (the
+    cancel an unacknowledged order gets, or one by hand): the redelivery never sends it again
+    under its orderRef and says the intent fell short; trade-reconciliation books what filled."""
+    flat_sim.state.faults.partial_fill = 0.5
+    flat_sim.state.faults.drop_after_orders = 1
+    worker = make_worker(flat_sim)
+    intent_id = unique("alloc-cut")
+    message = delivery({"intent": "allocation", "id": intent_id})
+    assert worker.handle(message).status == 503
+    (spy,) = flat_sim.api.broker.orders.values()
+    assert 0 < spy.filled < spy.totalQuantity
+    flat_sim.api.broker.cancel(spy.clientId, spy.orderId)
+    flat_sim.state.faults.partial_fill = None
+    assert worker.handle(message).status == 200
+    result = results.for_id(intent_id)
+    assert (result["status"], result["error"]["code"]) == ("failed", "order-cut-short")
+    assert result["error"]["retryable"] is False and spy.orderRef in result["error"]["message"]
+    reported = {o["orderRef"]: o for o in result["result"]["orders"]}
+    assert reported[spy.orderRef]["placedBefore"] is True
+    assert reported[spy.orderRef]["filled"] == spy.filled
+    assert [o.orderRef for o in flat_sim.api.broker.orders.values()].count(spy.orderRef) == 1
+    # What the cut-short order filled waits in openOrders, and trade-reconciliation books it.
+    waiting = [d.id for d in positions_root.collection("openOrders").stream()]
+    assert waiting == [spy.orderRef]
+    reconcile = delivery({"intent": "trade-reconciliation", "id": unique("recon")})
+    assert worker.handle(reconcile).status == 200
+    broker = {p.conId: p.quantity for p in flat_sim.state.positions}
+    assert broker[SPY] == spy.filled and holdings(positions_root) == broker
+    assert list(positions_root.collection("openOrders").stream()) == []
