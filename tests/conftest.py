@@ -113,6 +113,23 @@ def db(stack: LocalStack):
 
 
 @pytest.fixture
+def positions_root(db):
+    """Empty paper holdings and unreconciled orders before the test, whatever an earlier test (of
+    any package, in any order, or the demo) left, and after it: an allocation then orders its
+    whole targets."""
+    root = db.collection("positions").document("paper")
+
+    def clear() -> None:
+        for name in ("holdings", "openOrders", "booked"):
+            for doc in root.collection(name).list_documents():
+                doc.delete()
+
+    clear()
+    yield root
+    clear()
+
+
+@pytest.fixture
 def results(stack: LocalStack) -> Iterator[Results]:
     """A fresh subscription on `intent-results`, so each test sees only what it caused."""
     tap = Results(stack)

@@ -122,7 +122,7 @@ def publish_from_form(page: Page, site: str, intent: str, dry_run: bool | None =
 
 
 def test_a_dry_run_allocation_appears_in_the_list_and_succeeds_without_a_reload(
-    page: Page, browser, site: str, db, no_paper_holdings
+    page: Page, browser, site: str, db, positions_root
 ) -> None:
     page.goto(f"{site}/intents")
     page.evaluate("window.notReloaded = true")
@@ -157,7 +157,7 @@ def test_a_dry_run_allocation_appears_in_the_list_and_succeeds_without_a_reload(
 
 
 def test_a_real_allocation_shows_its_fills_and_the_holdings(
-    page: Page, site: str, db, no_paper_holdings
+    page: Page, site: str, db, positions_root
 ) -> None:
     config = db.collection("config").document("paper")
     before = config.get().to_dict() or {}

@@ -139,7 +139,7 @@ def test_pages_use_no_inline_script_or_style(client) -> None:
 
 
 def test_holdings_account_config_and_schedules_show_the_data(
-    client, results, no_paper_holdings
+    client, results, positions_root
 ) -> None:
     _ran(results, "allocation")
     summary = _ran(results, "summary")

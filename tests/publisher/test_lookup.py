@@ -44,7 +44,7 @@ def exposure(db, overall: float):
 
 
 def test_show_prints_status_params_orders_fills_and_the_timeline(
-    stack, results, db, no_paper_holdings
+    stack, results, db, positions_root
 ) -> None:
     with exposure(db, 0.35):
         result = _ran(results, "allocation")
@@ -63,7 +63,7 @@ def test_show_prints_status_params_orders_fills_and_the_timeline(
     assert "..." not in out  # nothing cut
 
 
-def test_show_a_dry_run_lists_the_planned_orders(stack, results, db, no_paper_holdings) -> None:
+def test_show_a_dry_run_lists_the_planned_orders(stack, results, db, positions_root) -> None:
     with exposure(db, 0.3):
         result = _ran(results, "allocation", {"dryRun": True})
     out = cli(stack, "show", result["id"]).stdout
@@ -85,7 +85,7 @@ def test_show_unknown_or_malformed_ids_and_the_other_mode(stack, results) -> Non
 
 
 def test_holdings_lists_each_strategy_beside_the_ib_portfolio(
-    stack, results, no_paper_holdings
+    stack, results, positions_root
 ) -> None:
     _ran(results, "allocation")
     summary = _ran(results, "summary")
@@ -98,7 +98,7 @@ def test_holdings_lists_each_strategy_beside_the_ib_portfolio(
     assert "unreconciled orders (" in out
 
 
-def test_results_prints_orders_readably(stack, results, db, no_paper_holdings) -> None:
+def test_results_prints_orders_readably(stack, results, db, positions_root) -> None:
     with exposure(db, 0.45):
         result = _ran(results, "allocation")
     assert result["result"]["orders"]

@@ -14,35 +14,6 @@ from deploy.processes import free_port
 from deploy.stack import ROOT
 
 
-def test_command_serves_account_values_and_stops_on_sigterm():
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "--port", str(port), "--seed", "1"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        ib = ib_async.IB()
-        deadline = time.monotonic() + 20
-        while not ib.isConnected():
-            try:
-                ib.connect("127.0.0.1", port, clientId=1, timeout=2)
-            except (ConnectionRefusedError, TimeoutError, OSError):
-                assert time.monotonic() < deadline, "the simulator never opened its port"
-                time.sleep(0.2)
-        tags = {v.tag for v in ib.accountValues()[:50]}
-        ib.disconnect()
-        assert "NetLiquidation" in tags
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=10) == 0
-    finally:
-        if server.poll() is None:
-            server.kill()
-        server.wait()
-
-
 def _connected(port: int) -> ib_async.IB:
     ib = ib_async.IB()
     deadline = time.monotonic() + 20
@@ -53,6 +24,28 @@ def _connected(port: int) -> ib_async.IB:
             assert time.monotonic() < deadline, "the simulator never opened its port"
             time.sleep(0.2)
     return ib
+
+
+def test_command_serves_account_values_and_stops_on_sigterm():
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--port", str(port), "--seed", "1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        ib = _connected(port)
+        tags = {v.tag for v in ib.accountValues()[:50]}
+        ib.disconnect()
+        assert "NetLiquidation" in tags
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=10) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.wait()
 
 
 @pytest.mark.parametrize("second", [None, signal.SIGINT, signal.SIGTERM])

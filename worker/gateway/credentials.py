@@ -15,6 +15,7 @@ from typing import Any
 
 from worker import logs
 from worker.exceptions import CredentialsError, GatewayError
+from worker.gateway.properties import properties_value
 from worker.settings import Settings
 
 
@@ -54,24 +55,9 @@ def quoted_forms(value: str) -> set[str]:
         json.dumps(value)[1:-1],  # JSON, as Python writes it: non-ASCII as \uxxxx
         json.dumps(value, ensure_ascii=False)[1:-1],
         repr(value)[1:-1],  # an exception or a log line quoting it with %r
-        _properties(value, ""),  # IBC's config.ini as the worker writes it (launchers.py)
-        _properties(value, "=:#!"),  # as java.util.Properties.store writes it
+        properties_value(value),  # IBC's config.ini as the worker writes it (launchers.py)
+        properties_value(value, "=:#!"),  # as java.util.Properties.store writes it
     }
-
-
-def _properties(value: str, escaped: str) -> str:
-    """A java.util.Properties value: backslashes doubled, a leading space and `escaped` behind a
-    backslash, anything outside printable ASCII as \\uXXXX (any hex case is masked)."""
-    out = []
-    for i, char in enumerate(value):
-        if char == "\\" or char in escaped or (char == " " and i == 0):
-            out.append("\\" + char)
-        elif " " <= char <= "~":
-            out.append(char)
-        else:
-            units = char.encode("utf-16-be", "surrogatepass")
-            out += (f"\\u{units[j]:02x}{units[j + 1]:02x}" for j in range(0, len(units), 2))
-    return "".join(out)
 
 
 # Cc: C0/C1 controls (line breaks, NUL, escape), Cf: invisible format characters, Cs: lone

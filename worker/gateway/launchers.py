@@ -20,6 +20,7 @@ from pathlib import Path
 from worker.exceptions import GatewayError
 from worker.gateway.credentials import CredentialSource
 from worker.gateway.process import GatewayProcess, clear_port
+from worker.gateway.properties import properties_value
 from worker.settings import Settings
 
 log = logging.getLogger("worker.gateway")
@@ -230,24 +231,6 @@ class IbcLauncher(Launcher):
             xvfb.stop()
             self._xvfb = None
         self.close_ini()
-
-
-def properties_value(value: str) -> str:
-    """`value` as java.util.Properties reads it back unchanged (IBC loads config.ini that way):
-    backslashes doubled, a leading space kept, anything outside printable ASCII as \\uXXXX (the
-    file is read as ISO-8859-1, and an escaped line break stays inside the value)."""
-    out = []
-    for i, char in enumerate(value):
-        if char == "\\":
-            out.append("\\\\")
-        elif char == " " and i == 0:
-            out.append("\\ ")
-        elif " " <= char <= "~":
-            out.append(char)
-        else:
-            units = char.encode("utf-16-be", "surrogatepass")  # 1 or 2 UTF-16 code units
-            out += (f"\\u{units[j]:02x}{units[j + 1]:02x}" for j in range(0, len(units), 2))
-    return "".join(out)
 
 
 def remove_stale_ini_files() -> None:

@@ -122,7 +122,7 @@ def test_a_password_quoted_escaped_is_masked_too(form):
 
 
 def test_the_config_ini_line_and_a_json_log_line_never_show_the_password():
-    from worker.gateway.launchers import properties_value
+    from worker.gateway.properties import properties_value
 
     parse(json.dumps({**FAKE, "password": ESCAPED_PW}), "test")
     written = properties_value(ESCAPED_PW)

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from tests.conftest import leaked
 from worker.exceptions import GatewayError
 from worker.gateway.credentials import Credentials, CredentialSource
-from worker.gateway.launchers import IbcLauncher, properties_value
+from worker.gateway.launchers import IbcLauncher
+from worker.gateway.properties import properties_value
 from worker.settings import Settings
 
 STANDIN = Path(__file__).with_name("ibcstart_standin.sh")

@@ -86,22 +86,6 @@ def flat_sim():
 
 
 @pytest.fixture
-def positions_root(db):
-    """Empty paper holdings, before (whatever other tests, the dashboard's or the demo's, left)
-    and after the test."""
-    root = db.collection("positions").document("paper")
-
-    def clear() -> None:
-        for name in ("holdings", "openOrders", "booked"):
-            for doc in root.collection(name).list_documents():
-                doc.delete()
-
-    clear()
-    yield root
-    clear()
-
-
-@pytest.fixture
 def make_worker(stack, trading_config):
     made = []
 
