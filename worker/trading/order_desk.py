@@ -171,11 +171,11 @@ class OrderDesk:
                 # out and is left to work (a cancel would leave the intent short of its target);
                 # the next attempt finds it by orderRef and adopts it with its fills.
                 with contextlib.suppress(Exception):  # the trail is best effort on this path
-                    self._audit_placed(request, trade, {"unconfirmed": True})
+                    self._audit_order("order placed", request, trade, {"unconfirmed": True})
                 raise
         finally:
             self.ib.errorEvent -= errors
-        self._audit_placed(request, trade)
+        self._audit_order("order placed", request, trade)
         if any(code in REFUSED for code, _ in errors.seen):
             holdings.drop_open_order(request.order_ref)  # it never went out
         self._raise_for(errors.seen, request)
@@ -216,18 +216,11 @@ class OrderDesk:
         gateway process both late, in order), its openOrders record stays, and the attempt fails
         as retryable: the next one looks the orderRef up and sends it only if it never arrived.
         """
-        self._cancel_quietly(trade, request)
-        self.ctx.audit(
-            "order unacknowledged",
-            {
-                "orderRef": request.order_ref,
-                "symbol": request.symbol,
-                "action": request.action,
-                "quantity": request.quantity,
-                "orderId": trade.order.orderId,
-                "waitedSeconds": ACK_SECONDS,
-            },
-        )
+        try:
+            self.ib.cancelOrder(trade.order)
+        except Exception:  # the connection is in an unknown state; the cancel is best effort
+            log.warning("could not send a cancel after unacknowledged order %s", request.order_ref)
+        self._audit_order("order unacknowledged", request, trade, {"waitedSeconds": ACK_SECONDS})
         raise GatewayError(
             "order-unacknowledged",
             f"the gateway did not acknowledge {request.action} {request.quantity:g} "
@@ -236,11 +229,11 @@ class OrderDesk:
             "never arrived",
         )
 
-    def _audit_placed(
-        self, request: OrderRequest, trade: Any, extra: dict[str, Any] | None = None
+    def _audit_order(
+        self, kind: str, request: OrderRequest, trade: Any, extra: dict[str, Any] | None = None
     ) -> None:
         self.ctx.audit(
-            "order placed",
+            kind,
             {
                 "orderRef": request.order_ref,
                 "symbol": request.symbol,
@@ -250,12 +243,6 @@ class OrderDesk:
                 **(extra or {}),
             },
         )
-
-    def _cancel_quietly(self, trade: Any, request: OrderRequest) -> None:
-        try:
-            self.ib.cancelOrder(trade.order)
-        except Exception:  # the connection is in an unknown state; the cancel is best effort
-            log.warning("could not send a cancel after order %s", request.order_ref)
 
     def _order(self, ib_async: Any, request: OrderRequest) -> Any:
         kind = self.properties.get("orderType", "MKT")
