@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import http.client
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -33,10 +35,36 @@ class StackError(RuntimeError):
     """A part of the local stack did not start or answer; the message says what to do."""
 
 
+_GIVEN: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on, for a server started next. Chosen below the kernel's ephemeral
+    range, where the kernel picks the ports of outgoing connections and of servers binding port
+    0 (an emulator's gRPC server took a port handed out from that range before our worker bound
+    it), and never the same twice in one process."""
+    low = _ephemeral_low()
+    for _ in range(100):
+        port = random.randrange(max(1024, low - 12000), low)
+        if port in _GIVEN:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def tail(path: Path, lines: int = 20) -> str:
@@ -246,7 +274,7 @@ def http_answers(url: str, expect: str | None = None) -> Callable[[], bool]:
                 return expect is None or expect in response.read().decode(errors="replace")
         except urllib.error.HTTPError:
             return expect is None
-        except OSError:
+        except (OSError, http.client.HTTPException):  # not up, or not an HTTP/1.1 server
             return False
 
     return probe

@@ -6,15 +6,18 @@ from __future__ import annotations
 import inspect
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
-from deploy.processes import Child, signals_deferred
+from deploy.processes import Child, free_port, http_answers, signals_deferred
 from deploy.stack import ROOT
 from deploy.stopping import Interrupted, StopSignals
 from tests.deploy.stack_runs import MARK, marked
@@ -169,3 +172,30 @@ def test_a_clean_exit_leaves_no_watchdog_behind(tmp_path):
     assert done.returncode == 0, done.stderr
     assert wait_gone(mark, 5) == {}
     assert "[watchdog]" not in done.stderr
+
+
+def test_free_ports_are_distinct_and_never_where_the_kernel_picks_its_own():
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == len(ports)
+    assert all(1024 <= p < low for p in ports)
+
+
+def test_a_readiness_probe_on_a_port_held_by_a_non_http_server_says_not_ready():
+    """A gRPC server (an emulator) on the worker's port answered the probe with bytes that are
+    no HTTP/1.x status line: the probe says 'not ready' instead of raising."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+
+        def answer() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"\x00\x00\x12\x04\x00\x00\x00\x00\x00 not http\r\n\r\n")
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        probe = http_answers(f"http://127.0.0.1:{server.getsockname()[1]}/")
+        assert probe() is False
+        thread.join(timeout=5)
