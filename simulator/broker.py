@@ -80,6 +80,8 @@ class Broker:
         self.market = market
         self.orders: dict[tuple[int, int], Order] = {}  # (clientId, orderId) -> order
         self.executions: list[Execution] = []
+        # Positions closed today: IB keeps them in the day's portfolio and reports them as 0.
+        self.closed_today: set[int] = set()
         self._perm_ids = itertools.count(1_000_001)
         self._exec_ids = itertools.count(1)
 
@@ -167,6 +169,7 @@ class Broker:
             return 0.0
         if position is None:
             self.state.positions.append(Position(instrument.conId, signed, price * multiplier))
+            self.closed_today.discard(instrument.conId)
             return 0.0
         realized = 0.0
         old = position.quantity
@@ -176,6 +179,7 @@ class Broker:
         new = old + signed
         if new == 0:
             self.state.positions.remove(position)
+            self.closed_today.add(instrument.conId)
         elif old * new < 0 or abs(new) > abs(old):  # flipped or increased
             if old * new > 0:
                 position.averageCost = (

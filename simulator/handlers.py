@@ -21,7 +21,14 @@ from simulator.order_handlers import (
 )
 from simulator.orders import Fields
 from simulator.protocol import In, Out
-from simulator.replies import NO_SECURITY, account_values, resolve, send_account, send_position
+from simulator.replies import (
+    NO_SECURITY,
+    account_values,
+    day_positions,
+    resolve,
+    send_account,
+    send_position,
+)
 from simulator.state import Instrument
 
 if TYPE_CHECKING:
@@ -91,7 +98,7 @@ def account_summary(s: ClientSession, fields: list[str]) -> None:
 
 def positions(s: ClientSession, fields: list[str]) -> None:
     s.position_updates = True
-    for p in s.state.positions:
+    for p in day_positions(s):
         send_position(s, p.conId)
     s.send(Out.POSITION_END, 1)
 

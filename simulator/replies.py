@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from simulator.market import matches
 from simulator.protocol import Out
-from simulator.state import Instrument, State
+from simulator.state import Instrument, Position, State
 
 if TYPE_CHECKING:
     from simulator.server import ClientSession
@@ -41,11 +41,20 @@ def account_values(st: State) -> list[tuple[str, str, str]]:
     return values
 
 
+def day_positions(s: ClientSession) -> list[Position]:
+    """The day's portfolio as IB reports it: every open position, and each position closed
+    today as quantity 0 (so a client's cached portfolio hears that it is gone)."""
+    held = list(s.state.positions)
+    still = {p.conId for p in held}
+    closed = sorted(s.server.broker.closed_today - still)
+    return held + [Position(con_id, 0.0, 0.0) for con_id in closed]
+
+
 def send_account(s: ClientSession) -> None:
     st = s.state
     for key, value, ccy in account_values(st):
         s.send(Out.ACCOUNT_VALUE, 2, key, value, ccy, st.account)
-    for p in st.positions:
+    for p in day_positions(s):
         instrument = st.instrument(p.conId)
         if instrument is None:
             continue

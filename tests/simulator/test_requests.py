@@ -218,3 +218,28 @@ def test_persisted_account_survives_a_restart(tmp_path):
             assert ib.client.getReqId() > 1  # order ids continue after the restored ones
         finally:
             ib.disconnect()
+
+
+def test_a_closed_position_is_sent_as_zero_and_stays_in_the_days_portfolio(connect, sim):
+    """IB reports a position closed today as an update with position 0: a client's cached
+    portfolio drops it, and reqPositions lists it with 0 (ib_async's wrapper reference)."""
+    watching, trader = connect(), connect()
+    spy = trader.qualifyContracts(ib_.Stock("SPY", "SMART", "USD"))[0]
+    updates = []
+    watching.updatePortfolioEvent += updates.append
+    trade = trader.placeOrder(spy, ib_.MarketOrder("SELL", 100))
+    trader.sleep(0.3)
+    assert trade.orderStatus.status == "Filled"
+    watching.sleep(0.2)
+    assert [u.position for u in updates if u.contract.conId == spy.conId][-1] == 0
+    assert {p.contract.symbol for p in watching.portfolio()} == {"TLT"}
+    assert {p.contract.symbol for p in trader.portfolio()} == {"TLT"}
+    fresh = {p.contract.symbol: p.position for p in watching.reqPositions()}
+    assert fresh == {"SPY": 0, "TLT": 50}
+    later = connect()  # a session opened after the close: the zero is in its portfolio too
+    assert {p.contract.symbol for p in later.portfolio()} == {"TLT"}
+    assert [p.conId for p in sim.state.positions] == [15547841]  # the broker holds none
+    again = trader.placeOrder(spy, ib_.MarketOrder("BUY", 5))  # reopened: no zero any more
+    trader.sleep(0.3)
+    assert again.orderStatus.status == "Filled"
+    assert {p.contract.symbol: p.position for p in trader.reqPositions()} == {"SPY": 5, "TLT": 50}
