@@ -16,6 +16,7 @@ from publisher.client import SCHEMAS, known_intents
 
 PREFIX = "p."  # every params field's form name starts with it
 MAX_FIELD = 20_000  # characters of one submitted field
+MAX_DEPTH = 32  # nesting of a JSON field's arrays and objects (no intent's params need more)
 
 
 class FormErrors(ValueError):
@@ -227,10 +228,29 @@ def _value(f: Field, form: Any) -> Any:
         return [item.strip() for item in text.split(",") if item.strip()] or None
     if f.kind == "json":
         try:
-            return json.loads(text, parse_constant=_no_constant)
+            value = json.loads(text, parse_constant=_no_constant)
+        except RecursionError:  # thousands of [ or {: the parser's own recursion gives up
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
         except ValueError as exc:
             raise ValueError(f"not JSON ({getattr(exc, 'msg', exc)})") from None
+        if depth(value) > MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        return value
     return text
+
+
+def depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (a scalar is 0), counted
+    without recursion, so that no value is too deep to measure."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level + 1)
+            stack.extend((inner, level + 1) for inner in item)
+    return deepest
 
 
 def _no_constant(name: str) -> Any:

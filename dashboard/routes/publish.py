@@ -97,6 +97,7 @@ def _check(
     unknown = [k for k in data if k not in TOP_FIELDS and not k.startswith(forms.PREFIX)]
     if unknown:
         errors.append(f"unknown form field {unknown[0][:40]!r}")
+    errors.extend(_repeated(data, fields))
     if not SUBMISSION.match(submission):
         errors.append("the form has no valid submission id: reload the page")
     mode = data.get("mode", "")
@@ -124,6 +125,17 @@ def _check(
     except forms.FormErrors as exc:
         field_errors = exc.errors
     return errors, field_errors, (mode, intent_id, ttl, body)
+
+
+def _repeated(data: Any, fields: list[forms.Field]) -> list[str]:
+    """A field sent more than once (only a multiple choice may be): which value was meant is
+    not for the dashboard to guess, as with the query parameters."""
+    multi = {f.name for f in forms.walk(fields) if f.kind == "multi"}
+    return [
+        f"{key[:40]!r}: give it once, not {count} times"
+        for key in data
+        if key not in multi and (count := len(data.getlist(key))) > 1
+    ]
 
 
 def _field_error(message: str, fields: list[forms.Field]) -> dict[str, str]:

@@ -9,6 +9,7 @@ import pytest
 from dashboard.app import create_app
 from dashboard.settings import Settings
 from publisher.records import Records
+from tests.dashboard import memory
 from tests.dashboard.support import IntentsTap
 
 
@@ -48,3 +49,9 @@ def intents_tap(stack):
         yield tap
     finally:
         tap.close()
+
+
+@pytest.fixture
+def offline(monkeypatch) -> memory.Offline:
+    """The dashboard without the local stack (tests/dashboard/memory.py)."""
+    return memory.offline(monkeypatch)
