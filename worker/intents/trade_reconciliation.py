@@ -9,6 +9,7 @@ from typing import Any
 from worker.exceptions import IntentFailed
 from worker.registry import IntentContext, intent
 from worker.trading import config as trading_config
+from worker.trading import positions as broker_positions
 from worker.trading.holdings import Booking, Holdings
 from worker.trading.market import ib_quantity
 from worker.trading.order_plan import scale
@@ -68,21 +69,22 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
             "reconciledBy": ctx.id,
         }
         ctx.audit(NEVER_ARRIVED, event)
-        if ctx.audit_intent and record.get("intentId"):
+        if ctx.audit_intent and _elsewhere(ctx, record.get("intentId")):
             ctx.audit_intent(record["intentId"], NEVER_ARRIVED, event)
     for order_ref in moved:
         owner, done, quantity_ = events[order_ref]
         kind = "fill" if done else "order closed unfilled"
         event = {"orderRef": order_ref, "shares": done, "of": quantity_, "reconciledBy": ctx.id}
         ctx.audit(kind, event)
-        if ctx.audit_intent and owner:
+        if ctx.audit_intent and _elsewhere(ctx, owner):
             ctx.audit_intent(owner, kind, event)  # the intent that placed it
     current = store.all()
     consolidated: dict[int, float] = {}
     for positions in current.values():
         for con_id, quantity in positions.items():
             consolidated[con_id] = consolidated.get(con_id, 0.0) + quantity
-    portfolio = {p.contract.conId: p.position for p in ib.portfolio() if p.position}
+    # Asked for now: a warm session's cached portfolio can be older than this run.
+    portfolio, source = broker_positions.read(ib)
     ours = {k: v for k, v in consolidated.items() if v}
     result = {
         "reconciled": moved,
@@ -90,6 +92,7 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
         "neverArrived": [ref for ref, _ in never],
         "holdings": {str(k): v for k, v in sorted(ours.items())},
         "ib": {str(k): v for k, v in sorted(portfolio.items())},
+        "ibSource": source,
     }
     if ours != portfolio:
         differ = sorted(set(ours) | set(portfolio))
@@ -100,10 +103,16 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
         )
         raise IntentFailed(
             "reconciliation-mismatch",
-            f"strategy holdings differ from the IB portfolio ({detail})",
+            f"strategy holdings differ from the IB positions ({source}: {detail})",
             result=result,
         )
     return result
+
+
+def _elsewhere(ctx: IntentContext, owner: str | None) -> bool:
+    """Whether the intent that placed an order keeps its trail in another record than this run
+    (a batch that reconciles its own earlier steps' orders writes each event once)."""
+    return bool(owner) and owner != (ctx.record_id or ctx.id)
 
 
 def _never_arrived(record: dict[str, Any], grace: timedelta) -> bool:
