@@ -1,4 +1,5 @@
-"""`python -m publisher` (console script `ib-intents`): publish, results, schedules apply."""
+"""`python -m publisher` (console script `ib-intents`): publish, results, schedules apply,
+notify."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from publisher import (
     connection,
     digest,
     lookup,
+    notify,
     schedules,
     schedules_apply,
     trading_config,
@@ -183,6 +185,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--prune", action="store_true", help="delete managed jobs not in the file")
     s.set_defaults(func=cmd_schedules)
     lookup.add_parsers(sub)
+    notify.add_parser(sub)
     trading_config.add_parsers(sub)
     return main
 
@@ -198,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
-    except (PublishError, schedules.ScheduleError) as exc:
+    except (PublishError, schedules.ScheduleError, notify.NotifyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except (connection.NotConnected, RecordsUnavailable) as exc:

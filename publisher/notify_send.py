@@ -1,0 +1,160 @@
+"""Delivering one alert: an HTTP POST retried with backoff, or an email through SMTP.
+
+The retries are urllib3's `Retry` mounted on a `requests` session (both well kept, and already
+installed with Google's client libraries): connection errors, timeouts and 429/5xx answers are
+retried with exponential backoff, honouring a receiver's Retry-After.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+from publisher.notify_formats import Alert, Format, email, request, shown
+
+TIMEOUT_SECONDS = 10.0  # per attempt
+RETRY_STATUSES = (408, 425, 429, 500, 502, 503, 504)
+
+
+class NotSent(Exception):
+    """Every attempt failed; the message says why (never the receiver's full address)."""
+
+
+class Sender(Protocol):
+    def send(self, alert: Alert) -> None: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    retries: int = 4  # after the first attempt
+    backoff: float = 1.0  # seconds: 1, 2, 4, 8 between attempts
+
+
+class WebhookSender:
+    """POSTs each alert to one URL in one format."""
+
+    def __init__(self, url: str, form: Format, policy: RetryPolicy = RetryPolicy()) -> None:
+        import requests
+        from requests.adapters import HTTPAdapter
+        from urllib3.util.retry import Retry
+
+        self.url, self.form, self.policy = url, form, policy
+        retry = Retry(
+            total=policy.retries,
+            connect=policy.retries,
+            read=policy.retries,
+            status=policy.retries,
+            backoff_factor=policy.backoff,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=frozenset({"POST"}),
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        self.session = requests.Session()
+        self.session.trust_env = False  # no proxy or .netrc credentials picked up on the way
+        adapter = HTTPAdapter(max_retries=retry)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def send(self, alert: Alert) -> None:
+        import requests
+
+        out = request(alert, self.url, self.form)
+        attempts = self.policy.retries + 1
+        try:
+            answer = self.session.post(
+                out.url, data=out.body, headers=out.headers, timeout=TIMEOUT_SECONDS
+            )
+        except requests.RequestException as exc:
+            raise NotSent(
+                f"{shown(self.url)} unreachable after {attempts} attempts: {type(exc).__name__}"
+            ) from None
+        if not 200 <= answer.status_code < 300:
+            raise NotSent(f"{shown(self.url)} answered HTTP {answer.status_code}")
+
+    def close(self) -> None:
+        self.session.close()
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """From the environment: SMTP_HOST, SMTP_PORT (587), SMTP_USER and SMTP_PASSWORD (optional),
+    SMTP_FROM, SMTP_TLS (starttls, ssl or none). The password never comes from a command line."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    sender: str
+    tls: str
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> SmtpSettings:
+        env = dict(os.environ if env is None else env)
+        host = env.get("SMTP_HOST", "")
+        if not host:
+            raise ValueError("email alerts need SMTP_HOST (and SMTP_FROM) in the environment")
+        tls = env.get("SMTP_TLS", "starttls")
+        if tls not in ("starttls", "ssl", "none"):
+            raise ValueError(f"SMTP_TLS must be starttls, ssl or none, not {tls!r}")
+        port = env.get("SMTP_PORT", "465" if tls == "ssl" else "587")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"SMTP_PORT {port!r} is not a port")
+        sender = env.get("SMTP_FROM") or env.get("SMTP_USER", "")
+        if "@" not in sender:
+            raise ValueError("SMTP_FROM must be the sender's address")
+        return cls(
+            host, int(port), env.get("SMTP_USER", ""), env.get("SMTP_PASSWORD", ""), sender, tls
+        )
+
+
+class EmailSender:
+    """Sends each alert as an email to the address of a `mailto:` URL."""
+
+    def __init__(
+        self, url: str, settings: SmtpSettings, policy: RetryPolicy = RetryPolicy()
+    ) -> None:
+        self.to = unquote(urlsplit(url).path)
+        if "@" not in self.to:
+            raise ValueError("--to mailto:ADDRESS needs an address")
+        self.settings, self.policy = settings, policy
+
+    def send(self, alert: Alert) -> None:
+        import time
+
+        message = email(alert, self.to, self.settings.sender)
+        failure = ""
+        for attempt in range(self.policy.retries + 1):
+            if attempt:
+                time.sleep(self.policy.backoff * 2 ** (attempt - 1))
+            try:
+                self._deliver(message)
+                return
+            except (OSError, smtplib.SMTPException) as exc:
+                failure = type(exc).__name__
+        raise NotSent(
+            f"SMTP {self.settings.host} failed {self.policy.retries + 1} attempts: {failure}"
+        )
+
+    def _deliver(self, message: object) -> None:
+        s = self.settings
+        context = ssl.create_default_context()
+        if s.tls == "ssl":
+            server: smtplib.SMTP = smtplib.SMTP_SSL(
+                s.host, s.port, timeout=TIMEOUT_SECONDS, context=context
+            )
+        else:
+            server = smtplib.SMTP(s.host, s.port, timeout=TIMEOUT_SECONDS)
+        with server:
+            if s.tls == "starttls":
+                server.starttls(context=context)
+            if s.user:
+                server.login(s.user, s.password)
+            server.send_message(message)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        return None
