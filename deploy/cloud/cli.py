@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass
 
 from deploy.cloud import credentials, plan, resources
-from deploy.cloud.gcloud import Gcloud, InputError, SetupError
+from deploy.cloud.gcloud import Gcloud, InputError, SetupError, unexpected
 from deploy.cloud.options import Options, UsageError, parse
 from worker import names
 
@@ -126,6 +126,7 @@ def teardown(o: Options, gcloud: Gcloud) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    gcloud: Gcloud | None = None
     try:
         o = parse(sys.argv[1:] if argv is None else argv)
         gcloud = Gcloud(o.project, o.dry_run, say)
@@ -136,6 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"setup.sh: error: {exc}\nRun 'deploy/setup.sh --help' for usage.", file=sys.stderr)
         return 2
+    except (AttributeError, TypeError, KeyError, IndexError) as exc:
+        if gcloud is None or gcloud.last_read is None:
+            raise
+        # a field of the last JSON read was not what the set-up expects (an object, a string)
+        argv, text = gcloud.last_read
+        exc = SetupError(unexpected(argv, text, f"not in the expected form ({exc!r})"))
+        print(f"setup.sh: error: {exc}", file=sys.stderr)
+        print("Everything done so far is kept; run it again once fixed.", file=sys.stderr)
+        return 1
     except SetupError as exc:
         print(f"setup.sh: error: {exc}", file=sys.stderr)
         if not isinstance(exc, InputError):

@@ -59,6 +59,7 @@ class Gcloud:
     ) -> None:
         self.project, self.dry_run, self.say, self.binary = project, dry_run, say, binary
         self._reads: dict[tuple[str, ...], str | None] = {}
+        self.last_read: tuple[tuple[str, ...], str] | None = None  # for unexpected output
 
     def full(self, argv: Sequence[str]) -> list[str]:
         out = [self.binary, *argv]
@@ -84,14 +85,25 @@ class Gcloud:
         return self._reads[key]
 
     def read_json(self, *argv: str) -> Any:
-        """Parsed `--format=json` output; None when it does not exist."""
+        """Parsed `--format=json` output; None when it does not exist. A `list` must print an
+        array of objects and any other read an object (or nothing): what gcloud prints
+        otherwise is a SetupError naming the command and what it printed."""
         text = self.read(*argv, "--format=json")
         if text is None:
             return None
+        self.last_read = (argv, text)
         try:
-            return json.loads(text or "null")
-        except ValueError:
-            raise SetupError(f"`gcloud {shown(argv[:4])}` printed no JSON") from None
+            found = json.loads(text or "null")
+        except (ValueError, RecursionError):
+            raise SetupError(unexpected(argv, text, "no JSON")) from None
+        listing = "list" in argv[:4]
+        if found is None:
+            return None
+        if listing and not (isinstance(found, list) and all(isinstance(x, dict) for x in found)):
+            raise SetupError(unexpected(argv, text, "not a JSON list of objects"))
+        if not listing and not isinstance(found, dict):
+            raise SetupError(unexpected(argv, text, "not a JSON object"))
+        return found
 
     def forget(self) -> None:
         """Drop cached reads (after a change, before checking again)."""
@@ -139,6 +151,14 @@ class Gcloud:
             raise SetupError(f"{self.binary} is not on PATH: install the gcloud CLI") from None
         except subprocess.TimeoutExpired:
             raise SetupError(f"`gcloud {shown(argv[1:5])}` took over {timeout:.0f} s") from None
+
+
+def unexpected(argv: Sequence[str], text: str, what: str) -> str:
+    """One line: the command and (the start of) what it printed, control characters escaped."""
+    printed = text.strip()
+    printed = repr(printed if len(printed) <= 120 else printed[:117] + "...")
+    command = shown([*argv, "--format=json"])
+    return f"`gcloud {command}` printed {printed}, {what}: is gcloud up to date?"
 
 
 def real_env() -> dict[str, str]:
