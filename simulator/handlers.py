@@ -7,10 +7,11 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from simulator import messages
+from simulator import bars, messages
+from simulator.catalogue import RefusedContract, find
 from simulator.order_handlers import (
     all_open_orders,
     cancel_order,
@@ -25,7 +26,6 @@ from simulator.replies import (
     NO_SECURITY,
     account_values,
     day_positions,
-    resolve,
     send_account,
     send_position,
 )
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from simulator.server import ClientSession
 
 log = logging.getLogger("simulator")
+UNSUBSCRIBED = (354, "Requested market data is not subscribed.Delayed market data is available.")
 TICKS = {"bid": (1, 0), "ask": (2, 3), "last": (4, 5), "close": (9, None)}
 
 
@@ -117,9 +118,10 @@ def next_ids(s: ClientSession, fields: list[str]) -> None:
 def contract_details(s: ClientSession, fields: list[str]) -> None:
     f = Fields(fields, start=2)
     req_id, want = int(f.next()), f.contract()
-    found = resolve(s, want)
-    if not found:
-        s.error(req_id, *NO_SECURITY)
+    try:
+        found = find(s.state, want, needs_exchange=False)
+    except RefusedContract as exc:
+        s.error(req_id, exc.code, exc.message)
         return
     for instrument in found:
         s.send(*messages.contract_details(req_id, instrument))
@@ -150,7 +152,14 @@ def market_data(s: ClientSession, fields: list[str]) -> None:
         f.skip(3)
     f.next()  # generic tick list
     snapshot = f.next() == "1"
-    found = resolve(s, want)
+    try:
+        found = find(s.state, want)
+    except RefusedContract as exc:
+        s.error(req_id, exc.code, exc.message)
+        return
+    if s.state.faults.market_data_unsubscribed and s.market_data_type in (1, 2):
+        s.error(req_id, *UNSUBSCRIBED)
+        return
     if len(found) != 1:
         s.error(req_id, *NO_SECURITY)
         return
@@ -175,69 +184,76 @@ def cancel_market_data(s: ClientSession, fields: list[str]) -> None:
 
 
 MAX_BAR_DAYS = 252 * 20
+HMDS = "Historical Market Data Service error message:"
 
 
 def _days(duration: str) -> int:
-    """Trading days in an IB duration string ("30 D", "2 W", "6 M", "1 Y")."""
-    match = re.fullmatch(r"(\d+)\s*([DWMY])", duration.strip().upper())
+    """Trading days of daily bars in an IB duration string ("30 D", "2 W", "6 M", "1 Y")."""
+    match = re.fullmatch(r"(\d+)\s*([SDWMY])", duration.strip().upper())
     if not match:
         raise ValueError(f"bad duration {duration!r}")
     count, unit = int(match[1]), match[2]
-    if unit == "D":
-        return max(1, count * 5 // 7)
+    if unit in ("S", "D"):
+        return max(1, count * 5 // 7) if unit == "D" else 1
     return count * {"W": 5, "M": 21, "Y": 252}[unit]
+
+
+def _bars(s: ClientSession, instrument: Instrument, request: list[str]) -> list[bars.Bar]:
+    end_text, bar_size, duration, use_rth = request
+    bar, wanted = bars.check(bar_size, duration)
+    end = bars.parse_end(end_text, datetime.now(UTC))
+    market = s.server.market
+    if bar >= bars.DAY:
+        days = _days(duration)
+        if bar > bars.DAY:  # at least one whole week or month
+            days = max(days, 5 if bar == bars.WEEK else 21)
+        daily = [bars.Bar(*row) for row in market.daily_bars(instrument, days, end.date())]
+        return daily if bar == bars.DAY else bars.aggregate(daily, bar)
+    starts = bars.bar_starts(end, bar, wanted, instrument.secType, use_rth not in ("0", ""))
+    key = starts[-1].isoformat() if starts else ""
+    seed = f"{market.seed}-{instrument.conId}-{bar}-{key}"
+    return bars.intraday(market.anchor(instrument), seed, starts, bar)
 
 
 def historical_data(s: ClientSession, fields: list[str]) -> None:
     f = Fields(fields)
     req_id, want = int(f.next()), f.contract()
     f.next()  # includeExpired
-    end_text, bar_size, duration = f.next(), f.next(), f.next()
+    end_text, bar_size, duration, use_rth = f.next(), f.next(), f.next(), f.next()
+    f.next()  # whatToShow
+    format_date = f.next()
     if s.state.faults.pacing_violation:
         s.state.faults.pacing_violation = False
-        s.error(
-            req_id,
-            162,
-            "Historical Market Data Service error message:API scanner "
-            "subscription cancelled: pacing violation",
-        )
+        s.error(req_id, 162, f"{HMDS}API scanner subscription cancelled: pacing violation")
         return
-    found = resolve(s, want)
+    try:
+        found = find(s.state, want)
+    except RefusedContract as exc:
+        s.error(req_id, exc.code, exc.message)
+        return
     if len(found) != 1:
         s.error(req_id, *NO_SECURITY)
         return
-    if bar_size.strip() != "1 day":
-        s.error(
-            req_id,
-            162,
-            f"Historical Market Data Service error message: bar size "
-            f"{bar_size!r} not simulated (use '1 day')",
-        )
+    try:
+        rows_ = _bars(s, found[0], [end_text, bar_size, duration, use_rth])
+    except bars.BarsRefused as exc:
+        s.error(req_id, exc.code, str(exc))
         return
-    end = (
-        datetime.strptime(end_text[:8], "%Y%m%d").date()
-        if end_text[:8].isdigit()
-        else (date.today())
-    )
-    days = _days(duration)
-    if days > MAX_BAR_DAYS:  # the walk is computed on the event loop: keep requests bounded
-        s.error(req_id, 162, "Historical Market Data Service error message:Time length exceed max.")
-        return
-    bars = s.server.market.daily_bars(found[0], days, end)
     rows: list[object] = []
-    for day, open_, high, low, close, volume in bars:
+    for b in rows_:
         rows += [
-            day.strftime("%Y%m%d"),
-            open_,
-            high,
-            low,
-            close,
-            volume,
-            round((high + low + close) / 3, 4),
-            volume // 100,
+            bars.label(b, format_date),
+            b.open,
+            b.high,
+            b.low,
+            b.close,
+            b.volume,
+            round((b.high + b.low + b.close) / 3, 4),
+            b.volume // 100,
         ]
-    start = bars[0][0].strftime("%Y%m%d") if bars else ""
-    s.send(Out.HISTORICAL_DATA, req_id, start, end.strftime("%Y%m%d"), len(bars), *rows)
+    first = bars.label(rows_[0], format_date) if rows_ else ""
+    last = bars.label(rows_[-1], format_date) if rows_ else ""
+    s.send(Out.HISTORICAL_DATA, req_id, first, last, len(rows_), *rows)
 
 
 def ignore(s: ClientSession, fields: list[str]) -> None:

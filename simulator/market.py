@@ -101,6 +101,10 @@ class Market:
         self._anchors: dict[int, float] = {}  # first price seen: history does not drift with it
         self.frozen: Callable[[], bool] = lambda: False  # prices stand still while True
 
+    def anchor(self, instrument: Instrument) -> float:
+        """The first price seen: where history ends, however far the quotes walked since."""
+        return self._anchors.setdefault(instrument.conId, instrument.price)
+
     def step(self, instrument: Instrument) -> None:
         self._anchors.setdefault(instrument.conId, instrument.price)
         if self.frozen():

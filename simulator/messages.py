@@ -7,6 +7,7 @@ pendingPriceRevision).
 from __future__ import annotations
 
 from simulator.broker import Execution, Order
+from simulator.margin import WhatIf
 from simulator.protocol import Out
 from simulator.state import Instrument
 
@@ -35,7 +36,7 @@ def _algo(o: Order) -> list[object]:
     return [o.algoStrategy, len(o.algoParams), *(x for kv in o.algoParams for x in kv)]
 
 
-def open_order(o: Order) -> list[object]:
+def open_order(o: Order, what_if: WhatIf | None = None) -> list[object]:
     i = o.instrument
     return [
         Out.OPEN_ORDER,
@@ -113,22 +114,9 @@ def open_order(o: Order) -> list[object]:
         0,  # optOutSmartRouting, clearingAccount, clearingIntent, notHeld, dnc
         *_algo(o),
         0,
-        0,
+        1 if what_if else 0,
         o.status,
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
+        *_order_state(what_if),
         0,
         0,
         0,  # conditions
@@ -157,6 +145,25 @@ def open_order(o: Order) -> list[object]:
         "",
         "",  # minTradeQty .. midOffsetAtHalf
     ]
+
+
+def _order_state(w: WhatIf | None) -> list[object]:
+    """initMarginBefore .. warningText: what a whatIf order would do, else empty."""
+    if w is None:
+        return [""] * 14
+    money = [
+        w.before.init,
+        w.before.maint,
+        w.before.equity_with_loan,
+        w.after.init - w.before.init,
+        w.after.maint - w.before.maint,
+        w.after.equity_with_loan - w.before.equity_with_loan,
+        w.after.init,
+        w.after.maint,
+        w.after.equity_with_loan,
+    ]
+    fees = [w.commission] * 3  # commission, min, max
+    return [*(f"{v:.2f}" for v in money), *fees, w.currency, w.warning]
 
 
 def completed_order(o: Order, completed_time: str) -> list[object]:

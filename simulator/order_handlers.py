@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 
 from simulator import messages
 from simulator.broker import Order, OrderError
+from simulator.catalogue import RefusedContract, find
+from simulator.margin import what_if
 from simulator.orders import Fields, parse_place_order
 from simulator.protocol import Out
-from simulator.replies import NO_SECURITY, resolve, send_account, send_position
+from simulator.replies import NO_SECURITY, send_account, send_position
 
 if TYPE_CHECKING:
     from simulator.server import ClientSession
@@ -35,11 +37,6 @@ def place_order(s: ClientSession, fields: list[str]) -> None:
     faults = s.state.faults
     parsed = parse_place_order(fields)
     order_id = parsed["orderId"]
-    if faults.drop_on_next_order:
-        faults.drop_on_next_order = False
-        log.info("fault: dropping every connection on order %d", order_id)
-        s.server.drop_all()
-        return
     if faults.read_only:
         s.error(
             order_id,
@@ -48,11 +45,13 @@ def place_order(s: ClientSession, fields: list[str]) -> None:
             "currently in Read-Only mode.",
         )
         return
-    if faults.reject_next_order:
-        reason, faults.reject_next_order = faults.reject_next_order, None
-        s.error(order_id, 201, f"Order rejected - reason:{reason}")
+    if not parsed["whatIf"] and _order_fault(s, order_id):
         return
-    found = resolve(s, parsed["contract"])
+    try:
+        found = find(s.state, parsed["contract"])
+    except RefusedContract as exc:
+        s.error(order_id, exc.code, exc.message)
+        return
     if len(found) != 1:
         s.error(order_id, *NO_SECURITY)
         return
@@ -77,6 +76,9 @@ def place_order(s: ClientSession, fields: list[str]) -> None:
             )
         },
     )
+    if parsed["whatIf"]:
+        _what_if(s, order)
+        return
     executions = s.server.broker.executions
     before = len(executions)
     try:
@@ -101,6 +103,34 @@ def place_order(s: ClientSession, fields: list[str]) -> None:
             faults.drop_after_orders = None
             log.info("fault: dropping every connection after order %d", order_id)
             asyncio.get_running_loop().call_later(0.05, s.server.drop_all)
+
+
+def _order_fault(s: ClientSession, order_id: int) -> bool:
+    """Apply a fault that acts on the next order; True when it answered the order."""
+    faults = s.state.faults
+    if faults.drop_on_next_order:
+        faults.drop_on_next_order = False
+        log.info("fault: dropping every connection on order %d", order_id)
+        s.server.drop_all()
+        return True
+    if faults.reject_next_order:
+        reason, faults.reject_next_order = faults.reject_next_order, None
+        s.error(order_id, 201, f"Order rejected - reason:{reason}")
+        return True
+    return False
+
+
+def _what_if(s: ClientSession, order: Order) -> None:
+    """IB's answer to a whatIf order: one openOrder with the margin and commission it would
+    cost; nothing is placed or kept."""
+    try:
+        result = what_if(s.state, s.server.market, order)
+    except OrderError as exc:
+        s.error(order.orderId, exc.code, str(exc))
+        return
+    order.account = order.account or s.state.account
+    order.status = "PreSubmitted"
+    s.send(*messages.open_order(order, result))
 
 
 def cancel_order(s: ClientSession, fields: list[str]) -> None:

@@ -87,4 +87,6 @@ def parse_place_order(fields: list[str]) -> dict:
     if order["algoStrategy"]:
         for _ in range(int(f.next() or 0)):
             order["algoParams"].append((f.next(), f.next()))
+    f.next()  # algoId
+    order["whatIf"] = f.next() == "1"
     return order

@@ -65,6 +65,7 @@ class Faults:
     stall_after_orders: int | None = None  # stop answering after this many more orders
     partial_fill: float | None = None  # market orders fill this fraction; the rest rests
     freeze_prices: bool = False  # quotes stop walking: exact sizes for order arithmetic
+    market_data_unsubscribed: bool = False  # live market data gets 354; delayed (3, 4) works
 
 
 def fault_problem(values: dict[str, Any]) -> str | None:
@@ -116,7 +117,22 @@ class State:
     next_order_id: int = 1
 
     def instrument(self, con_id: int) -> Instrument | None:
-        return next((i for i in self.instruments if i.conId == con_id), None)
+        """The state's instrument, or the made-up one the conId encodes (which joins it)."""
+        found = next((i for i in self.instruments if i.conId == con_id), None)
+        if found is None:
+            from simulator.catalogue import by_con_id
+
+            made = by_con_id(con_id)
+            return self.add(made) if made is not None else None
+        return found
+
+    def add(self, instrument: Instrument) -> Instrument:
+        """Add an instrument unless one with its conId is there; the one in the state."""
+        found = next((i for i in self.instruments if i.conId == instrument.conId), None)
+        if found is not None:
+            return found
+        self.instruments.append(instrument)
+        return instrument
 
     def market_value(self, position: Position) -> float:
         instrument = self.instrument(position.conId)

@@ -47,7 +47,7 @@ def test_contract_details_by_symbol_local_symbol_and_con_id(connect):
     assert by_id.localSymbol == "USD.CHF"
     mnq = ib.reqContractDetails(ib_.Future("MNQ", exchange="CME"))[0].contract
     assert mnq.multiplier == "2"
-    assert ib.reqContractDetails(ib_.Stock("NOPE", "SMART", "USD")) == []
+    assert ib.reqContractDetails(ib_.Stock("NOPE1", "SMART", "USD")) == []
 
 
 def test_snapshot_and_streaming_market_data(connect):
