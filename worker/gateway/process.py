@@ -229,9 +229,35 @@ def _listening(host: str, port: int) -> bool:
         return False
 
 
+def remove_stale_pid_files() -> None:
+    """Pid files of gateways whose processes are gone (any port: a worker killed before it
+    could remove its own, a stack stopped since), and half-written ones whose writer is gone.
+    A file whose gateway still runs stays: `clear_port` decides about it on its port."""
+    folder = PidFile(0).dir
+    with contextlib.suppress(OSError):
+        if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+            return
+        for path in sorted(folder.iterdir()):
+            if _stale_pid_file(path):
+                path.unlink(missing_ok=True)
+                log.warning("removed a stale gateway pid file %s (its processes are gone)", path)
+
+
+def _stale_pid_file(path: Path) -> bool:
+    parts = path.name.split(".")
+    if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit() and parts[2] == "tmp":
+        return start_time(int(parts[1])) is None  # `{port}.{worker}.tmp` of a gone writer
+    if len(parts) != 2 or not parts[0].isdigit() or parts[1] != "json":
+        return False  # not ours
+    record = PidFile(int(parts[0])).read()
+    return record is None or not _alive(record["guard"], record["guardStart"])
+
+
 def clear_port(name: str, host: str, port: int) -> None:
-    """Before a gateway starts on `port`: stop a stale gateway of ours there (its worker process
-    is gone), and refuse a port that anything else holds (a retryable error)."""
+    """Before a gateway starts on `port`: remove stale pid files, stop a stale gateway of ours
+    there (its worker process is gone), and refuse a port that anything else holds (a retryable
+    error)."""
+    remove_stale_pid_files()
     pidfile = PidFile(port)
     record = pidfile.read()
     if record is not None and _alive(record["guard"], record["guardStart"]):

@@ -176,3 +176,34 @@ def test_a_reused_pid_is_not_taken_for_the_gateway(listener):
     clear_port("simulator", "127.0.0.1", port)
     time.sleep(0.2)
     assert bystander.poll() is None
+
+
+def test_stale_pid_files_of_any_port_are_removed_at_start_and_live_ones_kept(listener, caplog):
+    """A stack stopped or a worker killed leaves pid files of other ports: those whose gateway
+    is gone go when a gateway starts (as stale config files do); a running one's stays."""
+    folder = PidFile(0).dir
+    folder.mkdir(mode=0o700)
+    guard, guard_start = dead_process()
+    gone = {"guard": guard, "guardStart": guard_start, "worker": guard, "workerStart": guard_start}
+    running = listener(free_port())
+    alive = {
+        "guard": running.pid,
+        "guardStart": start_time(running.pid),
+        "worker": os.getpid(),
+        "workerStart": start_time(os.getpid()),
+    }
+    stale_port, live_port = free_port(), free_port()
+    PidFile(stale_port).path.write_text(json.dumps(gone))
+    PidFile(live_port).path.write_text(json.dumps(alive))
+    (folder / f"{free_port()}.json").write_text("{not json")  # unreadable: nothing to keep
+    (folder / f"{free_port()}.{guard}.tmp").write_text("{}")  # a write cut short by its death
+    writing = f"{free_port()}.{os.getpid()}.tmp"  # a write under way
+    (folder / writing).write_text("{}")
+    (folder / "notes.txt").write_text("not ours")
+    with caplog.at_level(logging.WARNING, logger="worker.gateway"):
+        clear_port("simulator", "127.0.0.1", free_port())
+    left = {p.name for p in folder.iterdir()}
+    assert left == {f"{live_port}.json", writing, "notes.txt"}
+    assert PidFile(live_port).read() == alive
+    assert running.poll() is None  # a running gateway is left alone
+    assert sum("stale gateway pid file" in r.getMessage() for r in caplog.records) == 3
