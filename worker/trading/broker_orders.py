@@ -46,6 +46,8 @@ def read(ib: Any) -> list[BrokerOrder]:
             filled=max(before.filled, trade_like.filled),
             is_open=before.is_open or trade_like.is_open,
             con_id=before.con_id or trade_like.con_id,
+            # Another client's completed order says orderId 0; its executions carry the id.
+            order_id=before.order_id or trade_like.order_id,
         )
 
     for t in ib.reqAllOpenOrders():

@@ -17,7 +17,7 @@ from worker.gateway.connect import ErrorLog, ensure_connected
 from worker.registry import IntentContext
 from worker.trading import broker_orders
 from worker.trading.config import require_risk_limits
-from worker.trading.earlier import sent_before
+from worker.trading.earlier import Sent, sent_before
 from worker.trading.holdings import Holdings, book, open_order
 from worker.trading.order_plan import OrderPlan, OrderRequest, placed_by
 from worker.trading.risk import RiskLimits, check_limits
@@ -120,6 +120,8 @@ class OrderDesk:
             if placed_by(str(r.get("orderRef") or "")) == self.ctx.id
         }
         planned = {r.order_ref for r in requests}
+        for ref in sorted(sent):  # its acknowledgement (and its `order placed`) may never have come
+            self._audit_adopted(sent[ref])
         # Orders an earlier attempt placed that the recomputed plan no longer has come first,
         # so they are booked even when a new order fails.
         outcomes = [sent[ref].alone(records.get(ref)) for ref in sorted(set(sent) - planned)]
@@ -241,6 +243,30 @@ class OrderDesk:
                 "quantity": request.quantity,
                 "orderId": trade.order.orderId,
                 **(extra or {}),
+            },
+        )
+
+    def _audit_adopted(self, sent: Sent) -> None:
+        """`order adopted`: an order an earlier attempt sent, as this attempt found it at the
+        broker (its ids, status and the executions the gateway reports under its orderRef)."""
+        fills = [
+            {"execId": f.execution.execId, "shares": f.execution.shares, "price": f.execution.price}
+            for f in self.ib.fills()
+            if f.execution.orderRef == sent.order_ref
+        ]
+        self.ctx.audit(
+            "order adopted",
+            {
+                "orderRef": sent.order_ref,
+                "symbol": sent.symbol,
+                "action": sent.action,
+                "quantity": sent.quantity,
+                "orderId": sent.order_id,
+                "permId": sent.perm_id,
+                "status": sent.status,
+                "filled": sent.filled,
+                "fills": fills,
+                "attempt": self.ctx.attempt,
             },
         )
 

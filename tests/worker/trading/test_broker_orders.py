@@ -1,0 +1,40 @@
+"""Orders as the broker reports them, merged by permanent id (a fake gateway, no network)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from worker.trading.broker_orders import read
+
+SPY = SimpleNamespace(conId=756733, symbol="SPY", localSymbol="SPY")
+
+
+class FakeIB:
+    """A filled order of a client that is gone: completed orders say orderId 0 (IB's way for
+    another client's order), its execution names the order id."""
+
+    def reqAllOpenOrders(self) -> list[Any]:
+        return []
+
+    def reqCompletedOrders(self, apiOnly: bool) -> list[Any]:
+        order = SimpleNamespace(
+            orderRef="i1:alloc:SPY",
+            permId=1000001,
+            orderId=0,
+            action="BUY",
+            totalQuantity=66,
+            filledQuantity=66,
+        )
+        return [SimpleNamespace(order=order, contract=SPY, orderStatus=SimpleNamespace())]
+
+    def reqExecutions(self, _filter: Any) -> list[Any]:
+        execution = SimpleNamespace(
+            permId=1000001, orderId=9, orderRef="i1:alloc:SPY", shares=66, side="BOT"
+        )
+        return [SimpleNamespace(execution=execution, contract=SPY)]
+
+
+def test_an_order_known_by_its_completed_record_and_its_execution_keeps_its_order_id():
+    (order,) = read(FakeIB())
+    assert (order.perm_id, order.order_id, order.filled, order.is_open) == (1000001, 9, 66, False)
