@@ -15,7 +15,7 @@ from typing import Any
 from worker.exceptions import GatewayError, IntentFailed
 from worker.gateway.connect import ErrorLog, ensure_connected
 from worker.registry import IntentContext
-from worker.trading import broker_orders
+from worker.trading import broker_orders, market, what_if
 from worker.trading.config import require_risk_limits
 from worker.trading.earlier import Sent, sent_before
 from worker.trading.holdings import Holdings, book, open_order
@@ -26,6 +26,7 @@ log = logging.getLogger("worker.trading")
 ACK_SECONDS = 10.0  # an order the gateway has not acknowledged by then fails the attempt
 REFUSED = (200, 201, 321)  # IB refused the order: nothing went out
 CANCEL_SECONDS = 5.0
+WHAT_IF_SECONDS = 10.0
 DONE = ("Cancelled", "ApiCancelled", "Filled", "Inactive")
 UNANSWERED = ("PendingSubmit", "ApiPending", "")
 LATE = (
@@ -59,8 +60,9 @@ class OrderDesk:
         each order once the limits are checked and the plan's cancels went through."""
         result = plan.describe(dry_run)
         if dry_run:
-            return result
+            return self._dry_run(plan, result)
         self.check(plan)
+        self._check_floor(plan, result)
         self._cancel(plan.cancel or [], result)
         return {**result, **self.place(plan.orders)}
 
@@ -69,6 +71,50 @@ class OrderDesk:
         require_risk_limits(self.config)
         check_limits(plan.orders, self.limits, self.ctx.placed)
         self.guard()
+
+    def _dry_run(self, plan: OrderPlan, result: dict[str, Any]) -> dict[str, Any]:
+        """What IB says each order would cost, and the plan refused as a real run would be."""
+        cost = self.cost(plan.orders)
+        if plan.orders:
+            result["whatIf"] = cost.describe()
+        try:
+            check_limits(plan.orders, self.limits, self.ctx.placed)
+        except IntentFailed as exc:
+            exc.result = result
+            raise
+        if reason := what_if.floor_breach(cost, self.limits.min_excess_liquidity):
+            raise what_if.refuse(reason, result)
+        return result
+
+    def _check_floor(self, plan: OrderPlan, result: dict[str, Any]) -> None:
+        """With `riskLimits.minExcessLiquidity`, refuse a plan whose new orders (not those an
+        earlier attempt sent) would leave less, by IB's whatIf answers."""
+        if self.limits.min_excess_liquidity is None:
+            return
+        sent = sent_before(broker_orders.read(self.ib), self.ctx.id)
+        cost = self.cost([r for r in plan.orders if r.order_ref not in sent])
+        result["whatIf"] = cost.describe()
+        if reason := what_if.floor_breach(cost, self.limits.min_excess_liquidity):
+            raise what_if.refuse(reason, result)
+
+    def cost(self, requests: list[OrderRequest]) -> what_if.PlanCost:
+        """IB's whatIf answer for each order, with today's excess liquidity."""
+        import ib_async
+
+        if not requests:
+            return what_if.PlanCost((), None)
+        try:
+            before, currency = market.account_value(self.ib, "ExcessLiquidity")
+        except IntentFailed:
+            before, currency = None, ""
+
+        def unnamed(request: OrderRequest) -> Any:
+            order = self._order(ib_async, request)
+            order.orderRef = ""  # a whatIf is no order of the intent's
+            return order
+
+        costs = what_if.ask(self.ib, requests, unnamed, WHAT_IF_SECONDS)
+        return what_if.PlanCost(tuple(costs), before, currency)
 
     def cancel(self, plan: OrderPlan) -> None:
         """Check the plan, then cancel its working orders and wait until none can fill any more

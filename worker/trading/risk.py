@@ -17,6 +17,7 @@ class RiskLimits:
     max_notional_per_intent: float | None = None
     max_orders_per_intent: int | None = None
     allowed_instruments: frozenset[str] | None = None
+    min_excess_liquidity: float | None = None  # checked with IB's whatIf answers (what_if.py)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RiskLimits:
@@ -27,6 +28,7 @@ class RiskLimits:
             max_notional_per_intent=limits.get("maxNotionalPerIntent"),
             max_orders_per_intent=limits.get("maxOrdersPerIntent"),
             allowed_instruments=frozenset(allowed) if allowed is not None else None,
+            min_excess_liquidity=limits.get("minExcessLiquidity"),
         )
 
 

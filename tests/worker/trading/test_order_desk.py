@@ -72,13 +72,12 @@ def test_an_order_without_a_usable_price_is_refused(price):
     assert ib.calls == []
 
 
-def test_a_dry_run_describes_the_plan_without_checks_or_gateway():
+def test_a_dry_run_needs_no_live_guard_nor_configured_limits():
     order_desk, ib = desk(ctx("live", explicit=False), {})
-    result = order_desk.execute(plan(), dry_run=True)
-    assert result["dryRun"] is True and [o["orderRef"] for o in result["orders"]] == [
-        "i-1:alloc:756733"
-    ]
-    assert ib.calls == []
+    empty = OrderPlan(orders=[], report={"note": "nothing to do"})
+    result = order_desk.execute(empty, dry_run=True)
+    assert result == {"note": "nothing to do", "dryRun": True, "orders": []}
+    assert ib.calls == []  # with orders, it asks IB what they would cost (test_what_if_desk.py)
 
 
 def test_an_explicit_live_message_within_its_limits_passes_the_checks():
