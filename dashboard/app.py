@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, render_template, request
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from dashboard import security
@@ -13,6 +15,7 @@ from dashboard.params import BadInput
 from dashboard.routes import info, intents, portfolio, publish
 from dashboard.settings import Settings
 from publisher import digest
+from publisher.printable import visible
 from publisher.records import NoCredentials, Records, RecordsUnavailable
 
 log = logging.getLogger("dashboard")
@@ -53,6 +56,7 @@ def create_app(settings: Settings | None = None, records: Records | None = None)
         settings=settings,
         status_mark=STATUS_MARK,
     )
+    app.jinja_env.finalize = _visible
     app.jinja_env.filters.update(
         time=digest.fmt_time,
         duration=digest.fmt_duration,
@@ -60,6 +64,15 @@ def create_app(settings: Settings | None = None, records: Records | None = None)
     )
     _errors(app)
     return app
+
+
+def _visible(value: Any) -> Any:
+    """Every text a template writes, with control and format characters escaped (a bidi
+    override in a requestedBy must not reverse the table); markup the app made is left alone,
+    its own texts having passed through here or charts.py."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible(value, keep="\n\r\t")
+    return value
 
 
 def _errors(app: Flask) -> None:

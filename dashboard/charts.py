@@ -7,9 +7,11 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
+from markupsafe import escape as _escape
 
 from publisher.digest import fmt_number
+from publisher.printable import visible
 
 WIDTH, HEIGHT = 960, 300
 LEFT, RIGHT, TOP, BOTTOM = 112, 24, 16, 44
@@ -37,6 +39,10 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     first -= first * step > low  # division can round past a bound by a hair
     last += last * step < high
     return [k * step for k in range(first, last + 1)]
+
+
+def escape(text: str) -> Markup:
+    return _escape(visible(text))
 
 
 def line_chart(series: list[Series], title: str, description: str) -> Markup:

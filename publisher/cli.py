@@ -85,7 +85,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     print(json.dumps(result, indent=2) if args.json else readable(result))
     if result["status"] != "succeeded":
         reason = (result.get("error") or {}).get("message", result["status"])
-        print(f"{result['status']}: {reason}".splitlines()[0], file=sys.stderr)
+        print(views.shown([f"{result['status']}: {reason}".splitlines()[0]]), file=sys.stderr)
         return EXIT_FAILED
     return 0
 
@@ -119,7 +119,8 @@ RESULTS_HEADER = (
 
 
 def _row(r: dict[str, Any]) -> str:
-    error = f"  {r['error']['message'].splitlines()[0][:80]}" if r.get("error") else ""
+    message = str((r.get("error") or {}).get("message") or "")
+    error = f"  {(message.splitlines() or [''])[0][:80]}" if message else ""
     return (
         f"{_when(r.get('finishedAt')):<20} {r.get('intent') or '-':<20} {r['status']:<10} "
         f"{r['tradingMode']:<6} {r.get('attempts', 0):>5}  {r['id']}{error}"
@@ -137,7 +138,7 @@ def _when(stamp: object) -> str:
 def _listed(r: dict[str, Any]) -> str:
     """A result's row, with its orders and fills below it."""
     orders = views.order_lines(digest.orders({"result": r.get("result") or {}}, []), "    ")
-    return "\n".join([_row(r), *orders])
+    return views.shown([_row(r), *orders])
 
 
 def _positive(text: str) -> int:

@@ -8,13 +8,20 @@ from typing import Any
 
 from publisher import digest
 from publisher.digest import fmt_number, fmt_time
+from publisher.printable import visible
 
 ORDER_KEYS = ("orders", "trades")  # shown as the orders table, not as values
 
 
+def shown(lines: list[str]) -> str:
+    """Lines for the terminal: a control character in a value is shown escaped (a newline in
+    one, too: it cannot start a line of its own)."""
+    return "\n".join(visible(line) for line in lines)
+
+
 def _scalar(value: Any) -> str:
     if isinstance(value, str):
-        return value
+        return visible(value)  # escaped before the columns are measured
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
     if isinstance(value, int | float):
@@ -118,7 +125,7 @@ def result_text(result: dict[str, Any]) -> str:
         lines.append("  orders:")
         lines.extend(order_lines(found, "    "))
     lines.extend(values(_without_orders(body)))
-    return "\n".join(lines)
+    return shown(lines)
 
 
 def show_text(record: dict[str, Any], events: list[dict[str, Any]]) -> str:
@@ -152,7 +159,7 @@ def show_text(record: dict[str, Any], events: list[dict[str, Any]]) -> str:
         lines.append(f" {mark}{when_}  {kind:<22} {digest.describe(event)}".rstrip())
     if not events:
         lines.append("  (no events)")
-    return "\n".join(lines)
+    return shown(lines)
 
 
 def holdings_text(
@@ -193,4 +200,4 @@ def holdings_text(
             f"{names.get(con_id, 'conId ' + con_id):<10} filled {fmt_number(order.get('filled'))}"
             f"  orderRef {order.get('orderRef') or ref}  intent {order.get('intentId')}"
         )
-    return "\n".join(lines)
+    return shown(lines)
