@@ -227,10 +227,18 @@ class Pipeline:
             return Answer(status, {"id": message.id, "status": "busy", "retryable": True})
         err = outcome.error
         if err and err["retryable"] and claim.attempts < self.settings.max_attempts:
-            self.store.release(message.id, err, claim.attempts)
+            released = self.store.release(message.id, err, claim.attempts)
+            if released != "released":
+                # A stale attempt (frozen past its lease): the intent is another's, or ended.
+                log.warning("lost the intent to another attempt, nothing sent")
+                if released == "ended":
+                    return Answer(200, {"id": message.id, "status": "taken over"})
+                return Answer(503, {"id": message.id, "status": "taken over", "error": err})
             attempts = f"{claim.attempts} of {self.settings.max_attempts}"
             log.warning("attempt %s failed: %s", attempts, err["message"])
             return Answer(503, {"id": message.id, "status": "retrying", "error": err})
+        if err and err["retryable"]:  # the last attempt's error: no retry follows it
+            err = {**err, "retryable": False}
         return self._finish(
             arrival,
             message,

@@ -71,6 +71,20 @@ class Runner:
         def owns() -> bool:
             return claimed and not lost.is_set() and self.clock() < renewed[0] + lease * 5 / 6
 
+        def still_mine() -> bool:
+            """Whether this attempt may still write to the trail: an attempt past its lease (frozen,
+            or its renewals failed) asks the record once; once the intent ended or went to
+            another attempt, it writes nothing further."""
+            return not claimed or owns() or (not lost.is_set() and renew())
+
+        def audit(kind: str, detail: dict[str, Any]) -> None:
+            if still_mine():
+                self.audit(message.id, kind, detail)
+
+        def audit_intent(intent_id: str, kind: str, detail: dict[str, Any]) -> None:
+            if still_mine():
+                self.audit(intent_id, kind, detail)
+
         def open_gateway() -> Any:
             if not opened:
                 session = self.session()
@@ -78,7 +92,7 @@ class Runner:
                 opened.append(session)
                 outcome.timings.update(gatewayStartMs=got.start_ms, gatewayReused=got.reused)
                 if not got.reused:
-                    self.audit(message.id, "gateway started", {"startMs": got.start_ms})
+                    audit("gateway started", {"startMs": got.start_ms})
                 return got.ib
             return opened[0].ib
 
@@ -89,8 +103,8 @@ class Runner:
             trading_mode=message.trading_mode,
             settings=self.settings,
             attempt=attempt,
-            audit=lambda kind, detail: self.audit(message.id, kind, detail),
-            audit_intent=self.audit,
+            audit=audit,
+            audit_intent=audit_intent,
             record_id=message.id,
             open_gateway=open_gateway,
             db=self.db,

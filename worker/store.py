@@ -210,8 +210,10 @@ class IntentStore:
 
     def release(
         self, intent_id: str, error: dict[str, Any], attempts: int, count: bool = True
-    ) -> None:
-        """Give the intent back for a redelivery; `count=False` does not use up the attempt."""
+    ) -> str:
+        """Give the intent back for a redelivery; `count=False` does not use up the attempt.
+        `released`; or, with nothing written, `ended` (it ended meanwhile) or `taken over`
+        (another instance took it over and runs it)."""
         fields: dict[str, Any] = {"status": "received", **self._no_lease()}
         if count:
             fields["lastError"] = error
@@ -220,14 +222,18 @@ class IntentStore:
             fields["attempts"] = attempts - 1
             event = {"type": "attempt returned", "attempt": attempts, "reason": error["message"]}
 
-        def attempt(doc: Doc) -> None:
-            owner = (doc.data.get("lease") or {}).get("owner")
-            if doc.data.get("status") in TERMINAL or owner not in (None, self.owner):
-                return  # ended or taken over meanwhile: that is the record to keep
+        def attempt(doc: Doc) -> str:
+            # Ended or taken over meanwhile: that is the record to keep.
+            if doc.data.get("status") in TERMINAL:
+                return "ended"
+            if (doc.data.get("lease") or {}).get("owner") not in (None, self.owner):
+                return "taken over"
             self.records.commit(intent_id, doc, fields, [event])
+            return "released"
 
-        self.records.retrying(intent_id, self.records.mine(intent_id), attempt)
+        released = self.records.retrying(intent_id, self.records.mine(intent_id), attempt)
         self.records.forget(intent_id)
+        return released
 
     def renew(self, intent_id: str) -> bool:
         """Extend this attempt's lease: True only once the extension is written, False once the

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,7 @@ class FakeStore:
     closed: Claim | None = None  # what close() answers (default: run, with the result)
     recorded: list[Claim | None] = field(default_factory=list)  # record_run(), in order (or run)
     found: str | None = None  # what find() answers
+    released: str = "released"  # what release() answers (or: ended, taken over meanwhile)
     # method -> raised on every call, or a list of errors raised one per call until it is empty
     fail: dict[str, Exception | list[Exception]] = field(default_factory=dict)
     calls: list[tuple[str, Any]] = field(default_factory=list)
@@ -80,8 +82,9 @@ class FakeStore:
         self._call("finish", intent_id, result)
         return self.finished or Claim("run", result["attempts"], {"resultMessage": result})
 
-    def release(self, intent_id: str, error: dict, attempts: int, count: bool = True) -> None:
+    def release(self, intent_id: str, error: dict, attempts: int, count: bool = True) -> str:
         self._call("release", intent_id, error, attempts, count)
+        return self.released
 
     def mark_published(self, intent_id: str, published_id: str) -> None:
         self._call("mark_published", intent_id, published_id)
@@ -221,6 +224,23 @@ def test_a_retryable_error_with_attempts_left_is_503_and_released(world):
     assert world.store.named("finish") == [] and world.publisher.published == []
 
 
+@pytest.mark.parametrize(("released", "status"), [("ended", 200), ("taken over", 503)])
+def test_a_stale_attempt_whose_intent_went_elsewhere_logs_one_line_and_publishes_nothing(
+    world, caplog, released, status
+):
+    """Ended meanwhile: acked. Taken over and still running elsewhere: asked again later (the
+    redelivery finds it busy or ended)."""
+    world.store.claims = [Claim("run", 1)]
+    world.store.released = released
+    world.runner.outcomes = [Outcome(error=error("lease-lost"))]
+    with caplog.at_level(logging.INFO, logger="worker"):
+        answer = world.pipeline.handle(arrive(PING))
+    assert (answer.status, answer.body["status"]) == (status, "taken over")
+    assert world.store.named("finish") == [] and world.publisher.published == []
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert lines == ["lost the intent to another attempt, nothing sent"]
+
+
 def test_a_deadline_counts_as_a_retryable_attempt(world):
     world.store.claims = [Claim("run", 1)]
     late = DeadlineExceeded("the intent deadline of 480 s passed")
@@ -230,14 +250,17 @@ def test_a_deadline_counts_as_a_retryable_attempt(world):
     assert [args[3] for args in world.store.named("release")] == [True]
 
 
-def test_the_last_attempt_ends_in_one_failed_result(world):
+@pytest.mark.parametrize("code", ["ib-disconnected", "gateway-not-ready", "deadline"])
+def test_the_last_attempt_ends_in_one_failed_result_that_says_it_is_final(world, code):
     world.store.claims = [Claim("run", SETTINGS.max_attempts)]
-    world.runner.outcomes = [Outcome(output={"partial": 1}, error=error("ib-disconnected"))]
+    world.runner.outcomes = [Outcome(output={"partial": 1}, error=error(code))]
     answer = world.pipeline.handle(arrive(PING))
     assert (answer.status, answer.body["status"]) == (200, "failed")
     [result] = world.publisher.published
     assert (result["status"], result["attempts"]) == ("failed", 3)
-    assert result["error"]["code"] == "ib-disconnected"
+    assert result["error"] == {"code": code, "message": f"{code} went wrong", "retryable": False}
+    [(_, recorded)] = world.store.named("finish")
+    assert recorded["error"]["retryable"] is False
     assert result["result"] == {"partial": 1}
     assert world.store.named("release") == []
 

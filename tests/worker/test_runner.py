@@ -356,3 +356,25 @@ def test_a_slow_renewal_counts_from_when_it_started():
         return {"then": owned, "now": ctx.owns()}
 
     assert run(h, body).output == {"then": True, "now": False}
+
+
+@pytest.mark.parametrize(("still_running", "written"), [(False, []), (True, ["order placed"])])
+def test_an_attempt_resumed_past_its_lease_writes_to_the_trail_only_if_the_intent_is_its_own(
+    still_running, written
+):
+    """Frozen past its lease (SIGSTOP) and resumed: the attempt asks the record once. Ended or
+    taken over meanwhile: nothing more of it in any trail. Nobody took it: it goes on."""
+    now = [0.0]
+    h = harness(renew=lambda n: still_running, lease_seconds=60)
+    h.runner.clock = lambda: now[0]
+
+    def body(ctx: IntentContext, params: dict) -> dict:
+        now[0] = 61.0  # resumed after the lease ran out; no renewal ran meanwhile
+        ctx.audit("order placed", {"orderRef": "job-1:alloc:SPY"})
+        ctx.audit_intent("other-1", "fill", {"orderRef": "other-1:alloc:SPY"})
+        return {"owns": ctx.owns()}
+
+    outcome = run(h, body)
+    assert outcome.output == {"owns": still_running}
+    assert [kind for _, kind, _ in h.audits] == written + (["fill"] if still_running else [])
+    assert h.renewals == ["job-1"]  # asked once: renewed, or known lost from then on

@@ -203,6 +203,7 @@ class OrderDesk:
         ensure_connected(self.ib)
         order = self._order(ib_async, request)
         pending = request.outcome(status="PendingSubmit", filled=0.0, orderId=None, permId=None)
+        self.ctx.check_owner()  # a stale attempt (past its lease) records nothing either
         holdings.record(open_order(pending, owner))
         # Last, right before it goes out: an attempt held up in the write past its lease has
         # been taken over, and the order is the new owner's to send.

@@ -116,11 +116,13 @@ def test_boot_slower_than_the_connect_timeout_fails_after_the_attempts(make, res
     first = worker.handle(message)
     assert first.status == 503
     assert first.body["error"]["code"] == "gateway-not-ready"
+    assert first.body["error"]["retryable"] is True  # another attempt follows
     assert record(db, intent_id)["attempts"] == 1
     second = worker.handle(message)
     assert second.status == 200
     result = results.for_id(intent_id)
     assert (result["status"], result["attempts"]) == ("failed", 2)
+    assert (result["error"]["code"], result["error"]["retryable"]) == ("gateway-not-ready", False)
     message = result["error"]["message"]
     assert "gateway not accepting API connections" in message and "within 1 s" in message
     assert "gateway log (tail)" in message
