@@ -30,9 +30,12 @@ JOB_KEYS = {
     "tradingMode",
     "ttlSeconds",
     "description",
+    "expectWithinSeconds",
 }
 TOP_KEYS = {"project", "location", "topic", "defaults", "jobs"}
 
+WATCH_INTENT = "watch"  # its params list the other jobs (worker/intents/watch.py)
+MAX_EXPECT_WITHIN_SECONDS = 7 * 86400
 TIMEOUT_SECONDS = 30.0  # per call to Cloud Scheduler
 UPDATED_FIELDS = ["schedule", "time_zone", "pubsub_target", "description"]
 
@@ -86,7 +89,7 @@ def load(path: Path) -> tuple[dict[str, Any], list[Job]]:
         raise ScheduleError(f"{path}: expected a mapping with a `jobs` list")
     _check_top(data)
     defaults = data.get("defaults") or {}
-    jobs, seen = [], set()
+    merged, seen = [], set()
     for n, raw in enumerate(data["jobs"], 1):
         if not isinstance(raw, dict):
             raise ScheduleError(f"job {n}: expected a mapping")
@@ -110,11 +113,30 @@ def load(path: Path) -> tuple[dict[str, Any], list[Job]]:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
             raise ScheduleError(f"{where}: unknown time zone {zone!r}") from None
+        within = job.get("expectWithinSeconds")
+        if within is not None and not (
+            type(within) is int and 1 <= within <= MAX_EXPECT_WITHIN_SECONDS
+        ):
+            raise ScheduleError(
+                f"{where}: expectWithinSeconds must be 1 to {MAX_EXPECT_WITHIN_SECONDS}"
+            )
+        merged.append((where, name, job, zone))
+    watched = [
+        (job.get("tradingMode", "paper"), watched_entry(name, job, zone))
+        for _, name, job, zone in merged
+        if job.get("intent") != WATCH_INTENT
+    ]
+    jobs = []
+    for where, name, job, zone in merged:
+        mode = job.get("tradingMode", "paper")
+        params = job.get("params")
+        if job.get("intent") == WATCH_INTENT:
+            params = watch_params(params, [entry for m, entry in watched if m == mode])
         try:
             body, attributes = build_message(
                 job.get("intent", ""),
-                job.get("params"),
-                job.get("tradingMode", "paper"),
+                params,
+                mode,
                 ttl=job.get("ttlSeconds"),
                 requested_by=f"scheduler/{name}",
             )
@@ -123,6 +145,27 @@ def load(path: Path) -> tuple[dict[str, Any], list[Job]]:
         description = f"{MARKER} {job.get('description') or job['intent']}"
         jobs.append(Job(name, job["schedule"], zone, body, attributes, description))
     return data, jobs
+
+
+def watched_entry(name: str, job: dict[str, Any], zone: str) -> dict[str, Any]:
+    """What a `watch` job needs to know of another job to tell when it stays silent."""
+    entry = {"name": name, "schedule": job["schedule"], "timeZone": zone}
+    if isinstance(job.get("intent"), str):
+        entry["intent"] = job["intent"]
+    for key in ("ttlSeconds", "expectWithinSeconds"):
+        if job.get(key) is not None:
+            entry[key] = job[key]
+    return entry
+
+
+def watch_params(params: Any, entries: list[dict[str, Any]]) -> Any:
+    """A watch job's params with `jobs` filled from the file (the other jobs of its trading
+    mode), unless the file lists them itself."""
+    if params is None:
+        params = {}
+    if not isinstance(params, dict) or "jobs" in params:
+        return params
+    return {**params, "jobs": entries}
 
 
 def _check_top(data: dict[str, Any]) -> None:

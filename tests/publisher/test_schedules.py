@@ -341,3 +341,44 @@ def test_the_whole_file_is_checked_strictly(tmp_path, capsys, top, words):
     assert cli.main(["schedules", "apply", "--dry-run", "--file", path]) == cli.EXIT_INVALID
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and words in err, err
+
+
+def test_a_watch_job_lists_the_other_jobs_of_its_trading_mode(tmp_path):
+    path = write(
+        tmp_path,
+        [
+            {"name": "a", "schedule": "0 9 * * *", "intent": "ping", "ttlSeconds": 60},
+            {"name": "b", "schedule": "0 9 * * *", "intent": "ping", "expectWithinSeconds": 99},
+            {"name": "c", "schedule": "0 9 * * *", "intent": "ping", "tradingMode": "live"},
+            {"name": "w", "schedule": "*/5 * * * *", "intent": "watch"},
+        ],
+    )
+    _, jobs = load(path)
+    listed = jobs[-1].body["params"]["jobs"]
+    assert [j["name"] for j in listed] == ["a", "b"]  # not the live job, not the watch itself
+    assert listed[0] == {
+        "name": "a",
+        "schedule": "0 9 * * *",
+        "timeZone": "Etc/UTC",
+        "intent": "ping",
+        "ttlSeconds": 60,
+    }
+    assert listed[1]["expectWithinSeconds"] == 99
+
+
+def test_the_shipped_file_watches_every_other_job():
+    _, jobs = load(EXAMPLE)
+    (watch,) = [j for j in jobs if j.body["intent"] == "watch"]
+    others = {j.name for j in jobs if j is not watch}
+    assert {j["name"] for j in watch.body["params"]["jobs"]} == others
+    assert watch.schedule.startswith("*/")  # every few minutes
+
+
+@pytest.mark.parametrize("within", [0, -5, "60", 1.5, True, 7 * 86400 + 1])
+def test_a_bad_expected_window_is_a_clear_error(tmp_path, within):
+    path = write(
+        tmp_path,
+        [{"name": "a", "schedule": "0 9 * * *", "intent": "ping", "expectWithinSeconds": within}],
+    )
+    with pytest.raises(ScheduleError, match="job 'a': expectWithinSeconds must be 1 to"):
+        load(path)

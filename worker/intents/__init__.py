@@ -9,6 +9,7 @@ from worker.intents import (
     ping,
     summary,
     trade_reconciliation,
+    watch,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "ping",
     "summary",
     "trade_reconciliation",
+    "watch",
 ]
