@@ -228,9 +228,11 @@ def test_a_closed_position_is_sent_as_zero_and_stays_in_the_days_portfolio(conne
     updates = []
     watching.updatePortfolioEvent += updates.append
     trade = trader.placeOrder(spy, ib_.MarketOrder("SELL", 100))
-    trader.sleep(0.3)
+    for _ in range(200):  # until the update arrived (a loaded machine may take a while)
+        if trade.isDone() and any(u.contract.conId == spy.conId for u in updates):
+            break
+        watching.sleep(0.05)
     assert trade.orderStatus.status == "Filled"
-    watching.sleep(0.2)
     assert [u.position for u in updates if u.contract.conId == spy.conId][-1] == 0
     assert {p.contract.symbol for p in watching.portfolio()} == {"TLT"}
     assert {p.contract.symbol for p in trader.portfolio()} == {"TLT"}
@@ -240,6 +242,9 @@ def test_a_closed_position_is_sent_as_zero_and_stays_in_the_days_portfolio(conne
     assert {p.contract.symbol for p in later.portfolio()} == {"TLT"}
     assert [p.conId for p in sim.state.positions] == [15547841]  # the broker holds none
     again = trader.placeOrder(spy, ib_.MarketOrder("BUY", 5))  # reopened: no zero any more
-    trader.sleep(0.3)
+    for _ in range(200):
+        if again.isDone():
+            break
+        trader.sleep(0.05)
     assert again.orderStatus.status == "Filled"
     assert {p.contract.symbol: p.position for p in trader.reqPositions()} == {"SPY": 5, "TLT": 50}
