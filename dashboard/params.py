@@ -63,7 +63,8 @@ def intent_name(value: str) -> str:
 def intent_id(value: str) -> str:
     if not ID_PATTERN.fullmatch(value):
         raise BadInput(
-            f"id: {_shown(value)} is not an intent id (1-64 of letters, digits and . _ : -)"
+            f"id: {_shown(value)} is not an intent id (1-64 of letters, digits and . _ : -, "
+            "not . or ..)"
         )
     return value
 

@@ -19,8 +19,9 @@ from worker.exceptions import Rejected
 from worker.settings import TRADING_MODES
 
 DEFAULT_MODE = "paper"
-# The whole string (fullmatch): `$` alone would let a final line break through.
-ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# The whole string (fullmatch): `$` alone would let a final line break through. Not `.` or `..`:
+# as a path segment (the dashboard's intent pages) a browser resolves them to another page.
+ID_PATTERN = re.compile(r"(?!\.\.?\Z)[A-Za-z0-9._:-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,8 @@ def validate(
     attr_id = attributes.get("id")
     if attr_id is not None and not ID_PATTERN.fullmatch(attr_id):
         raise Rejected(
-            "schema", f"attribute id={attr_id!r} must be 1-64 characters of [A-Za-z0-9._:-]"
+            "schema",
+            f"attribute id={attr_id!r} must be 1-64 characters of [A-Za-z0-9._:-], not . or ..",
         )
     return IntentMessage(
         id=intent_id(body, attributes, message_id),

@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 from dashboard import params
 from publisher.client import known_intents
 from publisher.records import MODES, STATUSES
+from worker.message import ID_PATTERN
 
 text = st.text(max_size=300)
 
@@ -55,7 +56,7 @@ def test_valid_days_round_trip(value) -> None:
     assert params.day("from", value.isoformat()) == value
 
 
-@given(st.from_regex(r"\A[A-Za-z0-9._:-]{1,64}\Z"), st.sampled_from(MODES))
+@given(st.from_regex(ID_PATTERN, fullmatch=True), st.sampled_from(MODES))
 def test_valid_ids_and_cursors(intent_id, mode) -> None:
     assert params.intent_id(intent_id) == intent_id
     assert params.cursor(f"{mode}:{intent_id}") == f"{mode}:{intent_id}"
@@ -72,6 +73,7 @@ def test_valid_ids_and_cursors(intent_id, mode) -> None:
         (params.cursor, "demo:x", "not a page cursor"),
         (params.intent_id, "a b", "is not an intent id"),
         (params.intent_id, "x" * 65, "is not an intent id"),
+        (params.intent_id, "..", "is not an intent id"),
         (lambda v: params.day("to", v), "2026-02-30", "to: '2026-02-30' is not a date"),
         (lambda v: params.day("to", v), "20260101", "is not a date (YYYY-MM-DD)"),
         (lambda v: params.day("to", v), "1999-12-31", "outside 2000-2100"),

@@ -65,6 +65,8 @@ def test_ttl_counts_from_publish_time_and_the_earlier_limit_wins():
         ({"intent": None}, "schema", "must be a string, got null"),
         ({"intent": "ping", "id": ""}, "schema", "id: '' does not match"),
         ({"intent": "ping", "id": "x" * 65}, "schema", "does not match"),
+        ({"intent": "ping", "id": "."}, "schema", "id: '.' does not match"),
+        ({"intent": "ping", "id": ".."}, "schema", "id: '..' does not match"),
         ({"intent": "ping", "ttlSeconds": 0}, "schema", "ttlSeconds: 0 is less than the minimum"),
         ({"intent": "ping", "expiresAt": "2026-13-45T99:00:00Z"}, "schema", "not an RFC 3339 time"),
         ({"intent": "ping", "requestedBy": 7}, "schema", "requestedBy: 7 is not of type 'string'"),
