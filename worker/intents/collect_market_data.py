@@ -1,4 +1,5 @@
-"""`collect-market-data`: daily bars of the configured instruments into Firestore.
+"""`collect-market-data`: bars of the configured instruments into Firestore, daily by default
+or in any of IB's bar sizes (`barSize`).
 
 Each instrument is reported on its own: its bars, or the error IB answered with. An error for
 any instrument fails the intent (after the others were stored), so a refused request never ends
@@ -7,6 +8,7 @@ any instrument fails the intent (after the others were stored), so a refused req
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 from worker.exceptions import IntentFailed
@@ -15,6 +17,7 @@ from worker.trading import config as trading_config
 from worker.trading import market
 
 BATCH_WRITES = 500  # Firestore's limit of writes per batch
+DAILY = "1 day"
 
 
 @intent("collect-market-data")
@@ -24,21 +27,22 @@ def collect_market_data(ctx: IntentContext, params: dict[str, Any]) -> dict[str,
     settings = config.get("marketData") or {}
     keys = params.get("instruments") or trading_config.require(config, "marketData.instruments")
     duration = params.get("duration") or settings.get("duration", "1 M")
+    bar_size = params.get("barSize") or settings.get("barSize", DAILY)
     contracts = market.contracts(ib, config.get("instruments") or {}, keys)
     stored: dict[str, Any] = {}
     for key, contract in contracts.items():
         try:
-            bars = market.daily_bars(ib, contract, duration, name=key)
+            bars = market.bars(ib, contract, duration, bar_size, name=key)
         except IntentFailed as exc:
             stored[key] = {"bars": 0, "error": str(exc), "retryable": exc.retryable}
             continue
-        write(ctx.db, key, contract.conId, bars)
+        write(ctx.db, key, contract.conId, bars, bar_size)
         stored[key] = {
             "bars": len(bars),
             "first": bars[0].date.isoformat() if bars else None,
             "last": bars[-1].date.isoformat() if bars else None,
         }
-    result = {"duration": duration, "stored": stored}
+    result = {"duration": duration, "barSize": bar_size, "stored": stored}
     failed = {k: v for k, v in stored.items() if "error" in v}
     if failed:
         raise IntentFailed(
@@ -51,15 +55,29 @@ def collect_market_data(ctx: IntentContext, params: dict[str, Any]) -> dict[str,
     return result
 
 
-def write(db: Any, key: str, con_id: int, bars: list[Any]) -> None:
-    """One document per bar, named by its date (collecting twice writes the same bar), in
-    batches of at most BATCH_WRITES."""
-    collection = db.collection("marketData").document(key).collection("daily")
+def collection_name(bar_size: str) -> str:
+    """`daily` for daily bars (as before bar sizes), else `bars-` and the size without spaces
+    (`bars-5mins`): each size in a collection of its own, so sizes never mix."""
+    return "daily" if bar_size == DAILY else "bars-" + bar_size.replace(" ", "")
+
+
+def document_id(when: date | datetime) -> str:
+    """`YYYYMMDD` for a day; `YYYYMMDDTHHMMSSZ` in UTC for an intraday bar's start."""
+    if isinstance(when, datetime):
+        at = when.astimezone(UTC) if when.tzinfo else when
+        return at.strftime("%Y%m%dT%H%M%SZ")
+    return when.strftime("%Y%m%d")
+
+
+def write(db: Any, key: str, con_id: int, bars: list[Any], bar_size: str = DAILY) -> None:
+    """One document per bar, named by its date or start (collecting twice writes the same bar),
+    in batches of at most BATCH_WRITES."""
+    collection = db.collection("marketData").document(key).collection(collection_name(bar_size))
     for start in range(0, len(bars), BATCH_WRITES):
         batch = db.client.batch()
         for bar in bars[start : start + BATCH_WRITES]:
             batch.set(
-                collection.document(bar.date.strftime("%Y%m%d")),
+                collection.document(document_id(bar.date)),
                 {
                     "date": bar.date.isoformat(),
                     "open": bar.open,

@@ -74,26 +74,58 @@ def prices(ib: Any, contracts_: list[Any]) -> dict[int, float]:
     return found
 
 
+BAR_SIZES = (
+    "1 secs",
+    "5 secs",
+    "10 secs",
+    "15 secs",
+    "30 secs",
+    "1 min",
+    "2 mins",
+    "3 mins",
+    "5 mins",
+    "10 mins",
+    "15 mins",
+    "20 mins",
+    "30 mins",
+    "1 hour",
+    "2 hours",
+    "3 hours",
+    "4 hours",
+    "8 hours",
+    "1 day",
+    "1 week",
+    "1 month",
+)  # IB's bar sizes; schemas/intents/collect-market-data.schema.json lists the same
+
+
 def daily_bars(ib: Any, contract: Any, duration: str, name: str = "") -> list[Any]:
-    """Daily bars of `contract` over `duration` (e.g. `1 M`), oldest first. An error IB sends
-    for the request fails with its code and text (IB answers a refused request with no bars)."""
+    """Daily bars of `contract` over `duration` (e.g. `1 M`), oldest first."""
+    return bars(ib, contract, duration, "1 day", name)
+
+
+def bars(ib: Any, contract: Any, duration: str, bar_size: str, name: str = "") -> list[Any]:
+    """Bars of `bar_size` (one of BAR_SIZES) over `duration`, oldest first. An error IB sends
+    for the request fails with its code and text (IB answers a refused request with no bars,
+    e.g. 162 for bars too small for the duration)."""
     from worker.gateway.connect import ErrorLog
 
     errors = ErrorLog()
     ib.errorEvent += errors
     try:
-        bars = ib.reqHistoricalData(contract, "", duration, "1 day", "TRADES", True)
+        found = ib.reqHistoricalData(contract, "", duration, bar_size, "TRADES", True)
     finally:
         ib.errorEvent -= errors
     label = name or contract.localSymbol or contract.symbol
     if errors.seen:
         code, text = errors.seen[-1]
+        kind = "daily bars" if bar_size == "1 day" else f"{bar_size} bars"
         raise IntentFailed(
             "market-data",
-            f"IB refused daily bars of {label} over {duration!r}: {code} {text}",
+            f"IB refused {kind} of {label} over {duration!r}: {code} {text}",
             retryable="pacing" in text.lower(),  # a pacing violation passes; the rest stays
         )
-    return list(bars or [])
+    return list(found or [])
 
 
 def fx_rate(ib: Any, currency: str, base: str, cache: dict[str, float]) -> float:
