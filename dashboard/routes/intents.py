@@ -29,7 +29,7 @@ def index():  # type: ignore[no-untyped-def]
         filters.after = None
         filters.values.pop("after", None)
         page = ctx().records.list_intents(filters.query())
-    rows = [_row(record) for record in page.items]
+    rows = attention_first([_row(record) for record in page.items])
     status = 400 if filters.errors else 200
     args = {
         "filters": filters,
@@ -58,7 +58,14 @@ def _row(record: dict) -> dict:
         "attempts": record.get("attempts", 0),
         "error": error.get("message") if isinstance(error, dict) else None,
         "bad": record.get("status") in ("failed", "rejected", "expired"),
+        # Failed (dead-lettered and schedule-silent results are failed too): listed first.
+        "attention": record.get("status") == "failed",
     }
+
+
+def attention_first(rows: list[dict]) -> list[dict]:
+    """The rows that need attention first; each group keeps its order (newest first)."""
+    return sorted(rows, key=lambda row: not row["attention"])
 
 
 @bp.get("/intents/<mode>/<intent_id>")
