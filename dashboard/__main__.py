@@ -45,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
-    server = make_server(args.host, args.port, create_app(settings), threaded=True)
+    from dashboard.serving import Handler
+
+    server = make_server(
+        args.host, args.port, create_app(settings), threaded=True, request_handler=Handler
+    )
     stop = threading.Event()
 
     def shutdown(signum: int, frame: object) -> None:
