@@ -155,7 +155,7 @@ def test_partial_fills_wait_for_reconciliation_which_books_what_filled(
             "risk-limit",
             "TLT is not in allowedInstruments",
         ),
-        ({"instruments.TLT.symbol": "NOPE"}, "unknown-contract", "does not know TLT"),
+        ({"instruments.TLT.symbol": "NOPE1"}, "unknown-contract", "does not know TLT"),
     ],
 )
 def test_config_problems_fail_before_any_order(
