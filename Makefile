@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Where `make up` writes its env file and logs: `make up DEVSTACK=/tmp/stack2` runs a second one.
 DEVSTACK ?= .devstack
 
-.PHONY: demo test up bench lint format clean
+.PHONY: demo test up bench conformance lint format clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) deploy/bootstrap.py $(VENV)
@@ -23,6 +23,11 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# ib_async calls checked for IB's shapes and codes, against a fresh simulator; against a
+# gateway: `make conformance GATEWAY="--port 4002 --no-fills"`.
+conformance: $(STAMP)
+	$(BIN)/python -m simulator.conformance $(or $(GATEWAY),--simulator)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
