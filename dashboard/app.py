@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from dashboard import security
 from dashboard.context import Context
+from dashboard.identity import Iap
 from dashboard.params import BadInput
 from dashboard.routes import info, intents, portfolio, publish
 from dashboard.settings import Settings
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, records: Records | None = None)
     app.extensions["dashboard"] = Context(
         settings,
         records or Records(project=settings.project or None, timeout=settings.firestore_timeout),
+        iap=Iap(settings.iap_audience),
     )
     security.install(app)
     for blueprint in (intents.bp, publish.bp, portfolio.bp, info.bp):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ class Settings:
     firestore_timeout: float = 5.0
     publish_timeout: float = 10.0
     poll_seconds: float = 3.0
+    iap_audience: str = ""  # IAP's JWT audience; empty: the signed-in user is never recorded
 
     @property
     def live_allowed(self) -> bool:
@@ -44,6 +46,7 @@ class Settings:
             firestore_timeout=_seconds(env, "DASHBOARD_FIRESTORE_TIMEOUT_SECONDS", 5.0),
             publish_timeout=_seconds(env, "DASHBOARD_PUBLISH_TIMEOUT_SECONDS", 10.0),
             poll_seconds=_seconds(env, "DASHBOARD_POLL_SECONDS", 3.0),
+            iap_audience=_audience(env.get("DASHBOARD_IAP_AUDIENCE", "").strip()),
         )
 
 
@@ -58,3 +61,15 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0.1 <= value <= 600:
         raise SettingsError(f"{name}={text!r}: expected 0.1 to 600 seconds")
     return value
+
+
+AUDIENCE = re.compile(r"^[\x21-\x7e]{1,300}$")  # printable ASCII, no space
+
+
+def _audience(text: str) -> str:
+    if text and not AUDIENCE.match(text):
+        raise SettingsError(
+            f"DASHBOARD_IAP_AUDIENCE={text[:60]!r}: expected IAP's signed-header audience, e.g. "
+            "/projects/NUMBER/locations/REGION/services/SERVICE (IAP on Cloud Run)"
+        )
+    return text

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from dashboard import forms, params, security
+from dashboard import forms, identity, params, security
 from dashboard.context import ctx
 from publisher.client import PublishError, known_intents, publish_intent
 
@@ -163,9 +163,8 @@ def _ttl(text: str, errors: list[str]) -> int | None:
 
 
 def _requested_by() -> str:
-    # Behind Identity-Aware Proxy, the signed-in account ("accounts.google.com:me@x.com").
-    who = request.headers.get("X-Goog-Authenticated-User-Email", "").rpartition(":")[2]
-    return f"dashboard:{who}"[:200] if who else "dashboard"
+    # Behind Identity-Aware Proxy, the signed-in account, from IAP's verified JWT only.
+    return identity.requested_by(ctx().iap, request.headers)[:200]
 
 
 def _follow(mode: str, intent_id: str):  # type: ignore[no-untyped-def]
