@@ -127,3 +127,27 @@ def test_a_state_file_pins_a_symbols_values(tmp_path) -> None:
             assert 280 < ib.reqTickers(vti)[0].marketPrice() < 300
         finally:
             ib.disconnect()
+
+
+def test_a_made_up_position_is_valued_after_a_restart(tmp_path) -> None:
+    saved = tmp_path / "broker.json"
+    with Simulator(port=0, persist=saved) as sim:
+        ib = ib_.IB()
+        ib.connect("127.0.0.1", sim.port, clientId=1, timeout=5)
+        try:
+            gld = ib.qualifyContracts(ib_.Stock("GLD", "SMART", "USD"))[0]
+            trade = ib.placeOrder(gld, ib_.MarketOrder("BUY", 3))
+            while not trade.isDone():
+                ib.waitOnUpdate(timeout=5)
+        finally:
+            ib.disconnect()
+    with Simulator(port=0, persist=saved, seed=42) as sim:  # a fresh process knows no GLD yet
+        ib = ib_.IB()
+        ib.connect("127.0.0.1", sim.port, clientId=1, timeout=5)
+        try:
+            held = {p.contract.symbol: p for p in ib.portfolio()}
+            assert held["GLD"].position == 3 and held["GLD"].contract.conId == gld.conId
+            assert held["GLD"].marketValue > 0
+            assert ib.reqExecutions()[0].contract.symbol == "GLD"
+        finally:
+            ib.disconnect()
