@@ -3,7 +3,8 @@
 # (README.md, "Deploying to Google Cloud"). A thin wrapper: the set-up is the Python module
 # deploy/cloud (`python -m deploy.cloud --help`), with the gcloud CLI as its executor.
 #
-#   deploy/setup.sh --project P --region R [--mode paper|live] [--delivery push|eventarc] [--dry-run]
+#   deploy/setup.sh --project P --region R [--mode paper|live] [--delivery push|eventarc]
+#                   [--alert-email ADDRESS] [--dry-run]
 #   deploy/setup.sh --project P --region R [--mode paper|live] --teardown [--yes] [--dry-run]
 set -euo pipefail
 

@@ -31,6 +31,7 @@ class Options:
     skip_secret: bool = False
     skip_schedules: bool = False
     skip_config: bool = False
+    alert_email: str = ""
     dry_run: bool = False
     teardown: bool = False
     yes: bool = False
@@ -91,6 +92,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--skip-config", action="store_true", help="do not apply config.yaml to Firestore"
     )
+    p.add_argument(
+        "--alert-email",
+        default="",
+        metavar="ADDRESS",
+        help="Cloud Monitoring alerts to this address: failed results, dead letters waiting, "
+        "the worker's 5xx rate, a scheduled job without a result",
+    )
     p.add_argument("--dry-run", action="store_true", help="show the plan; run no gcloud command")
     p.add_argument("--teardown", action="store_true", help="remove what the set-up created")
     p.add_argument("--yes", action="store_true", help="do not ask before a teardown")
@@ -121,6 +129,8 @@ def parse(argv: list[str]) -> Options:
         )
     if a.no_dashboard and a.dashboard_user:
         raise UsageError("--dashboard-user and --no-dashboard contradict each other")
+    if a.alert_email and not EMAIL.match(a.alert_email):
+        raise UsageError(f"--alert-email {a.alert_email!r} is not an email address")
     return Options(
         project=a.project,
         region=a.region,
@@ -134,6 +144,7 @@ def parse(argv: list[str]) -> Options:
         skip_secret=a.skip_secret,
         skip_schedules=a.skip_schedules,
         skip_config=a.skip_config,
+        alert_email=a.alert_email,
         dry_run=a.dry_run,
         teardown=a.teardown,
         yes=a.yes,

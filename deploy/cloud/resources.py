@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from deploy.cloud import access, delivery, extras
+from deploy.cloud import access, delivery, extras, monitoring
 from deploy.cloud.gcloud import Command, Gcloud
 from deploy.cloud.options import Options
 from deploy.cloud.plan import Resource, Seen, static
@@ -50,6 +50,8 @@ def apis(o: Options) -> Resource:
         wanted.append("eventarc.googleapis.com")
     if o.dashboard_users:
         wanted.append("iap.googleapis.com")
+    if o.alert_email:
+        wanted.extend(("monitoring.googleapis.com", "logging.googleapis.com"))
 
     def probe(gcloud: Gcloud) -> Seen:
         listed = gcloud.read_json("services", "list", "--enabled") or []
@@ -260,6 +262,7 @@ def everything(o: Options, project_number: str, credentials: Callable[[], str]) 
         *access.grants(o, project_number, worker.key),
         *extras.dashboard_access(o, project_number, dashboard.key if dashboard else ""),
         *([] if o.skip_schedules else [extras.schedules(o, publisher_python())]),
+        *monitoring.resources(o),
     ]
     keys = [r.key for r in listed]
     duplicated = {k for k in keys if keys.count(k) > 1}

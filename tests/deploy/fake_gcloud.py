@@ -115,6 +115,10 @@ class Cloud:
             "scheduler jobs list": self.jobs,
             "firestore indexes composite create": self.add_index,
             "firestore indexes composite list": lambda: self.state["indexes"],
+            "monitoring channels create": lambda: self.create_named("notificationChannels"),
+            "monitoring channels list": lambda: self.listed("monitoring channels "),
+            "monitoring policies create": lambda: self.create_named("alertPolicies"),
+            "monitoring policies list": lambda: self.listed("monitoring policies "),
         }
         handler = special.get(f"{self.group} {self.verb}")
         if handler:
@@ -176,6 +180,8 @@ class Cloud:
         if self.group == "run services":
             iap = {"run.googleapis.com/iap-enabled": "true"} if stored.get("iap") else {}
             return {"metadata": {"name": self.name, "annotations": iap}}
+        if self.group == "logging metrics":
+            return {"name": self.name, "filter": stored.get("log-filter")}
         if self.group == "eventarc triggers":
             sub = f"eventarc-{self.flag('location')}-{self.name}-sub-042"
             return {"transport": {"pubsub": {"subscription": f"projects/p/subscriptions/{sub}"}}}
@@ -276,6 +282,33 @@ class Cloud:
                         },
                     }
                 )
+        return out
+
+    # -- Cloud Monitoring: ids made by the server, found by display name ------------------------
+
+    def create_named(self, kind: str) -> dict:
+        serial = self.state.setdefault("serial", 0) + 1
+        self.state["serial"] = serial
+        name = f"projects/{self.project}/{kind}/{serial}"
+        stored = {k: v[-1] for k, v in self.flags.items() if k != "project"}
+        self.state["resources"][f"{self.group} {name}"] = stored
+        return {"name": name}
+
+    def listed(self, prefix: str) -> list:
+        wanted = str(self.flag("filter") or "")
+        out = []
+        for key, stored in self.state["resources"].items():
+            if not key.startswith(prefix):
+                continue
+            item = {"name": key[len(prefix) :]}
+            if "policy" in stored:
+                item.update(json.loads(stored["policy"]))
+            else:
+                labels = stored.get("update-channel-labels") or stored.get("channel-labels") or ""
+                item["displayName"] = stored.get("display-name")
+                item["labels"] = dict(p.split("=", 1) for p in labels.split(",") if p)
+            if wanted in ("", f'displayName="{item.get("displayName")}"'):
+                out.append(item)
         return out
 
     def add_index(self):

@@ -13,6 +13,7 @@ by the next watch.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from worker import cron, results
 from worker.exceptions import IntentFailed
 from worker.registry import IntentContext, intent
 
+log = logging.getLogger("worker.watch")
 SILENT_CODE = "schedule-silent"
 DEFAULT_LOOKBACK_SECONDS = 3600
 MAX_RUNS_PER_JOB = 50  # fire times checked per job and watch (a job firing every minute)
@@ -116,6 +118,15 @@ def watch(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
                 }
             )
     silent = [c for c in checked if c["state"] in ("reported", "published")]
+    # Counted by log-based metrics (deploy/cloud/monitoring.py): a watch that stops running is
+    # noticed by the absence of this line.
+    log.info(
+        "watch checked %d runs of %d jobs: %d silent",
+        len(checked),
+        len(jobs),
+        len(silent),
+        extra={"fields": {"watch": "done"}},
+    )
     return {"jobs": len(jobs), "runs": checked, "silent": len(silent)}
 
 
@@ -175,6 +186,12 @@ def report(ctx: IntentContext, store: Any, run: Run, now: datetime) -> str:
     if claim.kind != "run" and (record.get("resultPublished") or not record.get("resultMessage")):
         return "known"
     published = _publisher(ctx).publish(record["resultMessage"])
+    log.warning(
+        "scheduled job %s fired at %s and gave no result",
+        run.job.name,
+        results.iso(run.fired),
+        extra={"fields": {"code": SILENT_CODE, "job": run.job.name}},
+    )
     store.mark_published(run.id, published)
     ctx.audit("schedule silent", {"job": run.job.name, "resultId": run.id})
     return "reported" if claim.kind == "run" else "published"

@@ -4,6 +4,7 @@ local stack's emulators through an in-process pipeline."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -75,7 +76,10 @@ def daily_at(moment: datetime) -> str:
     return f"{moment.minute} {moment.hour} * * *"
 
 
-def test_a_missed_run_gives_one_schedule_silent_result_and_a_run_that_ran_none(stack, db, results):
+def test_a_missed_run_gives_one_schedule_silent_result_and_a_run_that_ran_none(
+    stack, db, results, caplog
+):
+    caplog.set_level(logging.INFO, logger="worker.watch")
     worker = pipeline(stack)
     fired = (datetime.now(UTC) - timedelta(minutes=3)).replace(second=0, microsecond=0)
     silent, ran = unique("silent-job"), unique("ran-job")
@@ -105,6 +109,10 @@ def test_a_missed_run_gives_one_schedule_silent_result_and_a_run_that_ran_none(s
         assert missed["status"] == "failed" and missed["error"]["code"] == "schedule-silent"
         assert silent in missed["error"]["message"] and missed["result"]["job"] == silent
         assert missed["tradingMode"] == "paper" and missed["intent"] == "ping"
+        # The fields Cloud Monitoring's log-based metrics count (deploy/cloud/monitoring.py).
+        fields = [getattr(r, "fields", {}) for r in caplog.records]
+        assert {"code": "schedule-silent", "job": silent} in fields
+        assert {"watch": "done"} in fields
 
         worker.handle(delivery({"intent": "watch", "id": second, "params": params}))
         again = results.for_id(second)
