@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from worker.trading.config import errors
 from worker.trading.order_plan import OrderRequest
+from worker.trading.risk import RiskLimits
 from worker.trading.what_if import OrderCost, PlanCost, floor_breach, order_cost
 
 VTI = ib_async.Contract(conId=1, symbol="VTI")
@@ -88,3 +90,23 @@ def test_a_floor_that_cannot_be_checked_refuses() -> None:
     assert reason is not None and "IB error 201" in reason
     assert floor_breach(_plan(None, (1, 0)), 1_000) is not None
     assert floor_breach(PlanCost((), None), 1_000) is None  # no order, nothing to refuse
+
+
+@pytest.mark.parametrize(
+    ("config", "words"),
+    [
+        ({"riskLimits": {"minExcessLiquidity": -1}}, "minExcessLiquidity"),
+        ({"riskLimits": {"minExcessLiquidity": "20000"}}, "minExcessLiquidity"),
+        ({"marketData": {"barSize": "7 mins"}}, "barSize"),
+        ({"marketData": {"duration": "1 Day"}}, "duration"),
+    ],
+)
+def test_a_bad_floor_or_bar_size_in_the_config_is_named(config: dict, words: str) -> None:
+    problems = errors(config, [], references=False)
+    assert problems and words in problems[0]
+
+
+def test_a_floor_and_a_bar_size_are_valid_config() -> None:
+    config = {"riskLimits": {"minExcessLiquidity": 0}, "marketData": {"barSize": "5 mins"}}
+    assert errors(config, [], references=False) == []
+    assert RiskLimits.from_config(config).min_excess_liquidity == 0
