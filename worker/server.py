@@ -6,8 +6,10 @@ worker process, one request at a time, run in the main thread, where the intent 
 (SIGALRM) and the instance's shutdown (SIGTERM) can interrupt it. Three changes for a Pub/Sub
 push endpoint:
 
-- a client that sends nothing for READ_SECONDS is cut off, so a stalled one cannot hold the only
-  thread (the timeout is per read: it bounds a pause, not the time a whole request takes);
+- a request (its head and its body) must arrive within REQUEST_SECONDS in all, however it
+  trickles: a client that declares 1000 bytes and sends one every few seconds would otherwise
+  hold the only thread for as long as it keeps sending. Past it a body is answered 400 (`handle`
+  cannot read it), a head 408, and the connection closed;
 - the connection closes as soon as the answer is out. gunicorn lingers up to 2 s for the client
   to hang up first, which a keep-alive client (the push client, Cloud Run's front end) never
   does, and the next delivery waited behind it;
@@ -16,24 +18,72 @@ push endpoint:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
 from gunicorn import util
 from gunicorn.workers.sync import SyncWorker
 
-READ_SECONDS = 10.0  # the longest wait for a client's next bytes (each read, not the request)
+REQUEST_SECONDS = 10.0  # the whole request, head and body, from the connection's start
+READ_SECONDS = 10.0  # the longest wait of each write of the answer
 # At most this much of what a client already sent is taken before the close: a client that keeps
 # sending (a body it declared too large) would otherwise keep the only thread draining it.
 DRAIN_BYTES = 256 * 1024
 SOURCE = Path(__file__).resolve().parent / "main.py"
 
 
-def _close_at_once(sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+class RequestTooSlow(Exception):
+    """The request did not arrive within its deadline."""
+
+
+class DeadlineSocket:
+    """The client's socket, each read bounded by what is left of one deadline for the whole
+    request (a read past it raises RequestTooSlow); each write by READ_SECONDS. Everything else
+    is the socket's."""
+
+    def __init__(self, sock: socket.socket, seconds: float = REQUEST_SECONDS) -> None:
+        self.raw = sock
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def recv(self, size: int, *flags: int) -> bytes:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise RequestTooSlow(f"the request did not arrive within {self.seconds:g} s")
+        self.raw.settimeout(left)
+        try:
+            return self.raw.recv(size, *flags)
+        except TimeoutError:
+            raise RequestTooSlow(f"the request did not arrive within {self.seconds:g} s") from None
+
+    def send(self, data: bytes, *flags: int) -> int:
+        self.raw.settimeout(READ_SECONDS)
+        return self.raw.send(data, *flags)
+
+    def sendall(self, data: bytes, *flags: int) -> None:
+        self.raw.settimeout(READ_SECONDS)
+        self.raw.sendall(data, *flags)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
+TOO_SLOW_BODY = b'{"error": "request not received in time"}'
+TOO_SLOW = (
+    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\n"
+    + f"Content-Length: {len(TOO_SLOW_BODY)}\r\n\r\n".encode()
+    + TOO_SLOW_BODY
+)
+
+
+def _close_at_once(sock: Any, *args: Any, **kwargs: Any) -> None:
     """Close after taking whatever the client already sent (a close with unread data would
     reset the connection and could cut the answer short), without waiting for more."""
+    sock = getattr(sock, "raw", sock)  # not through DeadlineSocket: its reads may wait
     drained = 0
     try:
         sock.setblocking(False)
@@ -45,11 +95,19 @@ def _close_at_once(sock: socket.socket, *args: Any, **kwargs: Any) -> None:
 
 
 class DeliveryWorker(SyncWorker):
-    """gunicorn's sync worker with a read timeout and an immediate close."""
+    """gunicorn's sync worker with a deadline for the whole request and an immediate close."""
 
     def handle(self, listener: Any, client: socket.socket, addr: Any) -> None:
-        client.settimeout(READ_SECONDS)
-        super().handle(listener, client, addr)
+        super().handle(listener, DeadlineSocket(client), addr)
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        if not isinstance(exc, RequestTooSlow):
+            super().handle_error(req, client, addr, exc)
+            return
+        # a head that did not arrive in time (a body's is `handle`'s 400)
+        self.log.warning("request head not received within %g s: closed", REQUEST_SECONDS)
+        with contextlib.suppress(OSError):
+            client.sendall(TOO_SLOW)
 
 
 def build_app() -> Any:
