@@ -19,6 +19,8 @@ def up(state_dir: Path) -> int:
             trading_mode=os.environ.get("TRADING_MODE", "paper"),
             worker_output_to_console=True,
             state_dir=state_dir,
+            worker_image=os.environ.get("WORKER_IMAGE") or None,
+            dashboard_image=os.environ.get("DASHBOARD_IMAGE") or None,
         )
     )
     try:
@@ -50,14 +52,23 @@ def up(state_dir: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__)
-    parser.add_argument("command", choices=["up", "demo"])
+    parser.add_argument("command", choices=["up", "demo", "images"])
     parser.add_argument(
         "--state-dir",
         type=Path,
         default=ROOT / ".devstack",
         help="where the env file and logs go (default: .devstack)",
     )
+    parser.add_argument(
+        "--rebuild-python",
+        action="store_true",
+        help="images: build the stand-in Python image again (debootstrap)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "images":
+        from deploy.images.build import main as images
+
+        return images(rebuild_python=args.rebuild_python)
     if args.command == "up":
         return up(args.state_dir)
     from deploy.demo import run

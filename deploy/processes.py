@@ -158,6 +158,16 @@ def keep(path: Path) -> None:
     _watchdog.send("keep", os.path.abspath(path))
 
 
+def remove_container_on_exit(container: str) -> None:
+    """`buildah rm` this working container when this process ends, even by SIGKILL (undo with
+    `container_removed` once it is removed)."""
+    _watchdog.send("container", container)
+
+
+def container_removed(container: str) -> None:
+    _watchdog.send("removed", container)
+
+
 def _default_sigint() -> None:
     # A process started with SIGINT ignored (a shell's background job) passes that on; our
     # children must stay stoppable like any other process.

@@ -54,6 +54,11 @@ class StackOptions:
     worker_output_to_console: bool = False
     config_file: Path = ROOT / "config.yaml"  # the trading config, as `config apply` writes it
     dashboard: bool = True  # `python -m dashboard` next to the worker, publishing for its mode
+    # Run the worker (dashboard) inside this image instead of from the source tree: `make up
+    # WORKER_IMAGE=localhost/ib-worker:local` (deploy/images/container.py). The worker's gateway
+    # mode is then `ibc`, on the image's IB Gateway and IBC (stand-ins when built here).
+    worker_image: str | None = None
+    dashboard_image: str | None = None
 
 
 def _say(message: str) -> None:
@@ -126,6 +131,7 @@ class LocalStack:
         emulators.check_prerequisites()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         (self.options.state_dir / "simulator-account.json").unlink(missing_ok=True)
+        (self.container_state / "simulator-account.json").unlink(missing_ok=True)
         t0 = time.monotonic()
         try:
             self._progress("starting the Pub/Sub and Firestore emulators ...")
@@ -288,40 +294,86 @@ class LocalStack:
         env.pop("WORKER_URL", None)
         return env
 
+    @property
+    def container_state(self) -> Path:
+        """The state folder of processes in containers (mounted at /run/stack/state)."""
+        return self.options.state_dir / "container-state"
+
     def _start_worker(self) -> None:
-        to_console = self.options.worker_output_to_console
-        worker = self._spawn(
-            "worker",
-            Child(
-                name="worker",
-                command=[sys.executable, *WORKER_COMMAND[1:]],
-                env=self.worker_environment(),
-                cwd=ROOT,
-                log_path=None if to_console else self.log_dir / "worker.log",
-                # JSON lines stay JSON unless a person reads them at a terminal.
-                console=logview.for_terminal() if to_console and sys.stdout.isatty() else None,
-            ),
-        )
+        image = self.options.worker_image
+        if image is not None:
+            worker: Child = self._spawn("worker", self._worker_container(image))
+        else:
+            to_console = self.options.worker_output_to_console
+            worker = self._spawn(
+                "worker",
+                Child(
+                    name="worker",
+                    command=[sys.executable, *WORKER_COMMAND[1:]],
+                    env=self.worker_environment(),
+                    cwd=ROOT,
+                    log_path=None if to_console else self.log_dir / "worker.log",
+                    # JSON lines stay JSON unless a person reads them at a terminal.
+                    console=logview.for_terminal() if to_console and sys.stdout.isatty() else None,
+                ),
+            )
         worker.wait_until(http_answers(self.worker_url), 60, "answering HTTP")
+        where = f"in {image}, " if image else ""
         self._progress(
-            f"worker up (gunicorn, 1 worker, 1 thread, mode {self.options.trading_mode})"
+            f"worker up ({where}gunicorn, 1 worker, 1 thread, mode {self.options.trading_mode})"
+        )
+
+    def _worker_container(self, image: str) -> Child:
+        """The worker in `image`, as Cloud Run runs it: the image's user and command, PORT,
+        K_SERVICE and K_REVISION, gateway mode `ibc` unless GATEWAY_MODE says otherwise."""
+        from deploy.images import container
+
+        env = self.worker_environment()
+        env["GATEWAY_MODE"] = os.environ.get("GATEWAY_MODE", "ibc")
+        credentials = env.pop("IB_CREDENTIALS_JSON", None)
+        if credentials is None and env["GATEWAY_MODE"] == "ibc":
+            credentials = container.fake_credentials()
+        uid, gid = container.image_user(image)
+        state = self.container_state
+        state.mkdir(parents=True, exist_ok=True)
+        os.chown(state, uid, gid)
+        mounts: list[tuple[Path, str, bool]] = [(state, "/run/stack/state", False)]
+        env["SIMULATOR_PERSIST"] = "/run/stack/state/simulator-account.json"
+        if env.get("SIMULATOR_STATE"):
+            mounts.append((Path(env["SIMULATOR_STATE"]), "/run/stack/simulator.yaml", True))
+            env["SIMULATOR_STATE"] = "/run/stack/simulator.yaml"
+        return container.prepare(
+            "worker",
+            image,
+            env,
+            self.log_dir / "worker.log",
+            mounts=mounts,
+            credentials=credentials,
+            secrets_dir=self.options.state_dir / "secrets",
         )
 
     def _start_dashboard(self) -> None:
-        dashboard = self._spawn(
-            "dashboard",
-            Child(
+        env = {
+            **self.client_env(),
+            "DASHBOARD_MODES": self.options.trading_mode,
+            "PYTHONUNBUFFERED": "1",
+        }
+        if self.options.dashboard_image is not None:
+            from deploy.images import container
+
+            env.update(HOST="127.0.0.1", PORT=str(self.dashboard_port))
+            child: Child = container.prepare(
+                "dashboard", self.options.dashboard_image, env, self.log_dir / "dashboard.log"
+            )
+        else:
+            child = Child(
                 name="dashboard",
                 command=[sys.executable, "-m", "dashboard", "--port", str(self.dashboard_port)],
-                env={
-                    **self.client_env(),
-                    "DASHBOARD_MODES": self.options.trading_mode,
-                    "PYTHONUNBUFFERED": "1",
-                },
+                env=env,
                 cwd=ROOT,
                 log_path=self.log_dir / "dashboard.log",
-            ),
-        )
+            )
+        dashboard = self._spawn("dashboard", child)
         dashboard.wait_until(http_answers(self.dashboard_url + "healthz", "ok"), 30, "answering")
         self._progress(f"dashboard at {self.dashboard_url}")
 

@@ -8,9 +8,11 @@ line per event:
 
     group PGID    a process group it started        done PGID    one it stopped itself
     file PATH     remove when the stack dies         keep PATH    no longer
+    container ID  a buildah working container        removed ID   one it removed itself
 
 At end of file (the stack process is gone, however it ended) the watchdog stops every group still
-listed exactly as `Child.stop` does, removes the files, and exits.
+listed exactly as `Child.stop` does, removes the files and the working containers (`buildah rm`),
+and exits.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -129,10 +132,11 @@ def _say(message: str) -> None:
         os.write(2, f"[watchdog] {message}\n".encode())
 
 
-def watch(lines: Iterable[str]) -> tuple[list[int], list[str]]:
-    """Follow the stack's events until they end; what is still listed then."""
+def watch(lines: Iterable[str]) -> tuple[list[int], list[str], list[str]]:
+    """Follow the stack's events until they end; the groups, files and containers still listed."""
     groups: dict[int, None] = {}
     files: dict[str, None] = {}
+    containers: dict[str, None] = {}
     for line in lines:
         verb, _, arg = line.strip().partition(" ")
         if verb == "group":
@@ -143,7 +147,24 @@ def watch(lines: Iterable[str]) -> tuple[list[int], list[str]]:
             files[arg] = None
         elif verb == "keep":
             files.pop(arg, None)
-    return list(groups), list(files)
+        elif verb == "container":
+            containers[arg] = None
+        elif verb == "removed":
+            containers.pop(arg, None)
+    return list(groups), list(files), list(containers)
+
+
+def remove_container(container: str) -> None:
+    """`buildah rm`, once its processes are stopped: no working container is left behind."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            ["buildah", "rm", container],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
+        )
 
 
 def main() -> int:
@@ -151,7 +172,7 @@ def main() -> int:
     # stray SIGINT or SIGHUP must not end the watch either.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    groups, files = watch(sys.stdin)
+    groups, files, containers = watch(sys.stdin)
     if groups:
         _say(f"the stack process is gone: stopping {len(groups)} process group(s) it left")
         for pgid in reversed(groups):
@@ -159,6 +180,8 @@ def main() -> int:
     for path in files:
         with contextlib.suppress(OSError):
             os.unlink(path)
+    for container in containers:
+        remove_container(container)
     return 0
 
 

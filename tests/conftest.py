@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -40,12 +43,62 @@ TEST_WORKER_ENV = {
 }
 
 
+# The fast lane (`make test-fast`, and cloudbuild.yaml's lint-and-test inside the worker image)
+# runs `-m "not stack and not java and not image"`: no emulator, no JVM, no image.
+FAST_LANE = "not stack and not java and not image"
+# Programs only a marked test may start (the emulators are Java programs started through gcloud;
+# a test's own stand-in named gcloud is not the real one).
+_NEEDS_MARK = {"java": "java", "javac": "java", "gcloud": "stack", "buildah": "image"}
+_REAL = {name: shutil.which(name) for name in _NEEDS_MARK}
+
+
+def _program(args: object, env: dict[str, str] | None) -> str | None:
+    """The name of the marked program `args` starts, if it starts the real one."""
+    if isinstance(args, str | bytes | os.PathLike):
+        return None  # a shell command line: not how the project starts these
+    first = os.fsdecode(args[0]) if args else ""  # type: ignore[index]
+    name = Path(first).name
+    if name not in _NEEDS_MARK or _REAL[name] is None:
+        return None
+    path = first if os.sep in first else shutil.which(first, path=(env or os.environ).get("PATH"))
+    real = os.path.realpath(_REAL[name])  # type: ignore[arg-type]
+    return name if path is not None and os.path.realpath(path) == real else None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that needs the local stack, so `-m "not stack"` runs the rest alone
-    (as the image build does, where no emulator runs)."""
+    """Mark every test that needs the local stack or a JVM by the fixtures it uses, so that the
+    fast lane runs the rest alone (as the image build does, where neither exists)."""
     for item in items:
-        if "stack" in getattr(item, "fixturenames", ()) or item.path.name == "test_stack.py":
+        fixtures = getattr(item, "fixturenames", ())
+        if "stack" in fixtures or item.path.name == "test_stack.py":
             item.add_marker(pytest.mark.stack)
+        if "java_properties" in fixtures:
+            item.add_marker(pytest.mark.java)
+
+
+@pytest.fixture(autouse=True)
+def only_marked_tests_start_infrastructure(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unmarked test that starts a local stack, a JVM, gcloud or buildah fails at once, so
+    the fast lane never depends on them by accident."""
+    marks = {mark.name for mark in request.node.iter_markers()}
+    if "stack" not in marks:
+
+        def refuse_stack(self: LocalStack) -> LocalStack:
+            raise AssertionError(f"{request.node.nodeid} starts a LocalStack: mark it `stack`")
+
+        monkeypatch.setattr(LocalStack, "start", refuse_stack)
+    popen_init = subprocess.Popen.__init__
+
+    def checked_init(self, args, *rest, **kwargs):  # type: ignore[no-untyped-def]
+        program = _program(args, kwargs.get("env"))
+        if program is not None and _NEEDS_MARK[program] not in marks:
+            needed = _NEEDS_MARK[program]
+            raise AssertionError(f"{request.node.nodeid} runs {program}: mark it `{needed}`")
+        popen_init(self, args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", checked_init)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -71,6 +71,7 @@ class Settings:
     simulator_control_port: int | None = None
     simulator_persist: Path | None = None
     credentials_json: str | None = field(default=None, repr=False)
+    credentials_file: Path | None = None
     credentials_secret: str | None = None
     credentials_version: str = "latest"
     secret_manager_endpoint: str | None = None
@@ -125,6 +126,9 @@ class Settings:
             if env.get("SIMULATOR_PERSIST")
             else None,
             credentials_json=env.get("IB_CREDENTIALS_JSON") or None,
+            credentials_file=Path(env["IB_CREDENTIALS_FILE"])
+            if env.get("IB_CREDENTIALS_FILE")
+            else None,
             credentials_secret=env.get("IB_CREDENTIALS_SECRET") or names.credentials_secret(mode),
             credentials_version=env.get("IB_CREDENTIALS_VERSION", "latest"),
             secret_manager_endpoint=env.get("SECRET_MANAGER_ENDPOINT") or None,

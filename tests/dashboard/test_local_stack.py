@@ -7,6 +7,8 @@ import os
 import subprocess
 import urllib.request
 
+import pytest
+
 from deploy.stack import LocalStack, StackOptions
 
 
@@ -23,6 +25,7 @@ def test_the_stack_serves_the_dashboard_and_names_it_in_the_env_file(stack) -> N
     assert f"DASHBOARD_URL={stack.dashboard_url}\n" in env
 
 
+@pytest.mark.stack
 def test_stopping_the_stack_stops_its_dashboard(tmp_path) -> None:
     saved = dict(os.environ)  # a second stack points the process's clients at itself
     local = LocalStack(StackOptions(project="dash-stop", state_dir=tmp_path), quiet=True)

@@ -1,4 +1,6 @@
-"""IB login credentials: `IB_CREDENTIALS_JSON` (a Cloud Run secret mount) or Secret Manager.
+"""IB login credentials: `IB_CREDENTIALS_JSON` (a Cloud Run secret as an environment value),
+`IB_CREDENTIALS_FILE` (a secret mounted as a file: Cloud Run's secret volume, a container run
+here) or Secret Manager.
 
 The value is `{"userid": ..., "password": ...}`. It is read once per process, both values are
 registered with the log redactor, and neither is logged, put on a command line, or included in an
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from worker import logs
@@ -116,7 +119,20 @@ class CredentialSource:
     def _load(self) -> Credentials:
         if self.settings.credentials_json:
             return parse(self.settings.credentials_json, "IB_CREDENTIALS_JSON")
+        if self.settings.credentials_file is not None:
+            return parse(self._read_file(self.settings.credentials_file), "IB_CREDENTIALS_FILE")
         return parse(self._access(), f"secret {self.secret_name}")
+
+    @staticmethod
+    def _read_file(path: Path) -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            why = exc.strerror or exc.__class__.__name__
+            raise CredentialsError(
+                f"IB_CREDENTIALS_FILE {path} cannot be read ({why}): mount the secret there or "
+                f"unset IB_CREDENTIALS_FILE"
+            ) from None
 
     def _access(self) -> bytes:
         from google.api_core import exceptions

@@ -96,6 +96,30 @@ def test_env_json_wins_and_the_password_is_redacted_from_logs(secrets, caplog):
     assert FAKE["password"] not in str(caught.value)
 
 
+def test_a_mounted_file_is_read_when_no_json_is_set(secrets, tmp_path):
+    mounted = tmp_path / "credentials.json"
+    mounted.write_text(json.dumps(FAKE))
+    creds = source(secrets, IB_CREDENTIALS_FILE=str(mounted)).get()
+    assert (creds.userid, creds.password) == (FAKE["userid"], FAKE["password"])
+    assert secrets.calls == []  # Secret Manager is not asked
+    other = {"userid": "other-userid-NOT-REAL-9z", "password": "other-password-NOT-REAL-4k"}
+    both = source(secrets, IB_CREDENTIALS_JSON=json.dumps(other), IB_CREDENTIALS_FILE=str(mounted))
+    assert both.get().userid == other["userid"]  # the environment value wins, as before
+
+
+def test_a_missing_or_malformed_mounted_file_is_a_clear_error_without_its_content(
+    secrets, tmp_path
+):
+    with pytest.raises(CredentialsError, match=r"IB_CREDENTIALS_FILE .*absent.json cannot be read"):
+        source(secrets, IB_CREDENTIALS_FILE=str(tmp_path / "absent.json")).get()
+    broken = tmp_path / "broken.json"
+    broken.write_text("{" + FAKE["password"])
+    with pytest.raises(CredentialsError, match="IB_CREDENTIALS_FILE is not valid JSON") as caught:
+        source(secrets, IB_CREDENTIALS_FILE=str(broken)).get()
+    assert FAKE["password"] not in str(caught.value)
+    assert secrets.calls == []
+
+
 def test_the_user_id_is_masked_like_the_password_in_any_case(secrets):
     source(secrets, IB_CREDENTIALS_JSON=json.dumps(FAKE)).get()
     echoed = f"login for {FAKE['userid'].upper()} with {FAKE['password'].swapcase()} failed"
