@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from publisher import connection
-from publisher.notify_formats import (
+from publisher.notify_send import EmailSender, SmtpSettings
+from worker.alert_formats import (
     CATEGORIES,
     FORMATS,
     Category,
@@ -35,14 +36,7 @@ from publisher.notify_formats import (
     shown,
     telegram_chat,
 )
-from publisher.notify_send import (
-    EmailSender,
-    NotSent,
-    RetryPolicy,
-    Sender,
-    SmtpSettings,
-    WebhookSender,
-)
+from worker.alert_send import NotSent, RetryPolicy, Sender, WebhookSender
 from worker.names import RESULTS_TOPIC
 
 SUBSCRIPTION = "intent-results-notify"

@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 
 from publisher import cli
 from publisher.notify import Notifier, decode, make_sender
-from publisher.notify_formats import (
+from publisher.notify_send import SmtpSettings
+from tests.publisher import webhook_receiver
+from tests.publisher.webhook_receiver import Receiver
+from worker.alert_formats import (
     CATEGORIES,
     FormatError,
     alert,
@@ -25,9 +28,7 @@ from publisher.notify_formats import (
     request,
     shown,
 )
-from publisher.notify_send import RetryPolicy, SmtpSettings, WebhookSender
-from tests.publisher import webhook_receiver
-from tests.publisher.webhook_receiver import Receiver
+from worker.alert_send import RetryPolicy, WebhookSender
 
 DASHBOARD = "https://dash.example.test"
 FAST = RetryPolicy(retries=2, backoff=0)

@@ -1,7 +1,9 @@
-"""What the notifier says about a result, and in which shape each kind of receiver takes it.
+"""What an alert says, and in which shape each kind of receiver takes it.
 
 Pure functions: a result message in, an `Alert` (what to say) and an `Outgoing` (the HTTP request)
-or an email out. Nothing here sends anything.
+or an email out; or a `Notice` (the worker's own news: a login waiting for approval). Nothing here
+sends anything. Shared by `python -m publisher notify` and the worker (whose image holds only
+`worker/`).
 """
 
 from __future__ import annotations
@@ -59,6 +61,31 @@ class Alert:
                 f"details: {self.link}",
             ]
         )
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "intent": self.intent,
+            "tradingMode": self.mode,
+            "status": self.status,
+            "category": self.category,
+            "error": self.error,
+            "link": self.link,
+        }
+
+
+@dataclass(frozen=True)
+class Notice:
+    """News that is not a result (a login waiting for second-factor approval)."""
+
+    title: str
+    text: str
+    link: str
+    kind: str
+    mode: str
+
+    def fields(self) -> dict[str, Any]:
+        return {"kind": self.kind, "tradingMode": self.mode, "link": self.link}
 
 
 @dataclass(frozen=True)
@@ -135,7 +162,7 @@ def guess_format(url: str) -> Format:
     return "json"
 
 
-def request(alert: Alert, url: str, form: Format) -> Outgoing:
+def request(alert: Alert | Notice, url: str, form: Format) -> Outgoing:
     """The POST that delivers `alert` to `url` in format `form` (not email)."""
     if form == "json":
         # Slack reads `text`, Discord reads `content`, each ignores the other; the fields are
@@ -143,13 +170,7 @@ def request(alert: Alert, url: str, form: Format) -> Outgoing:
         body: dict[str, Any] = {
             "text": f"*{alert.title}*\n{alert.text}",
             "content": f"**{alert.title}**\n{alert.text}"[:2000],
-            "id": alert.id,
-            "intent": alert.intent,
-            "tradingMode": alert.mode,
-            "status": alert.status,
-            "category": alert.category,
-            "error": alert.error,
-            "link": alert.link,
+            **alert.fields(),
         }
         return Outgoing(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
     if form == "ntfy":
@@ -157,9 +178,10 @@ def request(alert: Alert, url: str, form: Format) -> Outgoing:
             "Title": _ascii(alert.title),
             "Priority": "high",
             "Tags": "warning",
-            "Click": alert.link,
             "Content-Type": "text/plain; charset=utf-8",
         }
+        if alert.link:
+            headers["Click"] = alert.link
         return Outgoing(url, alert.text.encode(), headers)
     if form == "telegram":
         chat = telegram_chat(url)
@@ -179,7 +201,7 @@ def telegram_chat(url: str) -> str:
     return chats[0]
 
 
-def email(alert: Alert, to: str, sender: str) -> EmailMessage:
+def email(alert: Alert | Notice, to: str, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = alert.title
     message["From"] = sender
