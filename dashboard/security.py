@@ -81,8 +81,13 @@ def check_csrf(form_token: str) -> None:
         and urlsplit(origin).netloc != request.host
     ):
         raise Refused("the form was sent from another site")
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    if not TOKEN.match(cookie) or not hmac.compare_digest(cookie, form_token or ""):
+    cookie, form_token = request.cookies.get(CSRF_COOKIE, ""), form_token or ""
+    # both checked first: compare_digest refuses (TypeError) a str that is not ASCII
+    if (
+        not TOKEN.fullmatch(cookie)
+        or not TOKEN.fullmatch(form_token)
+        or not hmac.compare_digest(cookie, form_token)
+    ):
         raise Refused(
             "the form's security token is missing or out of date: reload the page and send "
             "the form again"
