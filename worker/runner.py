@@ -19,6 +19,7 @@ from worker.exceptions import (
     StoreRefused,
     StoreUnavailable,
 )
+from worker.gateway import second_factor
 from worker.leases import Renewer
 from worker.message import IntentMessage
 from worker.registry import IntentContext, IntentSpec
@@ -88,7 +89,11 @@ class Runner:
         def open_gateway() -> Any:
             if not opened:
                 session = self.session()
-                got = session.open()
+                got = session.open(
+                    on_second_factor=second_factor.announcer(
+                        message.trading_mode, audit, self.settings.notify_url
+                    )
+                )
                 opened.append(session)
                 outcome.timings.update(gatewayStartMs=got.start_ms, gatewayReused=got.reused)
                 if not got.reused:

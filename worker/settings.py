@@ -81,6 +81,8 @@ class Settings:
     tws_settings_path: Path = Path("/home/ib/Jts")
     java_path: Path | None = None
     ibc_2fa_timeout_action: str = "restart"
+    # A webhook for the worker's own notices (a login waiting for approval); a secret.
+    notify_url: str = field(default="", repr=False)
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @classmethod
@@ -138,6 +140,7 @@ class Settings:
             tws_settings_path=Path(env.get("TWS_SETTINGS_PATH", "/home/ib/Jts")),
             java_path=Path(env["JAVA_PATH"]) if env.get("JAVA_PATH") else None,
             ibc_2fa_timeout_action=env.get("IBC_2FA_TIMEOUT_ACTION", "restart"),
+            notify_url=env.get("NOTIFY_URL", ""),
         )
 
     @property

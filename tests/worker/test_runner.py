@@ -39,8 +39,11 @@ class FakeSession:
     closes: int = 0
     ib: object = field(default_factory=object)
 
-    def open(self) -> Opened:
+    on_second_factor: Any = None
+
+    def open(self, on_second_factor: Any = None) -> Opened:
         self.opens += 1
+        self.on_second_factor = on_second_factor
         return Opened(self.ib, reused=self.reused, start_ms=None if self.reused else 1234)
 
     def done(self) -> None:
@@ -378,3 +381,17 @@ def test_an_attempt_resumed_past_its_lease_writes_to_the_trail_only_if_the_inten
     assert outcome.output == {"owns": still_running}
     assert [kind for _, kind, _ in h.audits] == written + (["fill"] if still_running else [])
     assert h.renewals == ["job-1"]  # asked once: renewed, or known lost from then on
+
+
+def test_a_login_waiting_for_approval_is_audited_on_the_intent_once_per_attempt():
+    def body(ctx: IntentContext, params: dict) -> dict:
+        ctx.ib()
+        return {}
+
+    h = harness()
+    run(h, body)
+    waiting = h.session.on_second_factor
+    waiting(1)  # what the gateway session calls when IBC's output says so
+    waiting(2)
+    told = [(i, kind, d) for i, kind, d in h.audits if kind == "waiting for second-factor approval"]
+    assert [(i, d["attempt"]) for i, _, d in told] == [("job-1", 1), ("job-1", 2)]

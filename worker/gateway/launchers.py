@@ -14,6 +14,7 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,9 +103,15 @@ class IbcLauncher(Launcher):
 
     name = "ibc"
 
-    def __init__(self, settings: Settings, credentials: CredentialSource) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        credentials: CredentialSource,
+        on_line: Callable[[str], None] | None = None,
+    ) -> None:
         super().__init__(settings)
         self.credentials = credentials
+        self.on_line = on_line  # IBC's output lines (a second-factor wait is seen there)
         self._ini_fd: int | None = None
 
     def gateway_version(self) -> str:
@@ -205,7 +212,12 @@ class IbcLauncher(Launcher):
         try:
             assert self._ini_fd is not None
             self.process = GatewayProcess(
-                "ibc", self.command(ini), env=env, pass_fds=(self._ini_fd,), port=self.port
+                "ibc",
+                self.command(ini),
+                env=env,
+                pass_fds=(self._ini_fd,),
+                port=self.port,
+                on_line=self.on_line,
             ).start()
         finally:
             self.close_ini()  # IBC's processes hold it from here on
@@ -247,9 +259,13 @@ def remove_stale_ini_files() -> None:
                 )
 
 
-def launcher_for(settings: Settings, credentials: CredentialSource) -> Launcher:
+def launcher_for(
+    settings: Settings,
+    credentials: CredentialSource,
+    on_line: Callable[[str], None] | None = None,
+) -> Launcher:
     if settings.gateway_mode == "ibc":
-        return IbcLauncher(settings, credentials)
+        return IbcLauncher(settings, credentials, on_line)
     if settings.gateway_mode == "simulator":
         return SimulatorLauncher(settings)
     return Launcher(settings)

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from worker.exceptions import GatewayError
@@ -57,8 +57,10 @@ class GatewayProcess:
         tail_lines: int = 40,
         pass_fds: Sequence[int] = (),
         port: int | None = None,
+        on_line: Callable[[str], None] | None = None,
     ) -> None:
         self.name = name
+        self.on_line = on_line  # each (redacted) output line, on the reader thread
         self.command = list(command)
         self.env = dict(env or {})
         self.cwd = cwd
@@ -97,6 +99,11 @@ class GatewayProcess:
         for raw in self.proc.stdout:
             line = redact(raw.decode(errors="replace").rstrip())
             self.tail.append(line)
+            if self.on_line is not None:
+                try:
+                    self.on_line(line)
+                except Exception:  # a listener's failure must not stop the gateway's output
+                    log.exception("a listener of the %s output failed", self.name)
             # The simulator names itself already ("simulator: API listening ...").
             log.info("%s", line if line.lower().startswith(prefix) else f"{prefix} {line}")
 

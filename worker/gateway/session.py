@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from worker.gateway import connect as connector
 from worker.gateway.credentials import CredentialSource
 from worker.gateway.launchers import Launcher, launcher_for
 from worker.gateway.lease import GatewayLease
+from worker.gateway.second_factor import SecondFactorWatch
 from worker.settings import Settings
 
 log = logging.getLogger("worker.gateway")
@@ -47,8 +49,10 @@ class GatewaySession:
         self._idle_round = 0
         self._refresh_credentials = False
 
-    def open(self) -> Opened:
-        """A connected session: the warm one if it is healthy, else a fresh gateway."""
+    def open(self, on_second_factor: Callable[[int], None] | None = None) -> Opened:
+        """A connected session: the warm one if it is healthy, else a fresh gateway;
+        `on_second_factor(attempt)` is called for each login attempt of a fresh gateway that
+        waits for second-factor approval."""
         with self.lock:
             self._cancel_idle()
             if self.ib is not None:
@@ -62,7 +66,10 @@ class GatewaySession:
                 if self._refresh_credentials:
                     self.credentials.refresh()
                     self._refresh_credentials = False
-                self.launcher = launcher_for(self.settings, self.credentials)
+                watch = SecondFactorWatch(on_second_factor) if on_second_factor else None
+                self.launcher = launcher_for(
+                    self.settings, self.credentials, watch.line if watch else None
+                )
                 self.launcher.start()
                 self.ib = connector.connect(  # logs when it starts waiting and when ready
                     self.launcher,

@@ -4,6 +4,7 @@
 # them), then runs the project's simulator in the requested trading mode.
 #   STANDIN_EXIT=N    exit with N after the login lines (N=1: a failed login)
 #   STANDIN_SLEEP=S   stay "logging in" for S seconds, then exit 0
+#   STANDIN_2FA=N     print IBC's second-factor line N times (N login attempts) first
 set -euo pipefail
 
 version=${1:?gateway major version}
@@ -33,6 +34,9 @@ user=$(sed -n 's/^IbLoginId=//p' "$ini")
 password=$(sed -n 's/^IbPassword=//p' "$ini")
 echo "stand-in IBC: login for $user password=$password"
 echo "stand-in IBC: typed ${password^^} into the login dialog of ${user,,}"
+for ((attempt = 0; attempt < ${STANDIN_2FA:-0}; attempt++)); do
+    echo "2026-03-02 14:05:09:123 IBC: Second Factor Authentication initiated"
+done
 if [[ ${STANDIN_EXIT:-} == 1 ]]; then
     echo "stand-in IBC: Login failed: unrecognized Username or Password (user ${user^^})" >&2
 fi
