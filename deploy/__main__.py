@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from deploy.processes import StackError
-from deploy.stack import ROOT, LocalStack, StackOptions
+from deploy.stack import ROOT, LocalStack, StackOptions, images_from_env
 from deploy.stopping import Interrupted, StopSignals
 
 
@@ -19,8 +19,7 @@ def up(state_dir: Path) -> int:
             trading_mode=os.environ.get("TRADING_MODE", "paper"),
             worker_output_to_console=True,
             state_dir=state_dir,
-            worker_image=os.environ.get("WORKER_IMAGE") or None,
-            dashboard_image=os.environ.get("DASHBOARD_IMAGE") or None,
+            **images_from_env(),
         )
     )
     try:

@@ -61,6 +61,14 @@ class StackOptions:
     dashboard_image: str | None = None
 
 
+def images_from_env() -> dict[str, str | None]:
+    """StackOptions' images from WORKER_IMAGE and DASHBOARD_IMAGE (`make up`, `make demo`)."""
+    return {
+        "worker_image": os.environ.get("WORKER_IMAGE") or None,
+        "dashboard_image": os.environ.get("DASHBOARD_IMAGE") or None,
+    }
+
+
 def _say(message: str) -> None:
     print(f"[stack] {message}", file=sys.stderr, flush=True)
 
