@@ -20,6 +20,7 @@ from worker import names
 
 CHANNEL = "ib-worker alerts"  # the channel's display name (one per project)
 SILENT_CODE = "schedule-silent"  # worker/intents/watch.py
+SECOND_FACTOR_CODE = "second-factor-waiting"  # worker/gateway/second_factor.py
 WATCH_ABSENT_SECONDS = 1200  # the watch runs every 5 minutes (publisher/schedules.yaml)
 FIVE_XX_PER_SECOND = 0.02  # about 6 in 5 minutes: a few 503s asking for redelivery are normal
 
@@ -48,6 +49,11 @@ def metrics(mode: str) -> list[Metric]:
             f"ib-watch-runs-{mode}",
             f"runs of the {mode} worker's watch intent",
             'jsonPayload.watch="done"',
+        ),
+        Metric(
+            f"ib-second-factor-{mode}",
+            f"logins of the {mode} gateway waiting for second-factor approval",
+            f'jsonPayload.code="{SECOND_FACTOR_CODE}"',
         ),
     ]
 
@@ -89,12 +95,24 @@ def _threshold(title: str, filter_: str, aligner: str, value: float, duration: s
 def policies(mode: str) -> dict[str, dict[str, Any]]:
     """Display name -> the policy's body (without its channel), for one worker."""
     service = names.service(mode)
-    failed, silent, watch = (m.name for m in metrics(mode))
+    failed, silent, watch, second_factor = (m.name for m in metrics(mode))
     return {
         f"ib-{mode}: failed results": {
             "combiner": "OR",
             "conditions": [
                 _threshold("a result ended failed", _user_metric(failed), "ALIGN_SUM", 0, "0s")
+            ],
+        },
+        f"ib-{mode}: login waiting for approval": {
+            "combiner": "OR",
+            "conditions": [
+                _threshold(
+                    "approve the IB login on IBKR Mobile",
+                    _user_metric(second_factor),
+                    "ALIGN_SUM",
+                    0,
+                    "0s",
+                )
             ],
         },
         f"ib-{mode}: worker 5xx rate": {

@@ -10,15 +10,23 @@ import pytest
 
 from deploy.cloud import monitoring
 from tests.deploy.test_setup import DEMO, FAKE_CREDENTIALS, Sandbox, dry_run, find
+from worker.gateway import second_factor
+from worker.intents import watch
 
 ALERTS = ("--alert-email", "ops@example.com")
 POLICIES = [
     "ib-paper: failed results",
     "ib-paper: worker 5xx rate",
+    "ib-paper: login waiting for approval",
     "ib-paper: no result for a scheduled job",
     "ib-worker: dead letters waiting",
 ]
-METRICS = ["ib-failed-results-paper", "ib-silent-schedules-paper", "ib-watch-runs-paper"]
+METRICS = [
+    "ib-failed-results-paper",
+    "ib-silent-schedules-paper",
+    "ib-watch-runs-paper",
+    "ib-second-factor-paper",
+]
 
 
 @pytest.fixture
@@ -147,4 +155,6 @@ def test_the_log_filters_match_the_worker_s_log_fields():
     conditions = {m.name: m.condition for m in monitoring.metrics("live")}
     assert conditions["ib-failed-results-live"] == 'jsonPayload.status="failed"'
     assert conditions["ib-silent-schedules-live"] == 'jsonPayload.code="schedule-silent"'
+    assert conditions["ib-second-factor-live"] == f'jsonPayload.code="{second_factor.CODE}"'
+    assert monitoring.SILENT_CODE == watch.SILENT_CODE
     assert monitoring.log_filter("live", "x").count('"ib-live"') == 1
