@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import sys
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -59,8 +60,14 @@ class Notifier:
     say: Callable[[str], None] = _say
     verbose: bool = False
     _seen: OrderedDict[tuple[str, str, str], None] = field(default_factory=OrderedDict)
+    # One result at a time: the same result pushed twice at once is still one message.
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def handle(self, result: dict[str, Any]) -> Outcome:
+        with self._lock:
+            return self._handle(result)
+
+    def _handle(self, result: dict[str, Any]) -> Outcome:
         found = alert(result, self.dashboard)
         if found is None or found.category not in self.on:
             self._tell(result, "ignored")
@@ -201,6 +208,13 @@ def add_parser(sub: Any) -> None:
     n.add_argument("--retries", type=int, default=4, help="after the first attempt (default 4)")
     n.add_argument("--backoff", type=float, default=1.0, help="first wait in seconds (doubles)")
     n.add_argument("--verbose", action="store_true", help="also log results not sent")
+    n.add_argument(
+        "--serve",
+        action="store_true",
+        help="take pushes of a push subscription over HTTP instead of pulling",
+    )
+    n.add_argument("--host", default="127.0.0.1", help="with --serve (default 127.0.0.1)")
+    n.add_argument("--port", type=int, default=8080, help="with --serve (default 8080)")
     n.set_defaults(func=run)
 
 
@@ -223,8 +237,13 @@ def run(args: argparse.Namespace) -> int:
         raise NotifyError(str(exc)) from None
     dashboard = args.dashboard or os.environ.get("DASHBOARD_URL", "")
     notifier = Notifier(sender, on, dashboard, verbose=args.verbose)
-    connection.check("pubsub")
     try:
+        if args.serve:
+            from publisher.notify_serve import serve
+
+            serve(notifier, args.host, args.port)
+            return 0
+        connection.check("pubsub")
         follow(notifier, ResultsFeed(args.subscription, args.project))
     except KeyboardInterrupt:
         return 0
