@@ -1,10 +1,10 @@
-"""What people read from the records: orders with their fills, one line per audit event, holdings
-beside the IB portfolio, the account over time. Pure functions, shared by the CLI's text
-(publisher/views.py) and the dashboard's pages."""
+"""What people read from the records: orders with their fills, one line per audit event, the
+account over time (holdings beside IB's positions: publisher/holdings_view.py). Pure functions,
+shared by the CLI's text (publisher/views.py) and the dashboard's pages."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -149,94 +149,6 @@ def is_bad_event(event: dict[str, Any]) -> bool:
     if event.get("type") in BAD_EVENTS:
         return True
     return event.get("type") == "finished" and event.get("status") != "succeeded"
-
-
-# -- holdings --------------------------------------------------------------------------------
-
-
-@dataclass
-class HoldingRow:
-    con_id: str
-    symbol: str
-    strategies: dict[str, float] = field(default_factory=dict)
-    ib: float | None = None
-
-    @property
-    def total(self) -> float:
-        return sum(self.strategies.values())
-
-    @property
-    def differs(self) -> bool:
-        return self.ib is not None and abs(self.total - self.ib) > 1e-9
-
-
-@dataclass
-class IbPortfolio:
-    """The IB account's positions as the latest summary or trade-reconciliation saw them."""
-
-    positions: dict[str, float]
-    source: dict[str, Any]  # the record it comes from
-
-
-def symbols(*records: dict[str, Any] | None) -> dict[str, str]:
-    """conId -> symbol, from summary portfolios and placed orders."""
-    found: dict[str, str] = {}
-    for record in records:
-        result = (record or {}).get("result") or {}
-        for part in _results(result):
-            for row in [*(part.get("portfolio") or []), *(part.get("orders") or [])]:
-                if isinstance(row, dict) and row.get("conId") and row.get("symbol"):
-                    found[str(row["conId"])] = str(row["symbol"])
-    return found
-
-
-def ib_portfolio(
-    summary: dict[str, Any] | None, reconciliation: dict[str, Any] | None
-) -> IbPortfolio | None:
-    """The newer of the latest summary's portfolio and the latest reconciliation's `ib`."""
-    found: list[tuple[datetime, IbPortfolio]] = []
-    result = (summary or {}).get("result") or {}
-    if summary and isinstance(result.get("portfolio"), list):
-        positions = {
-            str(p["conId"]): float(p.get("position") or 0)
-            for p in result["portfolio"]
-            if p.get("position")
-        }
-        found.append(
-            (
-                when(summary.get("finishedAt")) or datetime.min.replace(tzinfo=UTC),
-                IbPortfolio(positions, summary),
-            )
-        )
-    result = (reconciliation or {}).get("result") or {}
-    if reconciliation and isinstance(result.get("ib"), dict):
-        positions = {str(k): float(v) for k, v in result["ib"].items() if v}
-        found.append(
-            (
-                when(reconciliation.get("finishedAt")) or datetime.min.replace(tzinfo=UTC),
-                IbPortfolio(positions, reconciliation),
-            )
-        )
-    return max(found, key=lambda pair: pair[0])[1] if found else None
-
-
-def holding_rows(
-    holdings: dict[str, dict[str, float]],
-    portfolio: IbPortfolio | None,
-    names: dict[str, str],
-) -> list[HoldingRow]:
-    """One row per instrument: each strategy's quantity, their total and IB's position."""
-    rows: dict[str, HoldingRow] = {}
-    for strategy, positions in sorted(holdings.items()):
-        for con_id, quantity in positions.items():
-            row = rows.setdefault(con_id, HoldingRow(con_id, names.get(con_id, f"conId {con_id}")))
-            row.strategies[strategy] = quantity
-    if portfolio is not None:
-        for con_id in portfolio.positions:
-            rows.setdefault(con_id, HoldingRow(con_id, names.get(con_id, f"conId {con_id}")))
-        for row in rows.values():
-            row.ib = portfolio.positions.get(row.con_id, 0.0)
-    return sorted(rows.values(), key=lambda r: r.symbol)
 
 
 # -- the account -----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from publisher import connection, digest, views
+from publisher import connection, holdings_read, views
 from publisher.records import MODES, Records, RecordsUnavailable
 from worker.message import ID_PATTERN
 
@@ -50,19 +50,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_holdings(args: argparse.Namespace) -> int:
     connection.check("firestore")
-    records = Records(timeout=args.timeout)
     try:
-        held = records.holdings(args.mode)
-        waiting = records.open_orders(args.mode)
-        summary = next(iter(records.finished("summary", args.mode, 1, "succeeded")), None)
-        recon = next(iter(records.finished("trade-reconciliation", args.mode, 1)), None)
-        allocation = next(iter(records.finished("allocation", args.mode, 1)), None)
+        found = holdings_read.read(Records(timeout=args.timeout), args.mode)
     except RecordsUnavailable as exc:
         return _unavailable(exc)
-    portfolio = digest.ib_portfolio(summary, recon)
-    names = digest.symbols(summary, allocation, recon)
-    rows = digest.holding_rows(held, portfolio, names)
-    print(views.holdings_text(args.mode, rows, waiting, portfolio, names))
+    print(views.holdings_text(args.mode, found))
     return 0
 
 

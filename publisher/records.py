@@ -183,6 +183,19 @@ class Records:
         docs = self._stream(self._positions(mode).collection("openOrders"))
         return {d.id: d.to_dict() or {} for d in docs}
 
+    def booked(self, mode: str, since: datetime) -> list[dict[str, Any]]:
+        """Markers of the orders booked into the holdings after `since`, oldest first:
+        `positions/{mode}/booked` ({at, conId, quantity}, the orderRef under `orderRef`)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self._positions(mode)
+            .collection("booked")
+            .where(filter=FieldFilter("at", ">", since))
+            .order_by("at")
+        )
+        return [{**(d.to_dict() or {}), "orderRef": d.id} for d in self._stream(query)]
+
     def _positions(self, mode: str) -> Any:
         return self.client.collection("positions").document(mode)
 

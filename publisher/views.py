@@ -8,6 +8,7 @@ from typing import Any
 
 from publisher import digest
 from publisher.digest import fmt_number, fmt_time
+from publisher.holdings_read import Holdings
 from publisher.printable import visible
 
 ORDER_KEYS = ("orders", "trades")  # shown as the orders table, not as values
@@ -162,42 +163,35 @@ def show_text(record: dict[str, Any], events: list[dict[str, Any]]) -> str:
     return shown(lines)
 
 
-def holdings_text(
-    mode: str,
-    rows: list[digest.HoldingRow],
-    open_orders: dict[str, dict[str, Any]],
-    portfolio: digest.IbPortfolio | None,
-    names: dict[str, str],
-) -> str:
-    """`holdings`: per instrument, each strategy's quantity, the total and IB's position."""
-    strategies = sorted({s for row in rows for s in row.strategies})
-    lines = [f"holdings ({mode})"]
-    if portfolio is not None:
-        source = portfolio.source
-        lines.append(
-            f"  IB positions from {source.get('intent')} {source.get('id')} "
-            f"at {fmt_time(source.get('finishedAt'))}"
-        )
-    else:
-        lines.append("  no summary or trade-reconciliation result yet: IB positions unknown")
-    if rows:
+def holdings_text(mode: str, found: Holdings) -> str:
+    """`holdings`: per instrument, each strategy's quantity, the total, IB's position in the
+    freshest picture, the fills since counted in, and the verdict (publisher/holdings_view.py);
+    then the orders not yet reconciled."""
+    view = found.view
+    strategies = sorted({s for row in view.rows for s in row.strategies})
+    lines = [f"holdings ({mode})", f"  {view.freshness()}"]
+    if view.headline:
+        lines.append(f"  {view.headline} {view.advice}")
+    if view.rows:
         table_rows = []
-        for row in rows:
+        for row in view.rows:
             line: dict[str, Any] = {"instrument": row.symbol, "conId": row.con_id}
             line.update({s: row.strategies.get(s, 0.0) for s in strategies})
             line["total"] = row.total
             line["IB"] = row.ib if row.ib is not None else "?"
-            line["differs"] = "DIFFERS" if row.differs else ""
+            line["since"] = row.since if row.since else ""
+            line["check"] = row.check.upper() if row.verdict == "differs" else row.check
             table_rows.append(line)
         lines.extend(table(table_rows, "  "))
     else:
         lines.append("  no strategy holds anything")
-    lines.append(f"unreconciled orders ({len(open_orders)})")
-    for ref, order in sorted(open_orders.items()):
+    lines.append(f"unreconciled orders ({len(found.open_orders)})")
+    for ref, order in sorted(found.open_orders.items()):
         con_id = str(order.get("conId"))
         lines.append(
             f"  {order.get('action') or '?':<4} {fmt_number(order.get('quantity')):>8} "
-            f"{names.get(con_id, 'conId ' + con_id):<10} filled {fmt_number(order.get('filled'))}"
+            f"{found.names.get(con_id, 'conId ' + con_id):<10} "
+            f"filled {fmt_number(order.get('filled'))}"
             f"  orderRef {order.get('orderRef') or ref}  intent {order.get('intentId')}"
         )
     return shown(lines)

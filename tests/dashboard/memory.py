@@ -64,6 +64,9 @@ class MemoryRecords(Records):
     def open_orders(self, mode: str) -> dict[str, dict[str, Any]]:
         return {}
 
+    def booked(self, mode: str, since: Any) -> list[dict[str, Any]]:
+        return []
+
     def config(self, mode: str) -> dict[str, Any]:
         return {}
 

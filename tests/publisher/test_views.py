@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from publisher import digest, views
+from publisher import digest, holdings_view, views
+from publisher.holdings_read import Holdings
 
 T0 = datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
 
@@ -122,28 +123,17 @@ def test_event_lines() -> None:
     assert digest.is_bad_event(failed) and not digest.is_bad_event({"type": "claimed"})
 
 
-def test_holdings_rows_flag_differences_with_ib() -> None:
-    summary = {
-        "finishedAt": T0,
-        "result": {
-            "portfolio": [
-                {"conId": 1, "symbol": "SPY", "position": 10},
-                {"conId": 3, "symbol": "QQQ", "position": 2},
-            ]
-        },
-    }
-    recon = {"finishedAt": T0 - timedelta(hours=1), "result": {"ib": {"1": 99}}}
-    portfolio = digest.ib_portfolio(summary, recon)
-    assert portfolio.source is summary  # the newer one
-    rows = digest.holding_rows(
-        {"a": {"1": 6.0, "2": 1.0}, "b": {"1": 4.0}}, portfolio, digest.symbols(summary)
+def test_holdings_text_says_how_old_ibs_picture_is_and_flags_only_real_differences() -> None:
+    snapshot = holdings_view.Snapshot(T0, "summary", "s1", {"1": 10.0, "3": 2.0})
+    fills = [holdings_view.Fill("a:alloc:2", "2", 1.0, T0 + timedelta(minutes=1))]
+    view = holdings_view.compare(
+        {"a": {"1": 6.0, "2": 1.0}, "b": {"1": 4.0}}, snapshot, fills, [], {"1": "SPY", "3": "QQQ"}
     )
-    by = {r.symbol: r for r in rows}
-    assert by["SPY"].total == 10 and not by["SPY"].differs
-    assert by["conId 2"].differs and by["conId 2"].ib == 0
-    assert by["QQQ"].differs and by["QQQ"].total == 0
-    text = views.holdings_text("paper", rows, {}, portfolio, digest.symbols(summary))
-    assert text.count("DIFFERS") == 2
+    text = views.holdings_text("paper", Holdings(view, {}, {}))
+    assert f"IB positions as of {digest.fmt_time(T0)} (summary s1); 1 order filled since" in text
+    assert text.count("DIFFERS BY") == 1  # QQQ: IB holds 2, no strategy does, no fill since
+    assert "matches with 1 order filled since" in text  # conId 2
+    assert "trade-reconciliation would not change it" in text
 
 
 def test_account_series_is_oldest_first_and_skips_failures() -> None:

@@ -15,7 +15,7 @@ from worker import strategies
 from worker.exceptions import IntentFailed
 from worker.registry import IntentContext, intent
 from worker.strategies import StrategyContext
-from worker.trading import broker_orders, market
+from worker.trading import broker_orders, market, observed
 from worker.trading import config as trading_config
 from worker.trading.holdings import Holdings
 from worker.trading.order_desk import OrderDesk
@@ -100,14 +100,25 @@ def plan(inputs: Inputs, intent_id: str, step: str = "alloc") -> OrderPlan:
         "signals": inputs.signals,
         "targets": targets,
         "holdings": {
-            name: {str(k): v for k, v in inputs.held.get(name, {}).items()}
+            name: {_label(k, inputs): v for k, v in inputs.held.get(name, {}).items()}
             for name in inputs.signals
+        },
+        "conIds": {
+            _label(k, inputs): k for name in inputs.signals for k in inputs.held.get(name, {})
         },
         "working": [p.describe() for p in inputs.pending],
     }
     if held_back:
         report["heldBack"] = held_back
     return OrderPlan(orders, report)
+
+
+def _label(con_id: int, inputs: Inputs) -> str:
+    """An instrument's symbol in the result (its conId under `conIds`)."""
+    for quote in [*inputs.quotes.values(), *inputs.unsignalled.values()]:
+        if quote.contract.conId == con_id:
+            return observed.symbol(quote.contract) or f"conId {con_id}"
+    return f"conId {con_id}"
 
 
 def gather(ctx: IntentContext, ib: Any, config: dict[str, Any], names: list[str]) -> Inputs:
@@ -167,4 +178,6 @@ def allocation(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     )
     inputs = gather(ctx, ib, config, names)
     desk = OrderDesk(ctx, ib, config, params.get("orderProperties"))
-    return desk.execute(plan(inputs, ctx.id), dry_run=bool(params.get("dryRun")))
+    dry_run = bool(params.get("dryRun"))
+    result = desk.execute(plan(inputs, ctx.id), dry_run=dry_run)
+    return result if dry_run else {**result, **observed.read(ib).report()}

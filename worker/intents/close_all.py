@@ -13,7 +13,7 @@ from typing import Any
 
 from worker.exceptions import IntentFailed
 from worker.registry import IntentContext, intent
-from worker.trading import broker_orders, market
+from worker.trading import broker_orders, market, observed
 from worker.trading import config as trading_config
 from worker.trading.holdings import Holdings
 from worker.trading.order_desk import OrderDesk
@@ -43,6 +43,9 @@ def plan(intent_id: str, inputs: Inputs) -> OrderPlan:
             sources.setdefault(con_id, {})[strategy] = -quantity  # what the order takes away
     mismatch = [
         {
+            "symbol": observed.symbol(inputs.contracts[con_id])
+            if con_id in inputs.contracts
+            else f"conId {con_id}",
             "conId": con_id,
             "holdings": totals.get(con_id, 0.0),
             "ib": inputs.portfolio.get(con_id, 0.0),
@@ -118,8 +121,11 @@ def close_all(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     ib = ctx.ib()
     desk = OrderDesk(ctx, ib, trading_config.load(ctx.db, ctx.trading_mode))
     first = plan(ctx.id, gather(ctx, ib))
-    if params.get("dryRun") or not first.cancel:
-        return desk.execute(first, dry_run=bool(params.get("dryRun")))
+    if params.get("dryRun"):
+        return desk.execute(first, dry_run=True)
+    if not first.cancel:
+        return {**desk.execute(first, dry_run=False), **observed.read(ib).report()}
     desk.cancel(first)
     cancelled = first.describe(False)["cancel"]
-    return {**desk.execute(plan(ctx.id, gather(ctx, ib)), dry_run=False), "cancel": cancelled}
+    done = desk.execute(plan(ctx.id, gather(ctx, ib)), dry_run=False)
+    return {**done, "cancel": cancelled, **observed.read(ib).report()}

@@ -9,7 +9,7 @@ from typing import Any
 from worker.exceptions import IntentFailed
 from worker.registry import IntentContext, intent
 from worker.trading import config as trading_config
-from worker.trading import positions as broker_positions
+from worker.trading import observed
 from worker.trading.holdings import Booking, Holdings
 from worker.trading.market import ib_quantity
 from worker.trading.order_plan import scale
@@ -35,7 +35,8 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
     still_open = {key for t in ib.reqAllOpenOrders() for key in _keys(t.order)}
     closed = {key: t for t in ib.reqCompletedOrders(apiOnly=False) for key in _keys(t.order)}
     bookings, events, waiting, never = [], {}, [], []
-    for ref, record in sorted(store.open_orders().items()):
+    opened = store.open_orders()
+    for ref, record in sorted(opened.items()):
         # Matched by permanent id, else by orderRef (an order recorded before it went out).
         perm_id, order_ref = record.get("permId"), record.get("orderRef", ref)
         quantity_ = float(record["quantity"])
@@ -84,7 +85,8 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
         for con_id, quantity in positions.items():
             consolidated[con_id] = consolidated.get(con_id, 0.0) + quantity
     # Asked for now: a warm session's cached portfolio can be older than this run.
-    portfolio, source = broker_positions.read(ib)
+    seen = observed.read(ib)
+    portfolio, source = seen.held, seen.source
     ours = {k: v for k, v in consolidated.items() if v}
     result = {
         "reconciled": moved,
@@ -93,11 +95,15 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
         "holdings": {str(k): v for k, v in sorted(ours.items())},
         "ib": {str(k): v for k, v in sorted(portfolio.items())},
         "ibSource": source,
+        **seen.report(),
     }
     if ours != portfolio:
         differ = sorted(set(ours) | set(portfolio))
+        names = {int(r["conId"]): str(r["symbol"]) for r in opened.values() if r.get("symbol")}
+        names |= {row["conId"]: row["symbol"] for row in seen.rows}
         detail = ", ".join(
-            f"{c}: holdings {ours.get(c, 0):g} vs IB {portfolio.get(c, 0):g}"
+            f"{names.get(c, 'conId')} {c}: holdings {ours.get(c, 0):g} "
+            f"vs IB {portfolio.get(c, 0):g}"
             for c in differ
             if ours.get(c, 0) != portfolio.get(c, 0)
         )

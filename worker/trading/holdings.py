@@ -4,7 +4,8 @@
 `positions/{mode}/openOrders/{orderRef}`: an order placed and not yet reconciled, with its
 per-strategy source.
 `positions/{mode}/booked/{orderRef}`: an order whose fills are in the holdings, so a redelivered
-intent or a second reconciliation never books them twice.
+intent or a second reconciliation never books them twice; with when, the conId and the signed
+quantity it added.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class Holdings:
                 for strategy, quantity in booking.sources.items():
                     positions = current[strategy]
                     positions[booking.con_id] = positions.get(booking.con_id, 0.0) + quantity
-                tx.set(marker, {"at": now, "expireAt": now + timedelta(days=BOOKED_DAYS)})
+                tx.set(marker, _marker(booking, now))
                 tx.delete(self._doc("openOrders", booking.order_ref))
                 done.append(booking.order_ref)
             for ref in held:
@@ -114,6 +115,17 @@ def book(holdings: Holdings, intent_id: str, outcomes: list[dict[str, Any]]) -> 
             booking.open_order = open_order(outcome, intent_id)
         bookings.append(booking)
     return holdings.apply(bookings)
+
+
+def _marker(booking: Booking, now: datetime) -> dict[str, Any]:
+    """The booked marker; what it added (conId, signed quantity) tells the holdings views
+    which fills came after a picture of IB's positions."""
+    return {
+        "at": now,
+        "expireAt": now + timedelta(days=BOOKED_DAYS),
+        "conId": booking.con_id,
+        "quantity": sum(booking.sources.values()),
+    }
 
 
 def _positions(data: dict[str, Any] | None) -> dict[int, float]:

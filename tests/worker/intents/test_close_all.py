@@ -115,7 +115,7 @@ def test_mismatch_between_holdings_and_ib_is_reported(worker, sim, holdings, res
     intent_id = unique("mismatch")
     run(worker, intent_id, dryRun=True)
     mismatch = results.for_id(intent_id)["result"]["mismatch"]
-    assert mismatch == [{"conId": SPY, "holdings": 50.0, "ib": 100.0}]
+    assert mismatch == [{"symbol": "SPY", "conId": SPY, "holdings": 50.0, "ib": 100.0}]
 
 
 def test_live_worker_ignores_a_close_all_that_does_not_say_live(

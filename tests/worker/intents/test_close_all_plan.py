@@ -45,6 +45,6 @@ def test_strategies_that_cancel_out_need_no_order_and_a_short_is_bought_back():
 def test_where_holdings_and_ib_differ_it_is_reported():
     got = plan("c", inputs({"alpha": {SPY: 10}}, portfolio={SPY: 100, TLT: 3}))
     assert got.report["mismatch"] == [
-        {"conId": SPY, "holdings": 10, "ib": 100},
-        {"conId": TLT, "holdings": 0.0, "ib": 3},
+        {"symbol": "SPY", "conId": SPY, "holdings": 10, "ib": 100},
+        {"symbol": "TLT", "conId": TLT, "holdings": 0.0, "ib": 3},
     ]

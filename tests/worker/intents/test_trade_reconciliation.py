@@ -17,6 +17,7 @@ from worker.registry import IntentContext
 from worker.settings import Settings
 
 REF = "b1#s1:alloc:SPY"
+SYMBOLS = {SPY: "SPY", TLT: "TLT"}
 
 
 class FakeHoldings:
@@ -66,7 +67,7 @@ class FakeIB:
 
     def reqPositions(self) -> list[Any]:
         return [
-            SimpleNamespace(contract=SimpleNamespace(conId=c), position=q)
+            SimpleNamespace(contract=SimpleNamespace(conId=c, symbol=SYMBOLS[c]), position=q)
             for c, q in self.positions
         ]
 
@@ -124,8 +125,15 @@ def test_a_mismatch_names_the_source_it_compared_with(fakes):
     with pytest.raises(IntentFailed) as failed:
         module.trade_reconciliation(context(ib, [], record_id="recon-3"), {})
     assert failed.value.code == "reconciliation-mismatch"
-    assert f"(reqPositions: {TLT}: holdings 0 vs IB 5)" in str(failed.value)
+    assert f"(reqPositions: TLT {TLT}: holdings 0 vs IB 5)" in str(failed.value)
     assert failed.value.result["ibSource"] == "reqPositions"
+    # What it saw, with symbols and the time, for the holdings views.
+    seen = failed.value.result["ibPositions"]
+    assert seen == [
+        {"symbol": "SPY", "conId": SPY, "position": 10.0},
+        {"symbol": "TLT", "conId": TLT, "position": 5.0},
+    ]
+    assert failed.value.result["ibPositionsAt"]
 
 
 def run(worker, name: str, intent_id: str) -> dict[str, Any]:
