@@ -8,6 +8,9 @@ POST /error                 {"code": 2104, "message": "..."} sends that error to
 POST /connectivity          {"lost": true} sends 1100; {"restored": true} sends 1102,
                             {"restored": true, "data_lost": true} sends 1101
 POST /competing-session     sends 10197 to every client
+POST /trade                 {"conId": 756733, "quantity": -16} fills a trade made outside the API
+                            (as in TWS: client 0, no orderRef) and sends the new position and
+                            account values to every client that subscribed to them
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from typing import Any
 
 from simulator import persist
+from simulator.broker import Order, OrderError
+from simulator.replies import send_account, send_position
 from simulator.server import ApiServer
 from simulator.state import Faults, fault_problem
 
@@ -111,4 +117,43 @@ class ControlServer:
         if path == "/competing-session":
             self.api.broadcast_error(10197, "No market data during competing live session")
             return 200, {"sent": 10197}
+        if path == "/trade":
+            return self.trade(body)
         return 404, {"error": f"no route {method} {path}"}
+
+    def trade(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A market order placed outside the API (client 0, as a TWS user's), filled now."""
+        con_id, quantity = body.get("conId"), body.get("quantity")
+        if (
+            not isinstance(con_id, int)
+            or isinstance(con_id, bool)
+            or not isinstance(quantity, int | float)
+            or isinstance(quantity, bool)
+            or not quantity
+            or not math.isfinite(quantity)
+        ):
+            return 400, {"error": 'expected {"conId": int, "quantity": non-zero number}'}
+        instrument = self.api.state.instrument(con_id)
+        if instrument is None:
+            return 404, {"error": f"no instrument with conId {con_id}"}
+        order = Order(
+            orderId=self.api.state.next_order_id,
+            clientId=0,
+            permId=0,
+            instrument=instrument,
+            action="BUY" if quantity > 0 else "SELL",
+            totalQuantity=abs(float(quantity)),
+            orderType="MKT",
+        )
+        try:
+            self.api.broker.place(order)
+        except OrderError as exc:
+            return 400, {"error": str(exc), "code": exc.code}
+        self.api.on_change()
+        for session in list(self.api.sessions):
+            if session.position_updates:
+                send_position(session, con_id)
+            if session.account_updates:
+                send_account(session)
+        log.info("trade outside the API: %s %g conId %d", order.action, abs(quantity), con_id)
+        return 200, {"status": order.status, "filled": order.filled, "permId": order.permId}
