@@ -152,6 +152,7 @@ def test_refresh_publishes_one_summary_per_click_and_the_page_follows_it(site) -
     landed = client.get(f"/holdings?refresh={intent_id}", headers={"X-Fragment": "1"})
     text = landed.get_data(as_text=True)
     assert landed.headers["X-Terminal"] == "1" and "Refreshing" not in text
+    assert "Refreshed by summary" in text  # its status first: the page announces that
     assert "(summary <a" in text and intent_id in text and "≠ differs by -1" in text
 
 

@@ -93,7 +93,7 @@ def test_holdings_lists_each_strategy_beside_the_ib_portfolio(
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert out.startswith("holdings (paper)")
-    assert f"IB positions from summary {summary['id']}" in out
+    assert "IB positions as of " in out and f"(summary {summary['id']})" in out
     assert "static-weights" in out and "SPY" in out and "TLT" in out
     assert "unreconciled orders (" in out
 
