@@ -32,6 +32,7 @@ class Options:
     skip_schedules: bool = False
     skip_config: bool = False
     alert_email: str = ""
+    notifier: bool = False
     dry_run: bool = False
     teardown: bool = False
     yes: bool = False
@@ -99,6 +100,12 @@ def parser() -> argparse.ArgumentParser:
         help="Cloud Monitoring alerts to this address: failed results, dead letters waiting, "
         "the worker's 5xx rate, a scheduled job without a result",
     )
+    p.add_argument(
+        "--notifier",
+        action="store_true",
+        help="deploy `publisher notify` as the service ib-notifier behind a push subscription on "
+        "intent-results (the webhook address from $NOTIFY_URL; needs the dashboard's image)",
+    )
     p.add_argument("--dry-run", action="store_true", help="show the plan; run no gcloud command")
     p.add_argument("--teardown", action="store_true", help="remove what the set-up created")
     p.add_argument("--yes", action="store_true", help="do not ask before a teardown")
@@ -129,6 +136,8 @@ def parse(argv: list[str]) -> Options:
         )
     if a.no_dashboard and a.dashboard_user:
         raise UsageError("--dashboard-user and --no-dashboard contradict each other")
+    if a.notifier and a.no_dashboard:
+        raise UsageError("--notifier runs from the dashboard's image: not with --no-dashboard")
     if a.alert_email and not EMAIL.match(a.alert_email):
         raise UsageError(f"--alert-email {a.alert_email!r} is not an email address")
     return Options(
@@ -145,6 +154,7 @@ def parse(argv: list[str]) -> Options:
         skip_schedules=a.skip_schedules,
         skip_config=a.skip_config,
         alert_email=a.alert_email,
+        notifier=a.notifier,
         dry_run=a.dry_run,
         teardown=a.teardown,
         yes=a.yes,

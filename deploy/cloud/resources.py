@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from deploy.cloud import access, delivery, extras, monitoring
+from deploy.cloud import access, delivery, extras, monitoring, notifier
 from deploy.cloud.gcloud import Command, Gcloud
 from deploy.cloud.options import Options
 from deploy.cloud.plan import Resource, Seen, static
@@ -263,6 +263,7 @@ def everything(o: Options, project_number: str, credentials: Callable[[], str]) 
         *extras.dashboard_access(o, project_number, dashboard.key if dashboard else ""),
         *([] if o.skip_schedules else [extras.schedules(o, publisher_python())]),
         *monitoring.resources(o),
+        *notifier.resources(o, project_number, dashboard.key if dashboard else ""),
     ]
     keys = [r.key for r in listed]
     duplicated = {k for k in keys if keys.count(k) > 1}
