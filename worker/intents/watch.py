@@ -182,6 +182,9 @@ def report(ctx: IntentContext, store: Any, run: Run, now: datetime) -> str:
     claim = store.close(run.id, fields, result, run.id)
     if claim.kind == "busy":
         return "busy"
+    if claim.kind == "reused":  # a message took this id first: its record is not this report's
+        log.warning("the id %s of a silent run is taken by another message", run.id)
+        return "known"
     record = claim.record
     if claim.kind != "run" and (record.get("resultPublished") or not record.get("resultMessage")):
         return "known"

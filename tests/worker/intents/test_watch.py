@@ -139,3 +139,24 @@ def test_the_watch_query_has_its_firestore_index():
         {"field": "receivedAt", "order": "ASCENDING"},
     ]
     assert any(i["collection"] == "intents" and i["fields"] == wanted for i in data["indexes"])
+
+
+def test_an_id_taken_by_another_message_is_not_reported_over(stack, results):
+    worker = pipeline(stack)
+    fired = (datetime.now(UTC) - timedelta(minutes=3)).replace(second=0, microsecond=0)
+    job = unique("taken-job")
+    taken = silent_id(job, fired)
+    params = {
+        "jobs": [{"name": job, "schedule": daily_at(fired), "expectWithinSeconds": 60}],
+        "lookbackSeconds": 600,
+    }
+    try:
+        worker.handle(delivery({"intent": "ping", "id": taken}))  # someone published this id
+        assert results.for_id(taken)["status"] == "succeeded"
+        watch_id = unique("watch")
+        worker.handle(delivery({"intent": "watch", "id": watch_id, "params": params}))
+        told = results.for_id(watch_id)
+        assert [r["state"] for r in told["result"]["runs"]] == ["known"]
+        assert [r["status"] for r in results.all_for(taken)] == ["succeeded"]
+    finally:
+        worker.session.close()
