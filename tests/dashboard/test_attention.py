@@ -36,6 +36,13 @@ def test_failed_dead_lettered_and_silent_come_first_newest_first(offline) -> Non
     body = html.split("<tbody>", 1)[1]
     listed = re.findall(r'href="/intents/paper/([^"]+)"', body)
     assert listed == ["silent", "dead", "old-failed", "ok-2", "refused", "ok-1"]
+    assert "3 on this page need attention" in html
+
+
+def test_no_attention_line_when_nothing_failed(offline) -> None:
+    offline.records.add("paper", "fine", intent="ping", status="succeeded", receivedAt=T0)
+    html = offline.client.get("/intents").get_data(as_text=True)
+    assert "fine" in html and "on this page need" not in html
 
 
 def test_the_order_is_stable_within_each_group() -> None:
