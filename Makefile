@@ -5,8 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Where `make up` writes its env file and logs: `make up DEVSTACK=/tmp/stack2` runs a second one.
 DEVSTACK ?= .devstack
+# `make up WORKER_IMAGE=localhost/ib-worker:local` (and DASHBOARD_IMAGE) runs them in the images
+# `make images` builds; variables given on make's command line reach the stack as they are.
+# The fast lane: no emulator, no JVM, no image (tests/conftest.py FAST_LANE; cloudbuild.yaml).
+FAST_LANE := not stack and not java and not image
 
-.PHONY: demo test up bench conformance lint format clean
+.PHONY: demo test test-fast up bench conformance lint format clean images image-checks cloudbuild
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) deploy/bootstrap.py $(VENV)
@@ -19,7 +23,22 @@ up: $(STAMP)
 	$(BIN)/python -m deploy up --state-dir $(DEVSTACK)
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not image"
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "$(FAST_LANE)"
+
+# The images, built here with buildah (installed from Debian's packages when missing).
+images: $(STAMP)
+	$(BIN)/python -m deploy images
+
+# The images run as Cloud Run runs them (after `make images`).
+image-checks: $(STAMP)
+	$(BIN)/python -m pytest -m image
+
+# cloudbuild.yaml's steps, in order, from the file itself (SUBSTITUTIONS=_TRADING_MODE=live,...).
+cloudbuild: $(STAMP)
+	$(BIN)/python -m deploy cloudbuild --substitutions "$(SUBSTITUTIONS)"
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

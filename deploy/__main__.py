@@ -51,7 +51,7 @@ def up(state_dir: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__)
-    parser.add_argument("command", choices=["up", "demo", "images"])
+    parser.add_argument("command", choices=["up", "demo", "images", "cloudbuild"])
     parser.add_argument(
         "--state-dir",
         type=Path,
@@ -63,7 +63,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="images: build the stand-in Python image again (debootstrap)",
     )
+    parser.add_argument(
+        "--substitutions",
+        default="",
+        help="cloudbuild: KEY=VALUE,... as gcloud builds submit takes them",
+    )
     args = parser.parse_args(argv)
+    if args.command == "cloudbuild":
+        from deploy.images.cloudbuild import main as cloudbuild
+
+        return cloudbuild([p for p in args.substitutions.split(",") if p])
     if args.command == "images":
         from deploy.images.build import main as images
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lints the deployment artifacts with the tools installed in the venv (no downloads):
 #   hadolint on base/, worker/ and dashboard/Dockerfile (.hadolint.yaml),
-#   ShellCheck on every *.sh in the repository (outside .venv and .devstack),
+#   ShellCheck on every *.sh in the repository (outside .venv, .devstack and build),
 #   yamllint on cloudbuild.yaml (.yamllint).
 # Exit status: non-zero when any of them reports a problem.
 set -euo pipefail
@@ -29,7 +29,8 @@ check() {
 }
 
 shell_scripts() {
-    find "${ROOT}" \( -path "${ROOT}/.venv" -o -path "${ROOT}/.devstack" -o -path "${ROOT}/.git" \) -prune \
+    find "${ROOT}" \( -path "${ROOT}/.venv" -o -path "${ROOT}/.devstack" -o -path "${ROOT}/.git" \
+        -o -path "${ROOT}/build" \) -prune \
         -o -type f -name '*.sh' -print | sort
 }
 

@@ -34,7 +34,9 @@ if sys.argv[2:] not in ([], ["--check"]):
 # The images' interpreter and platform (base/Dockerfile: python:3.11-slim-bookworm, glibc 2.36).
 PYTHON_VERSION, GLIBC_MINOR, ARCH = "3.11", 36, "x86_64"
 LEGACY = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
-BUILD_TOOLS = ["ruff", "pytest", "hypothesis"]
+# The fast test lane's imports beyond the worker's own: the publisher's Scheduler client, and the
+# archived predecessor the simulator is also tested with.
+BUILD_TOOLS = ["ruff", "pytest", "hypothesis", "google-cloud-scheduler", "ib_insync"]
 TARGETS = {
     ROOT / "worker" / "requirements.txt": (
         "the worker's runtime dependencies (the closure of pyproject.toml's\n"
@@ -43,7 +45,8 @@ TARGETS = {
     ),
     ROOT / "deploy" / "build-requirements.txt": (
         "the lint and test tools cloudbuild.yaml runs inside the worker image\n"
-        "# (ruff, pytest, hypothesis and what they need), installed with --require-hashes.",
+        "# (ruff, pytest, hypothesis, the test lane's other imports and what they need),\n"
+        "# installed with --require-hashes.",
         BUILD_TOOLS,
     ),
 }

@@ -23,8 +23,9 @@ TEST_PASSWORDS = (
     "FIXTURE-NOT-A-SECRET-7f3a",
     "Canary-Pw-NOT-REAL-k3Z9",
     'fake"pw\\not=real:ç€-9',  # quoted, escaped and non-ASCII forms (test_credentials.py)
+    "other-password-NOT-REAL-4k",
 )
-TEST_USERIDS = ("canary-userid-NOT-REAL-5q", "fixture-user")
+TEST_USERIDS = ("canary-userid-NOT-REAL-5q", "fixture-user", "other-userid-NOT-REAL-9z")
 TEST_SECRETS = TEST_PASSWORDS + TEST_USERIDS
 _leaks: list[str] = []
 

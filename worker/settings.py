@@ -78,6 +78,7 @@ class Settings:
     ibc_path: Path = Path("/opt/ibc")
     ibc_ini: Path = Path("/opt/ibc/config.ini.template")
     tws_path: Path = Path("/opt/ibgateway")
+    gateway_version_file: Path | None = None  # default: tws_path/VERSION
     tws_settings_path: Path = Path("/home/ib/Jts")
     java_path: Path | None = None
     ibc_2fa_timeout_action: str = "restart"
@@ -137,6 +138,9 @@ class Settings:
             ibc_path=Path(env.get("IBC_PATH", "/opt/ibc")),
             ibc_ini=Path(env.get("IBC_INI", "/opt/ibc/config.ini.template")),
             tws_path=Path(env.get("TWS_PATH", "/opt/ibgateway")),
+            gateway_version_file=Path(env["IB_GATEWAY_VERSION_FILE"])
+            if env.get("IB_GATEWAY_VERSION_FILE")
+            else None,
             tws_settings_path=Path(env.get("TWS_SETTINGS_PATH", "/home/ib/Jts")),
             java_path=Path(env["JAVA_PATH"]) if env.get("JAVA_PATH") else None,
             ibc_2fa_timeout_action=env.get("IBC_2FA_TIMEOUT_ACTION", "restart"),

@@ -26,6 +26,7 @@ VERBS = (
     "add-iam-policy-binding",
     "remove-iam-policy-binding",
     "add",
+    "deploy",
 )
 
 
@@ -70,7 +71,35 @@ def main() -> None:
         with open(path, "w") as f:
             json.dump(state, f)
     if out is not None:
-        print(out if isinstance(out, str) else json.dumps(out))
+        print(out if isinstance(out, str) else formatted(out, flags))
+
+
+def formatted(out, flags: dict[str, list]) -> str:
+    """JSON, or gcloud's `--format=value(a.b,c[].d)` (a line per item, tab between fields, `;`
+    between a list's values), sorted by `--sort-by=[~]field`."""
+    items = out if isinstance(out, list) else [out]
+    sort = (flags.get("sort-by") or [None])[-1]
+    if sort:
+        items = sorted(items, key=lambda i: str(pick(i, sort.lstrip("~"))), reverse=sort[0] == "~")
+    shape = str((flags.get("format") or [""])[-1])
+    if not shape.startswith("value("):
+        return json.dumps(items if isinstance(out, list) else out)
+    fields = shape[len("value(") : -1].split(",")
+    return "\n".join("\t".join(str(pick(i, f)) for f in fields) for i in items)
+
+
+def pick(item, path: str):
+    values = [item]
+    for part in path.split("."):
+        many = part.endswith("[]")
+        part = part.removesuffix("[]")
+        values = [v.get(part) for v in values if isinstance(v, dict)]
+        if many:
+            values = [x for v in values for x in (v or [])]
+    values = [v for v in values if v is not None]
+    if len(values) == 1 and not path.count("[]"):
+        return values[0]
+    return ";".join(str(v) for v in values)
 
 
 class Cloud:
@@ -166,12 +195,59 @@ class Cloud:
             stored.pop("max-delivery-attempts", None)
 
     def delete(self):
+        if self.group == "run revisions":
+            for stored in self.state["resources"].values():
+                kept = [r for r in stored.get("revisions", []) if r["name"] != self.name]
+                if len(kept) != len(stored.get("revisions", [])):
+                    stored["revisions"] = kept
+                    return
+            self.missing()
         if not self.exists():
             self.missing()
         del self.state["resources"][self.key]
         self.state["policies"].pop(self.key, None)
 
+    # -- Cloud Run deploys and their revisions (cloudbuild.yaml's deploy and prune steps) ----------
+
+    def deploy(self):
+        if self.group != "run":
+            fail(f"the fake does not know `{self.group} deploy`", 2)
+        key = f"run services {self.name}"
+        stored = self.state["resources"].setdefault(key, {})
+        stored.update({k: v[-1] for k, v in self.flags.items()})
+        serial = self.state.setdefault("serial", 0) + 1
+        self.state["serial"] = serial
+        revision = f"{self.name}-{serial:05d}-fak"
+        stored.setdefault("revisions", []).append(
+            {"name": revision, "image": self.flag("image"), "created": serial}
+        )
+        stored["serving"] = revision
+
+    def revisions(self) -> list:
+        wanted = self.flag("service")
+        out = []
+        for key, stored in self.state["resources"].items():
+            if not key.startswith("run services ") or wanted not in (None, key[13:]):
+                continue
+            for r in stored.get("revisions", []):
+                out.append(
+                    {
+                        "metadata": {"name": r["name"], "creationTimestamp": f"{r['created']:08d}"},
+                        "status": {"imageDigest": f"{r['image']}@sha256:{r['created']:064x}"},
+                    }
+                )
+        return out
+
+    def list(self):
+        if self.group == "run revisions":
+            return self.revisions()
+        if self.group == "artifacts docker images":
+            return []  # pushes go to cloudbuild's local store, not to this fake
+        fail(f"the fake does not know `{self.group} list`", 2)
+
     def describe(self):
+        if self.group == "run revisions":
+            fail(f"the fake does not know `{self.group} describe`", 2)
         if not self.exists():
             self.missing()
         stored = self.state["resources"].get(self.key, {})
@@ -179,7 +255,13 @@ class Cloud:
             return self.subscription(stored)
         if self.group == "run services":
             iap = {"run.googleapis.com/iap-enabled": "true"} if stored.get("iap") else {}
-            return {"metadata": {"name": self.name, "annotations": iap}}
+            serving = stored.get("serving")
+            return {
+                "metadata": {"name": self.name, "annotations": iap},
+                "status": {
+                    "traffic": [{"revisionName": serving, "percent": 100}] if serving else []
+                },
+            }
         if self.group == "logging metrics":
             return {"name": self.name, "filter": stored.get("log-filter")}
         if self.group == "eventarc triggers":

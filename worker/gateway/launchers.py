@@ -116,7 +116,7 @@ class IbcLauncher(Launcher):
 
     def gateway_version(self) -> str:
         s = self.settings
-        version_file = Path(os.environ.get("IB_GATEWAY_VERSION_FILE", s.tws_path / "VERSION"))
+        version_file = s.gateway_version_file or s.tws_path / "VERSION"
         if version_file.is_file():
             text = version_file.read_text().strip()
             if re.fullmatch(r"\d{3,4}", text):

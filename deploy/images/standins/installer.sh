@@ -4,8 +4,8 @@
 # base/install-gateway.sh runs its real download, SHA-256 check, unattended install, version check,
 # layout and Java relocation. It takes the options the worker's build uses (-q -dir DIR), unpacks
 # the "gateway" (the project's simulator, under jars/) into DIR with install4j's version record,
-# and its Java runtime under /usr/local/i4j_jres, as install4j does. The payload follows the
-# marker line as base64 of a gzipped tar.
+# and its Java runtime under /usr/local/i4j_jres (or $I4J_JRES), as install4j does. The payload
+# follows the marker line as base64 of a gzipped tar.
 set -eu
 
 dir=""
@@ -27,11 +27,13 @@ if [ -z "${quiet}" ] || [ -z "${dir}" ]; then
     exit 2
 fi
 
+jres="${I4J_JRES:-/usr/local/i4j_jres}"
 line="$(awk '/^__PAYLOAD_BELOW__$/ { print NR + 1; exit }' "$0")"
-mkdir -p "${dir}" /usr/local/i4j_jres
+mkdir -p "${dir}" "${jres}"
 tail -n +"${line}" "$0" | base64 -d | tar -xzf - -C "${dir}"
-rm -rf /usr/local/i4j_jres/standin-jre
-mv "${dir}/.jre" /usr/local/i4j_jres/standin-jre
+rm -rf "${jres}/standin-jre"
+mv "${dir}/.jre" "${jres}/standin-jre"
 echo "installer: IB Gateway (stand-in) installed in ${dir}"
 exit 0
+# shellcheck disable=SC2317 # the payload's marker: never run
 __PAYLOAD_BELOW__
