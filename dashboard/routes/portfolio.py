@@ -32,9 +32,11 @@ def holdings():  # type: ignore[no-untyped-def]
     mode = _checked(params.mode, values.get("mode"), ctx().settings.modes[0], errors)
     refresh = _checked(params.intent_id, values.get("refresh"), None, errors)
     records = ctx().records
-    found = holdings_read.read(records, mode)
+    # The summary being followed first: once it has ended, the holdings read after it include
+    # its positions (read the other way round, the page could stop following a moment early).
     record = records.intent(mode, refresh) if refresh else None
     waiting = bool(refresh) and (record is None or not digest.is_terminal(record))
+    found = holdings_read.read(records, mode)
     args = {
         "mode": mode,
         "modes": MODES,

@@ -177,3 +177,22 @@ def test_a_bad_refresh_parameter_is_named(site) -> None:
     response = client.get("/holdings?refresh=..")
     assert response.status_code == 400 and "refresh" not in response.headers.get("Location", "")
     assert "is not" in response.get_data(as_text=True)
+
+
+def test_a_summary_that_lands_while_the_page_is_read_is_shown_not_missed(site) -> None:
+    """The followed summary ends between the page's reads: the page stops following it only
+    with its positions shown (the holdings are read after the summary's record)."""
+    client, records, _ = site
+    records.done.append(summary(T0, {}, "sum-1"))
+    allocation_after(records, T0)
+    landed = summary(T0 + timedelta(minutes=5), {SPY: 66.0, TLT: 265.0}, "sum-2")
+
+    def lands_now(mode: str, intent_id: str) -> dict[str, Any]:
+        records.done.append(landed)  # finished just as the page asks for it
+        return {**landed, "tradingMode": mode}
+
+    records.intent = lands_now
+    response = client.get("/holdings?refresh=sum-2", headers={"X-Fragment": "1"})
+    text = response.get_data(as_text=True)
+    assert response.headers["X-Terminal"] == "1"
+    assert "(summary <a" in text and "sum-2</a>" in text and "filled since" not in text

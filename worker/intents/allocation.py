@@ -93,6 +93,11 @@ def plan(inputs: Inputs, intent_id: str, step: str = "alloc") -> OrderPlan:
             held_back.append({**request.planned(), "because": [p.order_ref for p in waiting]})
         else:
             orders.append(request)
+    quoted = [*inputs.quotes.values(), *inputs.unsignalled.values()]
+    label = observed.labels(
+        {k for name in inputs.signals for k in inputs.held.get(name, {})},
+        {q.contract.conId: observed.symbol(q.contract) for q in quoted},
+    )
     report = {
         "netLiquidation": inputs.net_liquidation,
         "baseCurrency": inputs.base_currency,
@@ -100,25 +105,15 @@ def plan(inputs: Inputs, intent_id: str, step: str = "alloc") -> OrderPlan:
         "signals": inputs.signals,
         "targets": targets,
         "holdings": {
-            name: {_label(k, inputs): v for k, v in inputs.held.get(name, {}).items()}
+            name: {label[k]: v for k, v in inputs.held.get(name, {}).items()}
             for name in inputs.signals
         },
-        "conIds": {
-            _label(k, inputs): k for name in inputs.signals for k in inputs.held.get(name, {})
-        },
+        "conIds": {label[k]: k for k in label},
         "working": [p.describe() for p in inputs.pending],
     }
     if held_back:
         report["heldBack"] = held_back
     return OrderPlan(orders, report)
-
-
-def _label(con_id: int, inputs: Inputs) -> str:
-    """An instrument's symbol in the result (its conId under `conIds`)."""
-    for quote in [*inputs.quotes.values(), *inputs.unsignalled.values()]:
-        if quote.contract.conId == con_id:
-            return observed.symbol(quote.contract) or f"conId {con_id}"
-    return f"conId {con_id}"
 
 
 def gather(ctx: IntentContext, ib: Any, config: dict[str, Any], names: list[str]) -> Inputs:

@@ -88,23 +88,24 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
     seen = observed.read(ib)
     portfolio, source = seen.held, seen.source
     ours = {k: v for k, v in consolidated.items() if v}
+    both = sorted(set(ours) | set(portfolio))
+    names = {int(r["conId"]): str(r["symbol"]) for r in opened.values() if r.get("symbol")}
+    names |= {row["conId"]: row["symbol"] for row in seen.rows}
+    label = observed.labels(both, observed.named(ib, both, names))
     result = {
         "reconciled": moved,
         "waiting": waiting,
         "neverArrived": [ref for ref, _ in never],
-        "holdings": {str(k): v for k, v in sorted(ours.items())},
-        "ib": {str(k): v for k, v in sorted(portfolio.items())},
+        "holdings": {label[k]: v for k, v in sorted(ours.items())},
+        "ib": {label[k]: v for k, v in sorted(portfolio.items())},
+        "conIds": {label[c]: c for c in both},
         "ibSource": source,
         **seen.report(),
     }
     if ours != portfolio:
-        differ = sorted(set(ours) | set(portfolio))
-        names = {int(r["conId"]): str(r["symbol"]) for r in opened.values() if r.get("symbol")}
-        names |= {row["conId"]: row["symbol"] for row in seen.rows}
         detail = ", ".join(
-            f"{names.get(c, 'conId')} {c}: holdings {ours.get(c, 0):g} "
-            f"vs IB {portfolio.get(c, 0):g}"
-            for c in differ
+            f"{label[c]} (conId {c}): holdings {ours.get(c, 0):g} vs IB {portfolio.get(c, 0):g}"
+            for c in both
             if ours.get(c, 0) != portfolio.get(c, 0)
         )
         raise IntentFailed(

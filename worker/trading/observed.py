@@ -8,7 +8,8 @@ holdings with the freshest such picture instead of an older summary's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypedDict
@@ -54,6 +55,34 @@ def rows(positions: Iterable[Any]) -> tuple[dict[int, float], list[PositionRow]]
         for c, q in totals.items()
     ]
     return totals, sorted(listed, key=lambda r: (r["symbol"], r["conId"]))
+
+
+def labels(con_ids: Iterable[int], names: Mapping[int, str]) -> dict[int, str]:
+    """Each conId's key in a result: its symbol; `SYMBOL (conId)` where two share a symbol;
+    `conId N` where none is known (the conIds themselves go under the result's `conIds`)."""
+    ids = sorted(set(con_ids))
+    known = {c: names[c] for c in ids if names.get(c) and not names[c].startswith("conId ")}
+    shared = Counter(known.values())
+    return {
+        c: (known[c] if shared[known[c]] == 1 else f"{known[c]} ({c})")
+        if c in known
+        else f"conId {c}"
+        for c in ids
+    }
+
+
+def named(ib: Any, con_ids: Iterable[int], names: Mapping[int, str]) -> dict[int, str]:
+    """`names`, with the symbol of each conId it lacks asked from the gateway (one request for
+    all of them, none when every one is named)."""
+    import ib_async
+
+    found = dict(names)
+    missing = sorted({c for c in con_ids if not found.get(c)})
+    if missing:
+        for contract in ib.qualifyContracts(*(ib_async.Contract(conId=c) for c in missing)):
+            if symbol(contract):
+                found[int(contract.conId)] = symbol(contract)
+    return found
 
 
 def read(ib: Any) -> Seen:

@@ -68,8 +68,10 @@ def test_reconciliation_mismatch_fails_with_both_views(
     run(make_worker(flat_sim), "trade-reconciliation", intent_id)
     result = results.for_id(intent_id)
     assert (result["status"], result["error"]["code"]) == ("failed", "reconciliation-mismatch")
-    assert f"{TLT}: holdings 5 vs IB 0" in result["error"]["message"]
-    assert result["result"]["holdings"] == {str(TLT): 5.0} and result["result"]["ib"] == {}
+    # Named by symbol although neither IB nor an order knows it any more (asked the gateway).
+    assert f"TLT (conId {TLT}): holdings 5 vs IB 0" in result["error"]["message"]
+    assert result["result"]["holdings"] == {"TLT": 5.0} and result["result"]["ib"] == {}
+    assert result["result"]["conIds"] == {"TLT": TLT}
 
 
 def test_collect_market_data_is_idempotent_per_bar(make_worker, flat_sim, results, db):

@@ -117,7 +117,8 @@ def test_positions_are_asked_for_now_and_a_closed_one_is_no_holding(fakes):
     # reqPositions lists a position closed today with 0; an account of two adds up.
     ib = FakeIB([(SPY, 4), (SPY, 6), (TLT, 0)])
     result = module.trade_reconciliation(context(ib, [], record_id="recon-2"), {})
-    assert (result["ib"], result["ibSource"]) == ({str(SPY): 10.0}, "reqPositions")
+    assert (result["ib"], result["ibSource"]) == ({"SPY": 10.0}, "reqPositions")
+    assert result["conIds"] == {"SPY": SPY}  # symbols in the result, the conIds beside them
 
 
 def test_a_mismatch_names_the_source_it_compared_with(fakes):
@@ -125,7 +126,7 @@ def test_a_mismatch_names_the_source_it_compared_with(fakes):
     with pytest.raises(IntentFailed) as failed:
         module.trade_reconciliation(context(ib, [], record_id="recon-3"), {})
     assert failed.value.code == "reconciliation-mismatch"
-    assert f"(reqPositions: TLT {TLT}: holdings 0 vs IB 5)" in str(failed.value)
+    assert f"(reqPositions: TLT (conId {TLT}): holdings 0 vs IB 5)" in str(failed.value)
     assert failed.value.result["ibSource"] == "reqPositions"
     # What it saw, with symbols and the time, for the holdings views.
     seen = failed.value.result["ibPositions"]
@@ -155,6 +156,7 @@ def test_allocation_reconciliation_close_all_reconciliation_on_one_warm_session(
         found.append(result)
     assert [r["timings"]["gatewayReused"] for r in found[1:]] == [True, True, True]
     first, last = found[1]["result"], found[3]["result"]
-    assert first["ib"] == first["holdings"] and set(first["ib"]) == {str(SPY), str(TLT)}
+    assert first["ib"] == first["holdings"] and set(first["ib"]) == {"SPY", "TLT"}
+    assert first["conIds"] == {"SPY": SPY, "TLT": TLT}
     assert flat_sim.state.positions == []
     assert (last["holdings"], last["ib"], last["ibSource"]) == ({}, {}, "reqPositions")
