@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import counts, gateway, pipeline, push
+from bench import counts, gateway, images, pipeline, push
 from bench.report import exit_code, headlines, missed, table
 from deploy.stack import LocalStack, StackOptions
 
@@ -19,6 +19,7 @@ def main() -> int:
     ):
         print("running benchmarks ...", file=sys.stderr, flush=True)
         figures = pipeline.run(stack) + push.run(stack) + gateway.run(stack)
+        figures += images.run(stack)
         print("counting operations per intent kind ...", file=sys.stderr, flush=True)
         operations = counts.per_kind(stack)
     print(table(figures))

@@ -111,8 +111,9 @@ def load(config: dict, values: Mapping[str, str]) -> Build:
     return build
 
 
-def values_for(config: dict, given: Mapping[str, str], project: str) -> dict[str, str]:
-    sha = _git("rev-parse", "HEAD")
+def values_for(config: dict, given: Mapping[str, str], project: str, sha: str) -> dict[str, str]:
+    """Cloud Build's built-in substitutions for a manual build of commit `sha`, the file's
+    defaults, then what was given."""
     return {
         "PROJECT_ID": project,
         "PROJECT_NUMBER": "123456789012",
@@ -237,7 +238,7 @@ def main(substitutions: list[str], project: str = "local-ib") -> int:
     config = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
     given = dict(pair.split("=", 1) for pair in substitutions)
     try:
-        build = load(config, values_for(config, given, project))
+        build = load(config, values_for(config, given, project, _git("rev-parse", "HEAD")))
     except SubstitutionError as exc:
         print(f"cloudbuild.yaml: {exc}", file=sys.stderr)
         return 1

@@ -28,7 +28,7 @@ from worker.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 CLOUDBUILD = ROOT / "cloudbuild.yaml"
 BUILD = yaml.safe_load(CLOUDBUILD.read_text())
-BUILTINS = {"PROJECT_ID": "demo-proj", "SHORT_SHA": "abc1234"}
+BUILTINS = {"PROJECT_ID": "demo-proj", "PROJECT_NUMBER": "123456789012", "SHORT_SHA": "abc1234"}
 SHELLCHECK = ROOT / ".venv" / "bin" / "shellcheck"
 PINNED_SHA = "ab" * 32
 
@@ -367,14 +367,17 @@ def test_the_dashboard_is_deployed_private_with_its_own_account(ws):
     assert argv[:3] == ["run", "deploy", names.DASHBOARD_SERVICE]
     assert "--no-allow-unauthenticated" in argv and "--allow-unauthenticated" not in argv
     assert "--service-account=ib-dashboard@demo-proj.iam.gserviceaccount.com" in argv
+    # IAP's audience for exactly this service: the only way a user's email reaches requestedBy.
+    audience = "/projects/123456789012/locations/europe-west6/services/ib-dashboard"
     assert (
         "--set-env-vars=^;^GOOGLE_CLOUD_PROJECT=demo-proj;DASHBOARD_MODES=paper,live;"
-        "DASHBOARD_LIVE_CONFIRM=U1234567"
+        f"DASHBOARD_IAP_AUDIENCE={audience};DASHBOARD_LIVE_CONFIRM=U1234567"
     ) in argv
     done, calls = ws.run("dashboard-deploy")
     assert (
-        "--set-env-vars=^;^GOOGLE_CLOUD_PROJECT=demo-proj;DASHBOARD_MODES=paper" in calls[0]["argv"]
-    )
+        "--set-env-vars=^;^GOOGLE_CLOUD_PROJECT=demo-proj;DASHBOARD_MODES=paper;"
+        f"DASHBOARD_IAP_AUDIENCE={audience}"
+    ) in calls[0]["argv"]
     assert ws.run("dashboard-deploy", _DEPLOY_DASHBOARD="false")[1] == []
 
 

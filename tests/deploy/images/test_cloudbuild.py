@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from deploy.images.cloudbuild import ROOT, SubstitutionError, load, substitute, values_for
 
 CONFIG = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
+SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 def test_dollar_dollar_is_a_dollar_and_names_are_replaced_in_both_forms():
@@ -36,18 +37,18 @@ def test_text_without_known_names_is_either_kept_or_refused(text):
 
 
 def test_every_step_of_the_file_in_order_with_the_options_environment():
-    build = load(CONFIG, values_for(CONFIG, {}, "local-ib"))
+    build = load(CONFIG, values_for(CONFIG, {}, "local-ib", SHA))
     assert [s.id for s in build.steps] == [s["id"] for s in CONFIG["steps"]]
     check = build.steps[0]
     assert check.command[:2] == ["bash", "-c"] and "$$" not in check.command[2]
     assert check.env["TRADING_MODE"] == "paper" and check.env["PROJECT"] == "local-ib"
     lint = next(s for s in build.steps if s.id == "lint-and-test")
-    assert lint.image.startswith("europe-west6-docker.pkg.dev/local-ib/ib-worker/ib-worker:")
+    assert lint.image == "europe-west6-docker.pkg.dev/local-ib/ib-worker/ib-worker:0123456"
     assert lint.env["HOME"] == "/tmp/home"  # the step's own env on top of the options'
 
 
 def test_a_given_substitution_reaches_the_steps():
-    build = load(CONFIG, values_for(CONFIG, {"_TRADING_MODE": "live"}, "local-ib"))
+    build = load(CONFIG, values_for(CONFIG, {"_TRADING_MODE": "live"}, "local-ib", SHA))
     assert all(step.env["TRADING_MODE"] == "live" for step in build.steps)
 
 
@@ -57,10 +58,10 @@ def test_a_given_substitution_reaches_the_steps():
 )
 def test_a_misspelt_substitution_fails_before_any_step(given, words):
     with pytest.raises(SubstitutionError, match=words):
-        load(CONFIG, values_for(CONFIG, given, "local-ib"))
+        load(CONFIG, values_for(CONFIG, given, "local-ib", SHA))
 
 
 def test_a_declared_substitution_the_template_never_uses_is_refused():
     config = {**CONFIG, "substitutions": {**CONFIG["substitutions"], "_UNUSED": "x"}}
     with pytest.raises(SubstitutionError, match="'_UNUSED' in the substitution data is not used"):
-        load(config, values_for(config, {}, "local-ib"))
+        load(config, values_for(config, {}, "local-ib", SHA))
