@@ -26,12 +26,16 @@ from worker.settings import Settings
 
 log = logging.getLogger("worker.gateway")
 
-IBC_EXIT_CODES = {
-    87: "second-factor authentication timed out: approve the login on IBKR Mobile within the "
+# IBC's own exit codes. IBC calls System.exit(1111) or (1112); Linux keeps only the low byte of a
+# process's exit status, so ibcstart.sh and this launcher see 87 and 88 (1111 % 256, 1112 % 256).
+IBC_ERROR_CODES = {
+    1111: "second-factor authentication was not completed in time (IBC's 1111, "
+    "ExitAfterSecondFactorAuthenticationTimeout): approve the login on IBKR Mobile within the "
     "time IB allows, or use GATEWAY_MODE=external with an always-on gateway",
-    88: "the login dialog did not appear in time: the gateway is slow to start or hung "
-    "(more memory or CPU, or check the gateway log)",
+    1112: "the login dialog did not appear in time (IBC's 1112, LoginDialogDisplayTimeout): the "
+    "gateway is slow to start or hung (more memory or CPU, or check the gateway log)",
 }
+IBC_EXIT_CODES = {code % 256: why for code, why in IBC_ERROR_CODES.items()} | IBC_ERROR_CODES
 ROOT = Path(__file__).resolve().parents[2]
 
 

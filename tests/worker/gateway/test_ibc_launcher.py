@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from tests.conftest import leaked
 from worker.exceptions import GatewayError
 from worker.gateway.credentials import Credentials, CredentialSource
-from worker.gateway.launchers import IbcLauncher
+from worker.gateway.launchers import IBC_EXIT_CODES, IbcLauncher
 from worker.gateway.properties import properties_value
 from worker.settings import Settings
 
@@ -136,17 +136,32 @@ def test_process_group_stopped_and_output_logged_redacted(ibc_home, caplog, monk
     assert leaked(text) == []
 
 
-@pytest.mark.parametrize(("code", "words"), [(87, "second-factor"), (88, "login dialog")])
-def test_ibc_exit_codes_are_explained(ibc_home, code, words, monkeypatch):
+@pytest.mark.parametrize(
+    ("code", "seen", "words"),
+    [
+        (87, 87, "second-factor"),
+        (88, 88, "login dialog"),
+        # IBC's System.exit(1111): Linux reports the low byte, 87, which is explained the same
+        (1111, 87, "IBC's 1111"),
+        (1112, 88, "IBC's 1112"),
+    ],
+)
+def test_ibc_exit_codes_are_explained(ibc_home, code, seen, words, monkeypatch):
     monkeypatch.setenv("STANDIN_EXIT", str(code))
     ibc = launcher(ibc_home)
     ibc.start()
     try:
         wait_exit(ibc)
-        assert f"ibc exited with code {code}: " in ibc.failure()
+        assert f"ibc exited with code {seen}: " in ibc.failure()
         assert words in ibc.failure()
     finally:
         ibc.stop()
+
+
+def test_ibc_error_codes_map_to_what_linux_reports():
+    assert IBC_EXIT_CODES[87] == IBC_EXIT_CODES[1111]
+    assert IBC_EXIT_CODES[88] == IBC_EXIT_CODES[1112]
+    assert "second-factor" in IBC_EXIT_CODES[1111]
 
 
 READ_PROPERTIES = """
