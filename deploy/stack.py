@@ -336,6 +336,11 @@ class LocalStack:
         K_SERVICE and K_REVISION, gateway mode `ibc` unless GATEWAY_MODE says otherwise."""
         from deploy.images import container
 
+        if os.geteuid() != 0:
+            raise StackError(
+                "running the worker in an image needs root here (buildah's chroot isolation "
+                "runs the image's user): run `make up` as root, or without WORKER_IMAGE"
+            )
         env = self.worker_environment()
         env["GATEWAY_MODE"] = os.environ.get("GATEWAY_MODE", "ibc")
         credentials = env.pop("IB_CREDENTIALS_JSON", None)

@@ -8,7 +8,7 @@ import pytest
 
 from deploy.processes import Child
 from deploy.stack import LocalStack, StackOptions
-from tests.support import processes_with
+from tests.support import processes_with, wait_until
 
 
 class BrokenStop(Child):
@@ -28,7 +28,8 @@ def test_a_failing_stop_still_stops_every_other_child(tmp_path):
             name=name, command=sleep, log_path=tmp_path / f"{name}.log", env={marker: "1"}
         ).start()
     procs = [child.proc for child in stack.children.values()]
-    assert len(processes_with(marker, "1")) == 3
+    # Each has its own environment once it has exec'd (a child forked a moment ago has ours).
+    wait_until(lambda: len(processes_with(marker, "1")) == 3, 30, "the three children running")
     with pytest.raises(OSError, match="last: stop failed"):  # the first failure is the one told
         stack.stop()
     assert stack.children == {}
