@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from worker import interrupts, results
@@ -89,10 +90,18 @@ class Runner:
         def open_gateway() -> Any:
             if not opened:
                 session = self.session()
+                # A restarting external gateway is waited for while the deadline (less a margin
+                # for the result) and the TTL allow; then a retryable gateway-not-ready.
+                ttl_left = (
+                    (message.expires_at - datetime.now(UTC)).total_seconds()
+                    if message.expires_at
+                    else None
+                )
                 got = session.open(
                     on_second_factor=second_factor.announcer(
                         message.trading_mode, audit, self.settings.notify_url
-                    )
+                    ),
+                    within=(seconds - (time.perf_counter() - t0) - 10, ttl_left),
                 )
                 opened.append(session)
                 outcome.timings.update(gatewayStartMs=got.start_ms, gatewayReused=got.reused)

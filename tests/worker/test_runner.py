@@ -3,9 +3,11 @@ interruptions, how errors become outcomes, and the lease renewer."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -40,10 +42,12 @@ class FakeSession:
     ib: object = field(default_factory=object)
 
     on_second_factor: Any = None
+    within: tuple = ()
 
-    def open(self, on_second_factor: Any = None) -> Opened:
+    def open(self, on_second_factor: Any = None, within: tuple = ()) -> Opened:
         self.opens += 1
         self.on_second_factor = on_second_factor
+        self.within = within
         return Opened(self.ib, reused=self.reused, start_ms=None if self.reused else 1234)
 
     def done(self) -> None:
@@ -123,6 +127,17 @@ def test_the_gateway_opens_once_per_attempt_and_is_kept_warm_after_success():
         ("job-1", "gateway started", {"startMs": 1234}),
         ("job-1", "order placed", {"orderRef": "job-1:0:0"}),
     ]
+
+
+def test_the_gateway_is_waited_for_no_longer_than_the_deadline_and_the_ttl_allow():
+    h = harness()  # a deadline of 30 s
+    run(h, lambda ctx, params: ctx.ib() and {})
+    deadline_left, ttl_left = h.session.within
+    assert 10 < deadline_left <= 20  # 30 s less the margin for the result
+    assert ttl_left is None  # no TTL on the message
+    expiring = dataclasses.replace(MESSAGE, expires_at=datetime.now(UTC) + timedelta(seconds=7))
+    h.runner.run(IntentSpec(name="unit", run=lambda ctx, params: ctx.ib() and {}), expiring, 1)
+    assert 0 < h.session.within[1] <= 7
 
 
 def test_a_reused_gateway_is_not_an_audit_event():

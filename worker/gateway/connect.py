@@ -20,6 +20,9 @@ log = logging.getLogger("worker.gateway")
 INFORMATIONAL = frozenset({2104, 2106, 2107, 2108, 2119, 2158})
 CLIENT_ID_IN_USE = 326
 REQUEST_TIMEOUT_SECONDS = 30.0
+# An external gateway may be in its daily restart (60-90 s, the port closed or refusing, or
+# open with no managed accounts yet): wait longer between attempts, up to this.
+EXTERNAL_MAX_POLL_SECONDS = 5.0
 ADVICE = {
     321: "the API is read-only: set ReadOnlyApi=no in IBC's config.ini (or uncheck "
     "'Read-Only API' in the gateway's API settings)",
@@ -65,10 +68,24 @@ class _PollingNoise(logging.Filter):
         )
 
 
-def connect(launcher: Launcher, client_id: int, timeout: float, poll: float = 0.25) -> Any:
-    """An `ib_async.IB` connected and synchronised, or GatewayError after `timeout` seconds.
+def next_poll(wait: float, cap: float) -> float:
+    """The wait before the next attempt: doubled after each failed one, never above `cap`."""
+    return min(wait * 2, cap) if cap > wait else wait
 
-    Logs one line when it starts waiting and one when the gateway is ready."""
+
+def connect_budget(configured: float, *limits: float | None) -> float:
+    """How long a connection may be waited for: the configured timeout, cut to what is left of
+    the intent's deadline and TTL (`limits`, seconds; None: no such limit), at least 1 s."""
+    return max(1.0, min([configured, *(x for x in limits if x is not None)]))
+
+
+def connect(launcher: Launcher, client_id: int, timeout: float, poll: float = 0.25) -> Any:
+    """An `ib_async.IB` connected and synchronised, or GatewayError after `timeout` seconds
+    (retryable: a gateway that is restarting is back within a minute or two).
+
+    A gateway this process starts is polled every `poll` seconds; an external one with backoff
+    up to EXTERNAL_MAX_POLL_SECONDS. Logs one line when it starts waiting and one when the
+    gateway is ready."""
     where = f"the {launcher.name} gateway at {launcher.host}:{launcher.port}"
     client_log, noise = logging.getLogger("ib_async.client"), _PollingNoise()
     client_log.addFilter(noise)
@@ -92,6 +109,7 @@ def connect(launcher: Launcher, client_id: int, timeout: float, poll: float = 0.
 def _poll(launcher: Launcher, client_id: int, timeout: float, poll: float) -> Any:
     import ib_async
 
+    cap = EXTERNAL_MAX_POLL_SECONDS if launcher.name == "external" else poll
     deadline = time.monotonic() + timeout
     last_error = "no attempt"
     while True:
@@ -131,14 +149,15 @@ def _poll(launcher: Launcher, client_id: int, timeout: float, poll: float) -> An
             if code in errors.codes():
                 raise GatewayError(f"ib-{code}", ADVICE[code], retryable=code == 10197)
         last_error = errors.last() or last_error
-        if time.monotonic() + poll >= deadline:
+        if time.monotonic() >= deadline:
             raise GatewayError(
                 "gateway-not-ready",
                 f"gateway not accepting API connections at {launcher.host}:{launcher.port} "
                 f"within {timeout:g} s; last error: {last_error}\n"
                 f"gateway log (tail):\n{launcher.log_tail()}",
             )
-        time.sleep(poll)
+        time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+        poll = next_poll(poll, cap)
 
 
 def _watch(ib: Any) -> Any:

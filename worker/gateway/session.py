@@ -49,10 +49,15 @@ class GatewaySession:
         self._idle_round = 0
         self._refresh_credentials = False
 
-    def open(self, on_second_factor: Callable[[int], None] | None = None) -> Opened:
+    def open(
+        self,
+        on_second_factor: Callable[[int], None] | None = None,
+        within: tuple[float | None, ...] = (),
+    ) -> Opened:
         """A connected session: the warm one if it is healthy, else a fresh gateway;
         `on_second_factor(attempt)` is called for each login attempt of a fresh gateway that
-        waits for second-factor approval."""
+        waits for second-factor approval. `within`: seconds left of the intent's deadline and
+        TTL; the connection is waited for no longer (then a retryable gateway-not-ready)."""
         with self.lock:
             self._cancel_idle()
             if self.ib is not None:
@@ -74,7 +79,9 @@ class GatewaySession:
                 self.ib = connector.connect(  # logs when it starts waiting and when ready
                     self.launcher,
                     self.settings.gateway_client_id,
-                    self.settings.gateway_connect_timeout_seconds,
+                    connector.connect_budget(
+                        self.settings.gateway_connect_timeout_seconds, *within
+                    ),
                 )
             except BaseException as exc:
                 if isinstance(exc, GatewayError) and self.settings.gateway_mode == "ibc":

@@ -1,0 +1,38 @@
+"""The external gateway restarts in the middle of an allocation (IB's 1100, then its port closed,
+then back): the intent ends with one result, and no orderRef reaches the broker twice."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+from tests.support import events, publish, unique, wait_until
+
+
+def test_an_allocation_across_a_gateway_restart_places_each_order_once(
+    stack, db, flat_sim, results, worker_env, trading_config
+):
+    worker_env(GATEWAY_MODE="external", IB_GATEWAY_PORT=str(flat_sim.port))
+    flat_sim.state.faults.stall_after_orders = 1  # the first order goes out, then the restart
+    intent_id = unique("restart")
+    publish(stack, {"intent": "allocation", "id": intent_id})
+    wait_until(lambda: flat_sim.api.broker.orders, 60, "the first order at the broker")
+    flat_sim.api.broadcast_error(1100, "Connectivity between IB and TWS has been lost.")
+    flat_sim.stop()  # the gateway's daily restart: its port closes, connections are refused
+    flat_sim.state.faults.response_delay = 0.0
+    back = threading.Timer(2.0, flat_sim.start)  # IB keeps the orders across the restart
+    back.start()
+    try:
+        result = results.for_id(intent_id, timeout=120)
+    finally:
+        back.join()
+    assert result["status"] == "succeeded", result["error"]
+    assert len(results.all_for(intent_id)) == 1
+    refs = Counter(order.orderRef for order in flat_sim.api.broker.orders.values())
+    assert refs and max(refs.values()) == 1, refs
+    reported = [o["orderRef"] for o in result["result"]["orders"]]
+    assert sorted(reported) == sorted(refs)
+    assert result["attempts"] >= 2  # the attempt the restart cut short was retried
+    assert "order adopted" in events(db, intent_id) or any(
+        o.get("placedBefore") for o in result["result"]["orders"]
+    )
