@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("simulator")
 UNSUBSCRIBED = (354, "Requested market data is not subscribed.Delayed market data is available.")
 TICKS = {"bid": (1, 0), "ask": (2, 3), "last": (4, 5), "close": (9, None)}
+DELAYED_TICKS = {"bid": 66, "ask": 67, "last": 68, "close": 75}  # market data types 3 and 4
 
 
 # -- session and account --------------------------------------------------------------------------
@@ -141,7 +142,7 @@ def _send_ticks(s: ClientSession, req_id: int, instrument: Instrument) -> None:
         ("last", instrument.price),
         ("close", instrument.price),
     ):
-        tick, _ = TICKS[name]
+        tick = DELAYED_TICKS[name] if s.market_data_type in (3, 4) else TICKS[name][0]
         s.send(Out.TICK_PRICE, 6, req_id, tick, price, 100 if name != "close" else 0, 0)
 
 
@@ -157,7 +158,11 @@ def market_data(s: ClientSession, fields: list[str]) -> None:
     except RefusedContract as exc:
         s.error(req_id, exc.code, exc.message)
         return
-    if s.state.faults.market_data_unsubscribed and s.market_data_type in (1, 2):
+    faults = s.state.faults
+    unsubscribed = faults.market_data_unsubscribed or any(
+        i.symbol in faults.no_market_data for i in found
+    )
+    if unsubscribed and s.market_data_type in (1, 2):
         s.error(req_id, *UNSUBSCRIBED)
         return
     if len(found) != 1:

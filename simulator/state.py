@@ -66,6 +66,7 @@ class Faults:
     partial_fill: float | None = None  # market orders fill this fraction; the rest rests
     freeze_prices: bool = False  # quotes stop walking: exact sizes for order arithmetic
     market_data_unsubscribed: bool = False  # live market data gets 354; delayed (3, 4) works
+    no_market_data: list[str] = field(default_factory=list)  # these symbols alone, the same way
 
 
 def fault_problem(values: dict[str, Any]) -> str | None:
@@ -89,6 +90,8 @@ def _fits(value: Any, annotation: str) -> bool:
     parts = [p.strip() for p in annotation.split("|")]
     if value is None:
         return "None" in parts
+    if "list[str]" in parts:
+        return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
     if isinstance(value, bool):
         return "bool" in parts
     return any(isinstance(value, kinds.get(p, ())) for p in parts)

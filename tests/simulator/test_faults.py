@@ -195,3 +195,36 @@ def test_frozen_prices_stand_still(connect, sim):
     assert len(quotes) == 1
     sim.call("POST", "/faults", {"freeze_prices": False})
     assert len({ib.reqTickers(contract)[0].marketPrice() for _ in range(3)}) > 1
+
+
+def test_no_market_data_refuses_live_data_of_those_symbols_only(connect, sim):
+    ib = connect()
+    seen = errors_of(ib)
+    tlt = ib.qualifyContracts(ib_.Stock("TLT", "SMART", "USD"))[0]
+    assert sim.call("POST", "/faults", {"no_market_data": ["TLT"]})["faults"]["no_market_data"] == [
+        "TLT"
+    ]
+    spy_ticker, tlt_ticker = ib.reqTickers(spy(ib), tlt)
+    assert spy_ticker.marketPrice() > 0
+    assert tlt_ticker.marketPrice() != tlt_ticker.marketPrice()  # NaN: no live price
+    assert 354 in seen
+    seen.clear()
+    ib.reqMarketDataType(3)  # delayed data is still there, as delayed ticks
+    kinds: set[int] = set()
+    ib.pendingTickersEvent += lambda tickers: kinds.update(
+        t.tickType for ticker in tickers for t in ticker.ticks
+    )
+    delayed = ib.reqTickers(tlt)[0]
+    assert kinds >= {66, 67, 68}
+    assert not kinds & {1, 2, 4}
+    assert delayed.marketPrice() > 0
+    assert delayed.marketDataType == 3
+    assert min(delayed.bid, delayed.ask, delayed.last) > 0  # from ticks 66, 67 and 68
+    assert seen == []
+
+
+@pytest.mark.parametrize("value", ["TLT", [1], [""], {"TLT": True}])
+def test_no_market_data_must_be_a_list_of_symbols(sim, value):
+    answer = sim.call("POST", "/faults", {"no_market_data": value})
+    assert "no_market_data" in answer["error"]
+    assert sim.state.faults.no_market_data == []

@@ -171,6 +171,7 @@ def allocation(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     names = params.get("strategies") or sorted(
         trading_config.require(config, "exposure.strategies")
     )
+    market.request_data_type(ib, config)
     inputs = gather(ctx, ib, config, names)
     desk = OrderDesk(ctx, ib, config, params.get("orderProperties"))
     dry_run = bool(params.get("dryRun"))

@@ -98,6 +98,7 @@ def gather(ib: Any, base: str, working: dict[int, float]) -> list[Balance]:
 def cash_balancer(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     ib = ctx.ib()
     config = trading_config.load(ctx.db, ctx.trading_mode)
+    market.request_data_type(ib, config)
     threshold = float(trading_config.require(config, "cashBalanceThresholdInBaseCurrency"))
     _, base = market.account_value(ib, "NetLiquidation")
     records = Holdings(ctx.db, ctx.trading_mode).open_orders()

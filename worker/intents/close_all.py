@@ -119,7 +119,9 @@ def gather(ctx: IntentContext, ib: Any) -> Inputs:
 @intent("close-all")
 def close_all(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     ib = ctx.ib()
-    desk = OrderDesk(ctx, ib, trading_config.load(ctx.db, ctx.trading_mode))
+    config = trading_config.load(ctx.db, ctx.trading_mode)
+    market.request_data_type(ib, config)
+    desk = OrderDesk(ctx, ib, config)
     first = plan(ctx.id, gather(ctx, ib))
     if params.get("dryRun"):
         return desk.execute(first, dry_run=True)

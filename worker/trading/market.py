@@ -60,10 +60,61 @@ def by_con_id(ib: Any, con_ids: list[int]) -> dict[int, Any]:
     return found
 
 
+MARKET_DATA_TYPES = {"live": 1, "frozen": 2, "delayed": 3, "delayed-frozen": 4}
+SUBSCRIBE = (
+    "subscribe to its market data for the API in IB's Client Portal (Settings, Market Data "
+    "Subscriptions"
+)
+# IB's market-data permission errors: no retry brings the data, a subscription or config does.
+PERMISSION_ADVICE = {
+    354: f"live data is not subscribed: {SUBSCRIBE}), or set config.marketDataType to delayed",
+    10089: f"the data needs an additional subscription for the API: {SUBSCRIBE})",
+    10090: f"part of the data is not subscribed: {SUBSCRIBE})",
+    10167: f"live data is not subscribed (IB offered delayed data): {SUBSCRIBE}), or set "
+    "config.marketDataType to delayed to accept delayed prices",
+    10168: f"live data is not subscribed and delayed data is not enabled: {SUBSCRIBE})",
+}
+
+
+def request_data_type(ib: Any, config: dict[str, Any]) -> str:
+    """Ask the gateway for `config.marketDataType` (default live) before any price is requested:
+    the type stays with the connection, which later intents (or the other config) reuse."""
+    name = config.get("marketDataType") or "live"
+    ib.reqMarketDataType(MARKET_DATA_TYPES[name])
+    return name
+
+
+def permission_problem(refused: dict[str, tuple[int, str]]) -> str | None:
+    """One message naming each instrument whose data IB refused for want of a permission, and what
+    to subscribe to or configure; None when nothing was refused. `refused`: name -> (code, text)."""
+    if not refused:
+        return None
+    return "; ".join(
+        f"{name}: IB error {code} ({PERMISSION_ADVICE[code]})"
+        for name, (code, _) in sorted(refused.items())
+    )
+
+
 def prices(ib: Any, contracts_: list[Any]) -> dict[int, float]:
-    """conId -> a price to size orders with (midpoint, else last, else close)."""
+    """conId -> a price to size orders with (midpoint, else last, else close). A market-data
+    permission error fails at once (`market-data-permission`, not retryable), naming each
+    instrument."""
+    refused: dict[str, tuple[int, str]] = {}
+
+    def on_error(req_id: int, code: int, text: str, contract: Any = None) -> None:
+        if code in PERMISSION_ADVICE:
+            name = (contract.localSymbol or contract.symbol) if contract else f"request {req_id}"
+            refused[name] = (code, text)
+
+    ib.errorEvent += on_error
+    try:
+        tickers = ib.reqTickers(*contracts_)
+    finally:
+        ib.errorEvent -= on_error
+    if problem := permission_problem(refused):
+        raise IntentFailed("market-data-permission", f"no market data permission for {problem}")
     found = {}
-    for ticker in ib.reqTickers(*contracts_):
+    for ticker in tickers:
         price = ticker.marketPrice()
         if not price or math.isnan(price):
             price = ticker.close

@@ -222,3 +222,30 @@ def test_an_earlier_attempts_order_cut_short_fails_the_intent_instead_of_reporti
     broker = {p.conId: p.quantity for p in flat_sim.state.positions}
     assert broker[SPY] == spy.filled and holdings(positions_root) == broker
     assert list(positions_root.collection("openOrders").stream()) == []
+
+
+def test_a_market_data_permission_fault_fails_on_the_first_attempt_naming_the_instrument(
+    make_worker, flat_sim, positions_root, results
+):
+    flat_sim.state.faults.no_market_data = ["TLT"]
+    intent_id = unique("alloc-perm")
+    allocate(make_worker(flat_sim), intent_id)  # MAX_ATTEMPTS as deployed: no retry is asked
+    result = results.for_id(intent_id)
+    assert (result["status"], result["attempts"]) == ("failed", 1)
+    assert result["error"]["code"] == "market-data-permission"
+    assert result["error"]["retryable"] is False
+    assert "TLT: IB error 354" in result["error"]["message"]
+    assert "SPY" not in result["error"]["message"]
+    assert flat_sim.api.broker.orders == {}
+
+
+def test_delayed_market_data_from_the_config_prices_the_allocation(
+    make_worker, flat_sim, positions_root, results, trading_config
+):
+    flat_sim.state.faults.no_market_data = ["TLT"]
+    trading_config.change({"marketDataType": "delayed"})  # config/paper: per mode
+    intent_id = unique("alloc-delayed")
+    allocate(make_worker(flat_sim), intent_id, dryRun=True)
+    result = results.for_id(intent_id)
+    assert result["status"] == "succeeded", result["error"]
+    assert [o["symbol"] for o in result["result"]["orders"]] == ["SPY", "TLT"]
