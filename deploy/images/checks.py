@@ -7,6 +7,7 @@ import json
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,13 +61,13 @@ def gateway_start_stop(image: str, timeout: float = 180) -> GatewayProbe:
     return GatewayProbe(log=rest, **data)
 
 
-def cold_start(image: str, env: dict[str, str], log: Path, ready: object) -> float:
+def cold_start(image: str, env: dict[str, str], log: Path, ready: Callable[[], bool]) -> float:
     """Seconds from starting a container of `image` to `ready()` holding (e.g. the first 200)."""
     child = container.prepare("cold-start", image, env, log)
     started = time.monotonic()
     child.start()
     try:
-        child.wait_until(ready, 60, "ready")  # type: ignore[arg-type]
+        child.wait_until(ready, 60, "ready")
         return time.monotonic() - started
     finally:
         child.stop()

@@ -155,6 +155,17 @@ def _say(message: str) -> None:
     print(f"[cloudbuild] {message}", flush=True)
 
 
+def forget_earlier_builds(registry: str) -> int:
+    """Untag every local image of the build's registry (`REGION-docker.pkg.dev/PROJECT/`), as a
+    Cloud Build worker starts without them: `docker push --all-tags` then pushes this build's
+    tags only. The layer cache stays."""
+    listed = buildah.buildah("images", "--format", "{{.Name}}:{{.Tag}}").split()
+    stale = [ref for ref in listed if ref.startswith(registry)]
+    for ref in stale:
+        buildah.buildah("rmi", ref)
+    return len(stale)
+
+
 class Runner:
     def __init__(self, work: Path, served: standins.Served, python: str) -> None:
         self.work = work
@@ -238,7 +249,8 @@ def main(substitutions: list[str], project: str = "local-ib") -> int:
     config = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
     given = dict(pair.split("=", 1) for pair in substitutions)
     try:
-        build = load(config, values_for(config, given, project, _git("rev-parse", "HEAD")))
+        values = values_for(config, given, project, _git("rev-parse", "HEAD"))
+        build = load(config, values)
     except SubstitutionError as exc:
         print(f"cloudbuild.yaml: {exc}", file=sys.stderr)
         return 1
@@ -249,6 +261,9 @@ def main(substitutions: list[str], project: str = "local-ib") -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     WORK.mkdir(parents=True, exist_ok=True)
+    forgotten = forget_earlier_builds(f"{values['_REGION']}-docker.pkg.dev/{project}/")
+    if forgotten:
+        _say(f"untagged {forgotten} images of earlier builds (a build starts without them)")
     outcomes: list[tuple[str, str, float]] = []
     with standins.served(WORK / "downloads") as served:
         runner = Runner(WORK, served, python)

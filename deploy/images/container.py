@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shlex
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -109,8 +108,3 @@ def _secret_file(folder: Path, name: str, content: str, uid: int, gid: int) -> P
         file.write(content)
     os.chown(path, uid, gid)
     return path
-
-
-def describe(child: ContainerChild) -> str:
-    """The `buildah run` command line, for a log (it holds no secret)."""
-    return shlex.join(child.command)
