@@ -4,7 +4,7 @@
 # deploy/cloud (`python -m deploy.cloud --help`), with the gcloud CLI as its executor.
 #
 #   deploy/setup.sh --project P --region R [--mode paper|live] [--delivery push|eventarc]
-#                   [--alert-email ADDRESS] [--dry-run]
+#                   [--alert-email ADDRESS] [--gateway per-intent|always-on] [--dry-run]
 #   deploy/setup.sh --project P --region R [--mode paper|live] --teardown [--yes] [--dry-run]
 set -euo pipefail
 

@@ -10,6 +10,7 @@ from worker import names
 
 EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 PRINCIPAL_KINDS = ("user", "group")
+GATEWAYS = ("per-intent", "always-on")
 MIN_DELIVERY_ATTEMPTS, MAX_DELIVERY_ATTEMPTS = 20, 100  # Pub/Sub allows 5-100; 429s count
 
 
@@ -33,6 +34,9 @@ class Options:
     skip_config: bool = False
     alert_email: str = ""
     notifier: bool = False
+    gateway: str = "per-intent"
+    gateway_zone: str = ""
+    gateway_machine_type: str = "e2-small"
     dry_run: bool = False
     teardown: bool = False
     yes: bool = False
@@ -106,6 +110,17 @@ def parser() -> argparse.ArgumentParser:
         help="deploy `publisher notify` as the service ib-notifier behind a push subscription on "
         "intent-results (the webhook address from $NOTIFY_URL; needs the dashboard's image)",
     )
+    p.add_argument(
+        "--gateway",
+        default="per-intent",
+        help="per-intent (the worker starts a gateway for its intents, default) or always-on "
+        "(a Compute Engine VM runs one; the worker connects to it: live accounts, "
+        "docs/live-trading.md)",
+    )
+    p.add_argument("--gateway-zone", default="", help="the VM's zone (default: REGION-b)")
+    p.add_argument(
+        "--gateway-machine-type", default="e2-small", help="the VM's machine type (e2-small)"
+    )
     p.add_argument("--dry-run", action="store_true", help="show the plan; run no gcloud command")
     p.add_argument("--teardown", action="store_true", help="remove what the set-up created")
     p.add_argument("--yes", action="store_true", help="do not ask before a teardown")
@@ -140,6 +155,17 @@ def parse(argv: list[str]) -> Options:
         raise UsageError("--notifier runs from the dashboard's image: not with --no-dashboard")
     if a.alert_email and not EMAIL.match(a.alert_email):
         raise UsageError(f"--alert-email {a.alert_email!r} is not an email address")
+    if a.gateway not in GATEWAYS:
+        raise UsageError(f"--gateway must be per-intent or always-on, not {a.gateway!r}")
+    zone = a.gateway_zone or f"{a.region}-b"
+    _match(zone, r"^[a-z]+-[a-z]+[0-9]+-[a-z]$", f"--gateway-zone {zone!r} is not a zone")
+    if not zone.startswith(f"{a.region}-"):
+        raise UsageError(f"--gateway-zone {zone!r} is not in --region {a.region}")
+    _match(
+        a.gateway_machine_type,
+        r"^[a-z][a-z0-9]*-[a-z0-9-]+$",
+        f"--gateway-machine-type {a.gateway_machine_type!r} is not a machine type",
+    )
     return Options(
         project=a.project,
         region=a.region,
@@ -155,6 +181,9 @@ def parse(argv: list[str]) -> Options:
         skip_config=a.skip_config,
         alert_email=a.alert_email,
         notifier=a.notifier,
+        gateway=a.gateway,
+        gateway_zone=zone,
+        gateway_machine_type=a.gateway_machine_type,
         dry_run=a.dry_run,
         teardown=a.teardown,
         yes=a.yes,

@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from deploy.cloud import access, delivery, extras, monitoring, notifier
+from deploy.cloud import access, delivery, extras, gateway_vm, monitoring, notifier
 from deploy.cloud.gcloud import Command, Gcloud
 from deploy.cloud.options import Options
 from deploy.cloud.plan import Resource, Seen, static
@@ -52,6 +52,8 @@ def apis(o: Options) -> Resource:
         wanted.append("iap.googleapis.com")
     if o.alert_email:
         wanted.extend(("monitoring.googleapis.com", "logging.googleapis.com"))
+    if o.gateway == "always-on":
+        wanted.append("compute.googleapis.com")
 
     def probe(gcloud: Gcloud) -> Seen:
         listed = gcloud.read_json("services", "list", "--enabled") or []
@@ -264,6 +266,7 @@ def everything(o: Options, project_number: str, credentials: Callable[[], str]) 
         *([] if o.skip_schedules else [extras.schedules(o, publisher_python())]),
         *monitoring.resources(o),
         *notifier.resources(o, project_number, dashboard.key if dashboard else ""),
+        *gateway_vm.resources(o, worker.key),
     ]
     keys = [r.key for r in listed]
     duplicated = {k for k in keys if keys.count(k) > 1}

@@ -256,12 +256,18 @@ class Cloud:
         if self.group == "run services":
             iap = {"run.googleapis.com/iap-enabled": "true"} if stored.get("iap") else {}
             serving = stored.get("serving")
+            pairs = [p.split("=", 1) for p in (stored.get("update-env-vars") or "").split(",") if p]
+            env = [{"name": k, "value": v} for k, v in pairs]
             return {
+                "spec": {"template": {"spec": {"containers": [{"env": env}]}}},
                 "metadata": {"name": self.name, "annotations": iap},
                 "status": {
                     "traffic": [{"revisionName": serving, "percent": 100}] if serving else []
                 },
             }
+        if self.group == "compute addresses":  # a reserved address has its IP
+            internal = "subnet" in stored
+            return {"name": self.name, "address": "10.172.0.7" if internal else "203.0.113.7"}
         if self.group == "logging metrics":
             return {"name": self.name, "filter": stored.get("log-filter")}
         if self.group == "eventarc triggers":
