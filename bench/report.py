@@ -30,10 +30,23 @@ class Figure:
     baseline: float | None = None
     baseline_name: str = ""
     headline: str = ""  # a line `make bench` prints under its table, e.g. "name: ratio 1.2"
+    # False: printed with its target for reference, never failing the run (an absolute figure
+    # whose floor on this machine is below the target; its ratio to the floor is judged).
+    judged: bool = True
+
+    @property
+    def reached(self) -> bool:
+        return self.value >= self.target if self.higher_is_better else self.value <= self.target
 
     @property
     def met(self) -> bool:
-        return self.value >= self.target if self.higher_is_better else self.value <= self.target
+        return self.reached or not self.judged
+
+    @property
+    def verdict(self) -> str:
+        if not self.judged:
+            return f"{'reached' if self.reached else 'not reached'} (not judged)"
+        return "met" if self.met else "MISSED"
 
     def row(self) -> list[str]:
         sign = ">=" if self.higher_is_better else "<="
@@ -52,7 +65,7 @@ class Figure:
             self.name,
             f"{number(self.value)} {self.unit}",
             f"{sign} {_target(self.target)} {self.unit}",
-            "met" if self.met else "MISSED",
+            self.verdict,
             vs,
         ]
 

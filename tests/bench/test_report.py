@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.report import Figure, exit_code, headlines, number, table
+from bench.report import Figure, exit_code, headlines, missed, number, table
 
 
 @pytest.mark.parametrize(
@@ -56,6 +56,16 @@ def test_a_missed_target_fails_the_run():
     missed = Figure("b", 3.0, "ms", 2.0)
     assert exit_code([met]) == 0
     assert exit_code([met, missed]) == 1
+
+
+def test_a_figure_not_judged_is_shown_against_its_target_but_never_fails_the_run():
+    absolute = Figure("rejections", 65.3, "deliveries/s", 200, higher_is_better=True, judged=False)
+    ratio = Figure("rejections vs floor", 0.79, "x", 0.7, higher_is_better=True)
+    assert exit_code([absolute, ratio]) == 0
+    assert "not reached (not judged)" in table([absolute, ratio]).splitlines()[1]
+    assert exit_code([absolute, Figure("vs floor", 0.5, "x", 0.7, higher_is_better=True)]) == 1
+    reached = Figure("rejections", 250, "deliveries/s", 200, higher_is_better=True, judged=False)
+    assert "reached (not judged)" in table([reached]) and missed([reached]) == []
 
 
 def test_issue_16_lines_come_with_their_targets_and_only_for_figures_that_have_one():
