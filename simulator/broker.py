@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
+from simulator import clock
 from simulator.market import Market
 from simulator.state import Instrument, Position, State
 
@@ -136,7 +137,7 @@ class Broker:
         )
         order.filled += shares
         order.lastFillPrice = price
-        now = datetime.now(UTC)
+        now = clock.now(self.state)
         if order.filled >= order.totalQuantity:
             order.status = "Filled"
             order.completedTime = now.strftime("%Y%m%d %H:%M:%S UTC")
@@ -224,7 +225,7 @@ class Broker:
                 "cancelled, state: " + (order.status if order else "unknown"),
             )
         order.status = "Cancelled"
-        order.completedTime = datetime.now(UTC).strftime("%Y%m%d %H:%M:%S UTC")
+        order.completedTime = clock.now(self.state).strftime("%Y%m%d %H:%M:%S UTC")
         return order
 
     def working(self, client_id: int | None = None) -> list[Order]:

@@ -3,6 +3,7 @@
 GET  /state                 broker-side state (account, cash, positions, faults) as JSON
 POST /faults                set faults, e.g. {"hang_handshake": 5, "read_only": true}
 POST /faults/reset          clear every fault
+POST /clock                 set the simulator's clock, {"now": "2026-12-25T15:45:00-05:00"}
 POST /drop                  drop every API connection now
 POST /error                 {"code": 2104, "message": "..."} sends that error to every client
 POST /connectivity          {"lost": true} sends 1100; {"restored": true} sends 1102,
@@ -21,7 +22,7 @@ import logging
 import math
 from typing import Any
 
-from simulator import persist
+from simulator import clock, persist
 from simulator.broker import Order, OrderError
 from simulator.replies import send_account, send_position
 from simulator.server import ApiServer
@@ -90,6 +91,13 @@ class ControlServer:
                 setattr(state.faults, key, value)
             log.info("faults set: %s", body)
             return 200, {"faults": state.to_json()["faults"]}
+        if path == "/clock":
+            try:
+                clock.set_now(state, clock.parse(body.get("now")))
+            except ValueError as exc:
+                return 400, {"error": f"now: {exc}"}
+            log.info("clock set to %s", body["now"])
+            return 200, {"now": clock.now(state).isoformat()}
         if path == "/faults/reset":
             state.faults = Faults()
             return 200, {"faults": state.to_json()["faults"]}

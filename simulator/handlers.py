@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from simulator import bars, messages
+from simulator import bars, clock, hours, messages
 from simulator.catalogue import RefusedContract, find
 from simulator.order_handlers import (
     all_open_orders,
@@ -72,7 +70,7 @@ def start_api(s: ClientSession, fields: list[str]) -> None:
 
 
 def current_time(s: ClientSession, fields: list[str]) -> None:
-    s.send(Out.CURRENT_TIME, 1, int(time.time()))
+    s.send(Out.CURRENT_TIME, 1, int(clock.now(s.state).timestamp()))
 
 
 def account_updates(s: ClientSession, fields: list[str]) -> None:
@@ -124,8 +122,13 @@ def contract_details(s: ClientSession, fields: list[str]) -> None:
     except RefusedContract as exc:
         s.error(req_id, exc.code, exc.message)
         return
+    now = clock.now(s.state)
     for instrument in found:
-        s.send(*messages.contract_details(req_id, instrument))
+        s.send(
+            *messages.contract_details(
+                req_id, instrument, hours.contract_hours(instrument, now, s.state.calendar)
+            )
+        )
     s.send(Out.CONTRACT_DATA_END, 1, req_id)
 
 
@@ -206,7 +209,7 @@ def _days(duration: str) -> int:
 def _bars(s: ClientSession, instrument: Instrument, request: list[str]) -> list[bars.Bar]:
     end_text, bar_size, duration, use_rth = request
     bar, wanted = bars.check(bar_size, duration)
-    end = bars.parse_end(end_text, datetime.now(UTC))
+    end = bars.parse_end(end_text, clock.now(s.state))
     market = s.server.market
     if bar >= bars.DAY:
         days = _days(duration)

@@ -315,7 +315,10 @@ def commission_report(e: Execution) -> list[object]:
     ]
 
 
-def contract_details(req_id: int, i: Instrument) -> list[object]:
+def contract_details(
+    req_id: int, i: Instrument, hours: tuple[str, str, str] = ("US/Eastern", "", "")
+) -> list[object]:
+    """`hours`: (timeZoneId, tradingHours, liquidHours)."""
     min_tick = 0.00005 if i.secType == "CASH" else 0.25 if i.secType == "FUT" else 0.01
     order_types = "LMT,MKT,STP,TRAIL"
     exchanges = "SMART,ARCA,NASDAQ,NYSE" if i.secType == "STK" else i.exchange
@@ -345,9 +348,7 @@ def contract_details(req_id: int, i: Instrument) -> list[object]:
         "",
         "",
         "",
-        "US/Eastern",
-        "",
-        "",
+        *hours,
         "",
         "",
         0,  # ... evRule, evMultiplier, no secIds

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING
 
+from simulator import clock
 from simulator.market import matches
 from simulator.protocol import Out
 from simulator.state import Instrument, Position, State
@@ -71,7 +71,7 @@ def send_account(s: ClientSession) -> None:
             0.0,
             st.account,
         )
-    s.send(Out.ACCOUNT_TIME, 1, datetime.now().strftime("%H:%M"))
+    s.send(Out.ACCOUNT_TIME, 1, clock.now(s.state).strftime("%H:%M"))
 
 
 def send_position(s: ClientSession, con_id: int) -> None:

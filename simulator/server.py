@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
 
+from simulator import clock
 from simulator.broker import Broker
 from simulator.market import Market
 from simulator.protocol import (
@@ -93,7 +93,7 @@ class ClientSession:
         low, high = versions
         if high < MIN_CLIENT_VERSION or low > SERVER_VERSION:
             raise ProtocolError(f"no common version with client range v{low}..{high}")
-        now = datetime.now().strftime("%Y%m%d %H:%M:%S")
+        now = clock.now(self.state).strftime("%Y%m%d %H:%M:%S")
         self.send(min(high, SERVER_VERSION), f"{now} UTC")
         await self.writer.drain()
         return True

@@ -118,6 +118,8 @@ class State:
     )
     faults: Faults = field(default_factory=Faults)
     next_order_id: int = 1
+    clock_offset: float = 0.0  # seconds the simulator's clock is ahead of this machine's
+    calendar: bool = False  # hours from the exchange calendar; set with the clock (else 24/7)
 
     def instrument(self, con_id: int) -> Instrument | None:
         """The state's instrument, or the made-up one the conId encodes (which joins it)."""

@@ -173,7 +173,9 @@ def allocation(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     )
     market.request_data_type(ib, config)
     inputs = gather(ctx, ib, config, names)
-    desk = OrderDesk(ctx, ib, config, params.get("orderProperties"))
+    desk = OrderDesk(
+        ctx, ib, config, params.get("orderProperties"), params.get("whenClosed", "skip")
+    )
     dry_run = bool(params.get("dryRun"))
     result = desk.execute(plan(inputs, ctx.id), dry_run=dry_run)
     return result if dry_run else {**result, **observed.read(ib).report()}

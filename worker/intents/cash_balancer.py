@@ -105,4 +105,5 @@ def cash_balancer(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     pending = pending_orders(records, broker_orders.read(ib), ctx.id)
     order_plan = plan(ctx.id, base, threshold, gather(ib, base, unfilled_by_contract(pending)))
     order_plan.report["working"] = [p.describe() for p in pending if p.unfilled]
-    return OrderDesk(ctx, ib, config).execute(order_plan, dry_run=bool(params.get("dryRun")))
+    desk = OrderDesk(ctx, ib, config, when_closed=params.get("whenClosed", "skip"))
+    return desk.execute(order_plan, dry_run=bool(params.get("dryRun")))

@@ -121,10 +121,13 @@ def close_all(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     ib = ctx.ib()
     config = trading_config.load(ctx.db, ctx.trading_mode)
     market.request_data_type(ib, config)
-    desk = OrderDesk(ctx, ib, config)
+    desk = OrderDesk(ctx, ib, config, when_closed=params.get("whenClosed", "skip"))
     first = plan(ctx.id, gather(ctx, ib))
     if params.get("dryRun"):
         return desk.execute(first, dry_run=True)
+    desk.check(first)
+    if (closed := desk.closed_result(first, dry_run=False)) is not None:
+        return closed  # skip: nothing cancelled either
     if not first.cancel:
         return {**desk.execute(first, dry_run=False), **observed.read(ib).report()}
     desk.cancel(first)

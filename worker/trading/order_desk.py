@@ -15,7 +15,7 @@ from typing import Any
 from worker.exceptions import GatewayError, IntentFailed
 from worker.gateway.connect import ErrorLog, ensure_connected
 from worker.registry import IntentContext
-from worker.trading import broker_orders, market, what_if
+from worker.trading import broker_orders, market, market_hours, what_if
 from worker.trading.config import require_risk_limits
 from worker.trading.earlier import Sent, sent_before
 from worker.trading.holdings import Holdings, book, open_order
@@ -47,24 +47,61 @@ class OrderDesk:
         ib: Any,
         config: dict[str, Any],
         properties: dict[str, Any] | None = None,
+        when_closed: market_hours.WhenClosed = "skip",
     ) -> None:
         self.ctx = ctx
+        self.when_closed = when_closed
         self.ib = ib
         self.config = config
         self.limits = RiskLimits.from_config(config)
         self.algo_priority = config.get("adaptivePriority", "Normal")
         self.properties = properties or {}
+        self._queued: dict[str, Any] = {}
 
     def execute(self, plan: OrderPlan, *, dry_run: bool) -> dict[str, Any]:
         """The intent's result: the plan as described, or (not a dry run) with what happened to
         each order once the limits are checked and the plan's cancels went through."""
         result = plan.describe(dry_run)
+        if not dry_run:
+            self.check(plan)  # before anything reaches the gateway
+        if (stop := self.closed_result(plan, dry_run)) is not None:
+            return stop
+        result.update(self._queued)
         if dry_run:
             return self._dry_run(plan, result)
-        self.check(plan)
         self._check_floor(plan, result)
         self._cancel(plan.cancel or [], result)
         return {**result, **self.place(plan.orders)}
+
+    def closed_result(self, plan: OrderPlan, dry_run: bool) -> dict[str, Any] | None:
+        """Before anything is cancelled or sent, IB's hours for each instrument of the plan:
+        with a market closed now, `skip` ends here (the result to return: no order, which
+        instruments were closed and when each opens next), `fail` raises `market-closed`, and
+        `queue` goes on with DAY orders IB holds for the open (noted in the result); None: go
+        on. One closed instrument stops the whole plan: no rebalance half done."""
+        self._queued: dict[str, Any] = {}
+        if not plan.orders:
+            return None
+        details = market_hours.details_of(self.ib, [r.contract for r in plan.orders])
+        closed = market_hours.closed_now(market_hours.gateway_now(self.ib), details)
+        if not closed:
+            return None
+        said = market_hours.report(closed, self.when_closed)
+        result = plan.describe(dry_run)
+        if self.when_closed == "fail":
+            raise IntentFailed("market-closed", said["note"], result={**result, **said})
+        if self.when_closed == "skip":
+            return {**result, **said, "orders": [], "skipped": result["orders"]}
+        tif = self.properties.get("tif", "DAY")
+        if tif != "DAY":
+            raise IntentFailed(
+                "bad-params",
+                f"whenClosed queue sends DAY orders for IB to hold until the open; "
+                f"orderProperties.tif {tif!r} is not DAY",
+                result={**result, **said},
+            )
+        self._queued = said
+        return None
 
     def check(self, plan: OrderPlan) -> None:
         """Before anything is cancelled or sent: risk limits configured and kept, live guard."""
