@@ -184,6 +184,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--region", help="Cloud Scheduler location")
     s.add_argument("--dry-run", action="store_true")
     s.add_argument("--prune", action="store_true", help="delete managed jobs not in the file")
+    s.add_argument(
+        "--gateway-restart-time",
+        default=os.environ.get("GATEWAY_RESTART_TIME", "23:15"),
+        help="the always-on gateway's daily restart (HH:MM New York; $GATEWAY_RESTART_TIME, "
+        "default 23:15): a job that runs near it is warned about",
+    )
     s.set_defaults(func=cmd_schedules)
     lookup.add_parsers(sub)
     notify.add_parser(sub)

@@ -6,13 +6,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from datetime import UTC, datetime
+import sys
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from publisher import cron, schedules
 from publisher.connection import EMULATORS
+from worker.gateway.restarts import GatewayCalendar, restart_time
 
 NEXT_RUNS = 3
+OVERLAP_LOOKAHEAD = timedelta(days=8)  # every weekday and the weekend once
+OVERLAP_MAX_RUNS = 3000  # a job every 5 minutes runs 2304 times in 8 days
 
 
 def next_runs(job: schedules.Job, now: datetime, count: int = NEXT_RUNS) -> list[str]:
@@ -34,6 +38,43 @@ def describe(job: schedules.Job, topic: str, now: datetime, verb: str = "") -> s
     )
 
 
+def near_restart(job: schedules.Job, calendar: GatewayCalendar, now: datetime) -> datetime | None:
+    """The job's first run in the next 8 days that meets the gateway's daily restart, if any."""
+    zone = ZoneInfo(job.time_zone)
+    for moment in cron.next_runs(job.schedule, zone, now, OVERLAP_MAX_RUNS):
+        if moment - now > OVERLAP_LOOKAHEAD:
+            return None
+        if calendar.near_restart(moment):
+            return moment
+    return None
+
+
+def _uses_gateway(job: schedules.Job) -> bool:
+    """Whether the job's intent needs the gateway (`watch` reads Firestore; a `ping` without
+    `gateway` touches nothing)."""
+    intent, params = job.body.get("intent"), job.body.get("params") or {}
+    return intent != "watch" and (intent != "ping" or bool(params.get("gateway")))
+
+
+def warn_restart_overlaps(jobs: list[schedules.Job], restart: str, now: datetime) -> list[str]:
+    """One warning line per job that runs near the always-on gateway's daily restart."""
+    try:
+        calendar = GatewayCalendar(restart=restart_time(restart))
+    except ValueError as exc:
+        raise schedules.ScheduleError(f"--gateway-restart-time: {exc}") from None
+    warnings = []
+    for job in filter(_uses_gateway, jobs):
+        moment = near_restart(job, calendar, now)
+        if moment is not None:
+            warnings.append(
+                f"warning: {job.name} runs {moment.strftime('%a %H:%M %Z')}, within the always-on "
+                f"gateway's daily restart ({restart} New York, 5 min before to 10 min after): "
+                "with GATEWAY_MODE=external it may find no gateway; move it or the restart "
+                "(GATEWAY_RESTART_TIME)"
+            )
+    return warnings
+
+
 def _project(args: argparse.Namespace, settings: dict) -> str | None:
     if args.project or settings.get("project"):
         return args.project or settings.get("project")
@@ -47,6 +88,9 @@ def run(args: argparse.Namespace, now: datetime | None = None) -> int:
     now = now or datetime.now(UTC)
     project = _project(args, settings)
     location = args.region or settings.get("location")
+    restart = getattr(args, "gateway_restart_time", None) or "23:15"
+    for line in warn_restart_overlaps(jobs, restart, now):
+        print(line, file=sys.stderr)
     if args.dry_run:
         topic = f"projects/{project or 'PROJECT'}/topics/{settings.get('topic', 'intents')}"
         print(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from worker import __version__, names
 from worker.exceptions import ConfigError
+from worker.gateway.restarts import GatewayCalendar
 from worker.names import TRADING_MODES
 
 GATEWAY_MODES = ("ibc", "external", "simulator")
@@ -64,6 +65,8 @@ class Settings:
     gateway_port: int = 4002
     gateway_keepalive_seconds: int = 0
     gateway_connect_timeout_seconds: float = 120.0
+    gateway_restart_time: str = "23:15"  # New York; IBC's daily AutoRestartTime
+    gateway_weekly_approval: str = "Sun 01:00"  # New York; IB's weekly token expiry
     gateway_client_id: int = 1
     gateway_lease_seconds: int = 60
     simulator_boot_delay: float = 0.0
@@ -100,6 +103,12 @@ class Settings:
             )
         default_port = 4002 if mode == "paper" else 4001
         deadline = _int(env, "INTENT_DEADLINE_SECONDS", 480, minimum=1)
+        restart = env.get("GATEWAY_RESTART_TIME", "23:15")
+        approval = env.get("GATEWAY_WEEKLY_APPROVAL", "Sun 01:00")
+        try:
+            GatewayCalendar.parse(restart, approval)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         return cls(
             trading_mode=mode,
             project=env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT") or None,
@@ -120,6 +129,8 @@ class Settings:
             gateway_port=_int(env, "IB_GATEWAY_PORT", default_port, minimum=1),
             gateway_keepalive_seconds=_int(env, "GATEWAY_KEEPALIVE_SECONDS", 0),
             gateway_connect_timeout_seconds=_float(env, "GATEWAY_CONNECT_TIMEOUT_SECONDS", 120.0),
+            gateway_restart_time=restart,
+            gateway_weekly_approval=approval,
             gateway_client_id=_int(env, "IB_CLIENT_ID", 1, minimum=0),
             gateway_lease_seconds=_int(env, "GATEWAY_LEASE_SECONDS", 60, minimum=6),
             simulator_boot_delay=_float(env, "SIMULATOR_BOOT_DELAY", 0.0, allow_zero=True),
@@ -146,6 +157,10 @@ class Settings:
             ibc_2fa_timeout_action=env.get("IBC_2FA_TIMEOUT_ACTION", "restart"),
             notify_url=env.get("NOTIFY_URL", ""),
         )
+
+    @property
+    def gateway_calendar(self) -> GatewayCalendar:
+        return GatewayCalendar.parse(self.gateway_restart_time, self.gateway_weekly_approval)
 
     @property
     def worker_info(self) -> dict[str, str]:

@@ -19,6 +19,7 @@ from deploy.cloud.gcloud import Command, Gcloud
 from deploy.cloud.options import Options
 from deploy.cloud.plan import Facts, Resource, Seen, static
 from worker import names
+from worker.settings import Settings
 
 CLOUD_INIT = Path(__file__).with_name("gateway-vm.cloud-init.yaml")
 NETWORK = "default"
@@ -153,6 +154,7 @@ def _create_vm(o: Options, email: str, internal: str) -> Command:
         "ib-project": o.project,
         "ib-trading-mode": o.mode,
         "ib-port": str(API_PORTS[o.mode]),
+        "ib-restart-time": Settings.gateway_restart_time,
         "google-logging-enabled": "true",
     }
     return Command.of(

@@ -382,3 +382,55 @@ def test_a_bad_expected_window_is_a_clear_error(tmp_path, within):
     )
     with pytest.raises(ScheduleError, match="job 'a': expectWithinSeconds must be 1 to"):
         load(path)
+
+
+def _near_restart_jobs(tmp_path: Path) -> Path:
+    return write(
+        tmp_path,
+        [
+            {"name": "late-ping", "schedule": "20 23 * * MON-FRI", "intent": "summary"},
+            {"name": "night-ping", "schedule": "*/5 * * * SAT", "intent": "summary"},
+            {"name": "morning-ping", "schedule": "0 9 * * MON-FRI", "intent": "summary"},
+            {
+                "name": "zurich-ping",  # 05:15 Zurich is 23:15 New York (both on winter time)
+                "schedule": "15 5 * * TUE",
+                "intent": "summary",
+                "timeZone": "Europe/Zurich",
+            },
+        ],
+        defaults={"timeZone": "America/New_York"},
+    )
+
+
+def test_jobs_near_the_gateway_s_daily_restart_are_warned_about(tmp_path):
+    _, jobs = load(_near_restart_jobs(tmp_path))
+    now = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # Monday
+    warned = schedules_apply.warn_restart_overlaps(jobs, "23:15", now)
+    named = [line.split()[1] for line in warned]
+    assert named == ["late-ping", "night-ping", "zurich-ping"]
+    assert "late-ping runs Mon 23:20 EST" in warned[0]
+    assert schedules_apply.warn_restart_overlaps(jobs, "05:00", now) == [
+        line
+        for line in schedules_apply.warn_restart_overlaps(jobs, "05:00", now)
+        if line.split()[1] == "night-ping"
+    ]
+
+
+def test_the_dry_run_prints_the_warning_and_a_bad_restart_time_is_one_error(
+    tmp_path, capsys, no_network
+):
+    path = _near_restart_jobs(tmp_path)
+    args = ["schedules", "apply", "--dry-run", "--file", str(path)]
+    assert cli.main([*args, "--gateway-restart-time", "23:15"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: late-ping runs" in captured.err
+    assert "morning-ping" not in captured.err
+    assert "dry run: nothing changed" in captured.out
+    assert cli.main([*args, "--gateway-restart-time", "12:00"]) != 0
+    assert "market hours" in capsys.readouterr().err
+
+
+def test_the_shipped_schedules_keep_clear_of_the_default_restart():
+    _, jobs = load(EXAMPLE)
+    now = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+    assert schedules_apply.warn_restart_overlaps(jobs, "23:15", now) == []

@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from worker.exceptions import GatewayError
@@ -147,6 +148,8 @@ class IbcLauncher(Launcher):
             "TradingMode": s.trading_mode,
             "ReadOnlyApi": "no",
             "OverrideTwsApiPort": str(self.port),
+            # the daily restart keeps the session, no new second factor (GATEWAY_RESTART_TIME)
+            "AutoRestartTime": s.gateway_calendar.ibc_auto_restart_time(datetime.now(UTC)),
         }
         kept = [
             line for line in template.splitlines() if line.split("=", 1)[0].strip() not in overrides

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from worker.gateway.restarts import GatewayCalendar
 from worker.registry import IntentContext, intent
 
 
@@ -31,4 +32,22 @@ def ping(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
             "serverVersion": ib.client.serverVersion(),
             "time": ib.reqCurrentTime().isoformat(),
         }
+        if ctx.settings.gateway_mode == "external":  # an always-on gateway and its calendar
+            result["gateway"].update(calendar_report(ctx.settings.gateway_calendar, _now()))
     return result
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def calendar_report(calendar: GatewayCalendar, now: datetime) -> dict[str, Any]:
+    """The session's age (since the last daily restart, when IBC logs in again), the next
+    restart, and when IB next asks for the weekly second-factor approval."""
+    since = calendar.last_restart(now)
+    return {
+        "sessionSince": since.astimezone(UTC).isoformat(),
+        "sessionAgeSeconds": int((now - since).total_seconds()),
+        "nextRestart": calendar.next_restart(now).astimezone(UTC).isoformat(),
+        "weeklyApprovalDue": calendar.next_approval(now).astimezone(UTC).isoformat(),
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -88,6 +89,8 @@ def test_ini_and_command(ibc_home, tmp_path, monkeypatch):
         assert "ReadOnlyApi=no" in lines and "ReadOnlyApi=yes" not in lines
         assert f"IbPassword={FAKE['password']}" in lines and "IbPassword=" not in lines
         assert "TradingMode=live" in lines and "OverrideTwsApiPort=4999" in lines
+        restart = next(line for line in lines if line.startswith("AutoRestartTime="))
+        assert re.fullmatch(r"AutoRestartTime=\d\d:\d\d [AP]M", restart)  # IBC's hh:mm AM
         command = ibc.command(ini)
         assert command[:3] == [str(ibc_home / "ibc/scripts/ibcstart.sh"), "1030", "--gateway"]
         assert "--mode=live" in command and f"--ibc-ini={ini}" in command

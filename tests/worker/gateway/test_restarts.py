@@ -1,0 +1,111 @@
+"""The always-on gateway's calendar: the daily restart time's rules, the next restart, the weekly
+approval, and what counts as near a restart (New York wall times, daylight saving included)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from worker.exceptions import ConfigError
+from worker.gateway.restarts import NEW_YORK, GatewayCalendar, restart_time, weekly
+from worker.settings import Settings
+
+moments = st.datetimes(
+    min_value=datetime(2025, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
+)
+CALENDAR = GatewayCalendar()  # 23:15, Sunday 01:00
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("10:00", "market hours"),
+        ("09:30", "market hours"),
+        ("23:50", "reset window"),
+        ("00:30", "reset window"),
+        ("25:00", "HH:MM"),
+        ("11 PM", "HH:MM"),
+        ("", "HH:MM"),
+    ],
+)
+def test_a_restart_time_in_market_hours_or_ib_s_reset_window_is_refused(text, words):
+    with pytest.raises(ValueError, match=words):
+        restart_time(text)
+    with pytest.raises(ConfigError, match=words):
+        Settings.from_env({"GATEWAY_RESTART_TIME": text})
+
+
+@pytest.mark.parametrize("text", ["16:00", "23:15", "00:45", "05:00", "9:29"])
+def test_times_outside_both_windows_are_accepted(text):
+    assert Settings.from_env({"GATEWAY_RESTART_TIME": text}).gateway_calendar.restart == (
+        restart_time(text)
+    )
+
+
+@pytest.mark.parametrize("text", ["Sunday 1:00", "sun 01:00", "Sat 23:30"])
+def test_the_weekly_approval_reads_a_day_and_a_time(text):
+    day, at = weekly(text)
+    assert day in (5, 6) and at in (time(1, 0), time(23, 30))
+
+
+@pytest.mark.parametrize("text", ["01:00", "Sonntag 01:00", "Sun", "Sun 1"])
+def test_a_bad_weekly_approval_is_a_config_error(text):
+    with pytest.raises(ConfigError, match="GATEWAY_WEEKLY_APPROVAL"):
+        Settings.from_env({"GATEWAY_WEEKLY_APPROVAL": text})
+
+
+@given(moments)
+def test_the_next_restart_is_the_first_after_now_at_the_set_wall_time(now):
+    nxt, last = CALENDAR.next_restart(now), CALENDAR.last_restart(now)
+    assert last <= now < nxt
+    assert nxt - last in (timedelta(hours=23), timedelta(hours=24), timedelta(hours=25))
+    for moment in (nxt, last):
+        local = moment.astimezone(NEW_YORK)
+        assert (local.hour, local.minute) == (23, 15)
+
+
+@given(moments)
+def test_the_weekly_approval_is_the_next_sunday_one_o_clock(now):
+    due = CALENDAR.next_approval(now).astimezone(NEW_YORK)
+    assert (due.weekday(), due.hour, due.minute) == (6, 1, 0)
+    assert now < due <= now + timedelta(days=7, hours=1)
+
+
+def test_in_winter_the_restart_is_04_15_utc_and_in_summer_03_15():
+    assert CALENDAR.next_restart(datetime(2026, 1, 10, 12, tzinfo=UTC)) == datetime(
+        2026, 1, 11, 4, 15, tzinfo=UTC
+    )
+    assert CALENDAR.next_restart(datetime(2026, 7, 10, 12, tzinfo=UTC)) == datetime(
+        2026, 7, 11, 3, 15, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize(
+    ("hour", "minute", "near"),
+    [
+        (23, 9, False),
+        (23, 10, True),
+        (23, 15, True),
+        (23, 25, True),
+        (23, 26, False),
+        (9, 0, False),
+    ],
+)
+def test_near_the_restart_means_five_minutes_before_to_ten_after(hour, minute, near):
+    moment = datetime(2026, 3, 4, hour, minute, tzinfo=NEW_YORK)
+    assert CALENDAR.near_restart(moment) is near
+
+
+def test_ibc_gets_the_time_in_the_machine_s_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "America/New_York")
+    import time as clock
+
+    clock.tzset()
+    try:
+        assert CALENDAR.ibc_auto_restart_time(datetime(2026, 3, 4, 12, tzinfo=UTC)) == "11:15 PM"
+    finally:
+        monkeypatch.delenv("TZ")
+        clock.tzset()
