@@ -34,9 +34,16 @@ if sys.argv[2:] not in ([], ["--check"]):
 # The images' interpreter and platform (base/Dockerfile: python:3.11-slim-bookworm, glibc 2.36).
 PYTHON_VERSION, GLIBC_MINOR, ARCH = "3.11", 36, "x86_64"
 LEGACY = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
-# The fast test lane's imports beyond the worker's own: the publisher's Scheduler client, and the
-# archived predecessor the simulator is also tested with.
-BUILD_TOOLS = ["ruff", "pytest", "hypothesis", "google-cloud-scheduler", "ib_insync"]
+# The fast test lane's imports beyond the worker's own: the publisher's Scheduler client, the
+# archived predecessor the simulator is also tested with, and the simulator's exchange calendar.
+BUILD_TOOLS = [
+    "ruff",
+    "pytest",
+    "hypothesis",
+    "google-cloud-scheduler",
+    "ib_insync",
+    "exchange_calendars",
+]
 TARGETS = {
     ROOT / "worker" / "requirements.txt": (
         "the worker's runtime dependencies (the closure of pyproject.toml's\n"
