@@ -275,6 +275,13 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Something accepts connections on `host:port`."""
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
 def http_answers(url: str, expect: str | None = None) -> Callable[[], bool]:
     """A readiness probe: the URL answers at all (any status), or with `expect` in the body."""
 

@@ -24,6 +24,7 @@ from deploy.processes import (
     free_port,
     http_answers,
     keep,
+    port_open,
     remove_on_exit,
     signals_deferred,
 )
@@ -59,13 +60,22 @@ class StackOptions:
     # mode is then `ibc`, on the image's IB Gateway and IBC (stand-ins when built here).
     worker_image: str | None = None
     dashboard_image: str | None = None
+    # The gateway in its own container of this image (`make up GATEWAY=container`), kept running
+    # by `python -m worker.gateway.always_on`; the worker then connects in `external` mode.
+    gateway_image: str | None = None
 
 
 def images_from_env() -> dict[str, str | None]:
-    """StackOptions' images from WORKER_IMAGE and DASHBOARD_IMAGE (`make up`, `make demo`)."""
+    """StackOptions' images from WORKER_IMAGE, DASHBOARD_IMAGE and GATEWAY=container (`make up`,
+    `make demo`); the gateway's image is the worker's, by default the one `make images` built."""
+    gateway = os.environ.get("GATEWAY", "")
+    if gateway not in ("", "container"):
+        raise StackError(f"GATEWAY={gateway!r}: give GATEWAY=container, or leave it unset")
+    worker = os.environ.get("WORKER_IMAGE") or None
     return {
-        "worker_image": os.environ.get("WORKER_IMAGE") or None,
+        "worker_image": worker,
         "dashboard_image": os.environ.get("DASHBOARD_IMAGE") or None,
+        "gateway_image": (worker or "localhost/ib-worker:local") if gateway else None,
     }
 
 
@@ -163,6 +173,8 @@ class LocalStack:
             os.environ.update(self.client_env())
             self._create_topics()
             self.seed_config()
+            if self.options.gateway_image is not None:
+                self._start_gateway()
             self._start_worker()
             self._create_push_subscription()
             if self.options.dashboard:
@@ -288,7 +300,9 @@ class LocalStack:
             "HOST": "127.0.0.1",
             "PORT": str(self.worker_port),
             "TRADING_MODE": self.options.trading_mode,
-            "GATEWAY_MODE": os.environ.get("GATEWAY_MODE", "simulator"),
+            "GATEWAY_MODE": "external"
+            if self.options.gateway_image
+            else os.environ.get("GATEWAY_MODE", "simulator"),
             "SIMULATOR_STATE": os.environ.get(
                 "SIMULATOR_STATE", str(ROOT / "deploy" / "local-simulator.yaml")
             ),
@@ -332,38 +346,28 @@ class LocalStack:
         )
 
     def _worker_container(self, image: str) -> Child:
-        """The worker in `image`, as Cloud Run runs it: the image's user and command, PORT,
-        K_SERVICE and K_REVISION, gateway mode `ibc` unless GATEWAY_MODE says otherwise."""
-        from deploy.images import container
+        from deploy.images import in_stack
 
-        if os.geteuid() != 0:
-            raise StackError(
-                "running the worker in an image needs root here (buildah's chroot isolation "
-                "runs the image's user): run `make up` as root, or without WORKER_IMAGE"
-            )
-        env = self.worker_environment()
-        env["GATEWAY_MODE"] = os.environ.get("GATEWAY_MODE", "ibc")
-        credentials = env.pop("IB_CREDENTIALS_JSON", None)
-        if credentials is None and env["GATEWAY_MODE"] == "ibc":
-            credentials = container.fake_credentials()
-        uid, gid = container.image_user(image)
-        state = self.container_state
-        state.mkdir(parents=True, exist_ok=True)
-        os.chown(state, uid, gid)
-        mounts: list[tuple[Path, str, bool]] = [(state, "/run/stack/state", False)]
-        env["SIMULATOR_PERSIST"] = "/run/stack/state/simulator-account.json"
-        if env.get("SIMULATOR_STATE"):
-            mounts.append((Path(env["SIMULATOR_STATE"]), "/run/stack/simulator.yaml", True))
-            env["SIMULATOR_STATE"] = "/run/stack/simulator.yaml"
-        return container.prepare(
-            "worker",
-            image,
-            env,
-            self.log_dir / "worker.log",
-            mounts=mounts,
-            credentials=credentials,
-            secrets_dir=self.options.state_dir / "secrets",
+        return in_stack.worker(self, image)
+
+    def _start_gateway(self) -> None:
+        """The always-on gateway in its own container (GATEWAY=container): the worker connects
+        to it in `external` mode, as to the always-on VM's."""
+        from deploy.images import in_stack
+
+        assert self.options.gateway_image is not None
+        gateway = self._spawn("gateway", in_stack.gateway(self, self.options.gateway_image))
+        gateway.wait_until(lambda: port_open(self.gateway_port), 120, "serving the API port")
+        self._progress(
+            f"gateway up (in {self.options.gateway_image}, IBC, port {self.gateway_port})"
         )
+
+    def restart_gateway(self) -> None:
+        """Stop the gateway's container and start a new one, as the VM's restarts do."""
+        child = self.children.pop("gateway", None)
+        if child is not None:
+            child.stop()
+        self._start_gateway()
 
     def _start_dashboard(self) -> None:
         env = {

@@ -76,11 +76,13 @@ def prepare(
     mounts: Sequence[tuple[Path, str, bool]] = (),
     credentials: str | None = None,
     secrets_dir: Path | None = None,
+    command: Sequence[str] | None = None,
 ) -> ContainerChild:
     """The image's command in a new working container, to be started (`Child.start`);
-    `credentials` (JSON) are handed over in a file mounted at CREDENTIALS_MOUNT."""
+    `credentials` (JSON) are handed over in a file mounted at CREDENTIALS_MOUNT; `command`
+    replaces the image's CMD."""
     uid, gid = image_user(image)
-    command = image_command(image)
+    command = list(command) if command else image_command(image)
     container = buildah.new_container(image, f"ib-{name}-{uuid.uuid4().hex[:8]}")
     child = ContainerChild(name=name, command=[], log_path=log_path, container=container)
     try:

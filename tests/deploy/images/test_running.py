@@ -6,6 +6,7 @@ behind on any path: no process, no credentials file, no buildah working containe
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 from deploy import watchdog
 from deploy.images import buildah, checks
 from deploy.images.build import BASE_IMAGE, DASHBOARD_IMAGE, WORKER_IMAGE
+from deploy.processes import free_port
 from deploy.stack import ROOT, WORKER_COMMAND, LocalStack, StackOptions
 from tests.conftest import TEST_WORKER_ENV, leaked
 from tests.support import Results, publish, unique, wait_until
@@ -186,3 +188,56 @@ def test_stopping_an_image_stack_leaves_no_process_and_no_container(tmp_path, ho
     if how.startswith("SIGTERM"):
         assert "Traceback" not in stack.stderr.read().decode(errors="replace")
     stack.stderr.close()
+
+
+def control(port: int, method: str, path: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, data=data)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_an_allocation_across_a_restart_of_the_gateway_container_sends_each_order_once(tmp_path):
+    """GATEWAY=container: the gateway kept running by `python -m worker.gateway.always_on` in the
+    worker image, the worker connecting in external mode, as to the always-on VM. The gateway
+    stops answering after the allocation's first order and its container is replaced: the
+    allocation ends with one result, each orderRef sent once."""
+    control_port = free_port()
+    options = StackOptions(
+        project="gateway-container",
+        state_dir=tmp_path / "stack",
+        worker_env={**TEST_WORKER_ENV, "SIMULATOR_CONTROL_PORT": str(control_port)},
+        retry_backoff=(1, 2),
+        dashboard=False,
+        gateway_image=WORKER_IMAGE,
+    )
+    with LocalStack(options, quiet=True) as local:
+        assert local.worker_environment()["GATEWAY_MODE"] == "external"
+        gateway = local.children["gateway"].proc.pid
+        assert any("worker.gateway.always_on" in c for _, c in contained(gateway).values())
+        control(control_port, "POST", "/faults", {"stall_after_orders": 1})
+        tap = Results(local)
+        try:
+            intent_id = unique("across-restart")
+            publish(local, {"intent": "allocation", "id": intent_id})
+            wait_until(
+                lambda: len(control(control_port, "GET", "/state")["orders"]) >= 1,
+                120,
+                "the allocation's first order at the broker",
+            )
+            first = contained(gateway)
+            local.restart_gateway()  # a new container; the account file outlives it
+            assert alive(first) == []
+            result = tap.for_id(intent_id, timeout=180)
+            assert len(tap.all_for(intent_id, settle=2)) == 1
+        finally:
+            tap.close()
+        assert result["status"] == "succeeded", result
+        assert result["attempts"] >= 2  # the first attempt lost its gateway
+        placed_before = [o["symbol"] for o in result["result"]["orders"] if o.get("placedBefore")]
+        assert placed_before == ["SPY"]  # adopted from the broker, not sent again
+        orders = control(control_port, "GET", "/state")["orders"]
+        refs = [o["orderRef"] for o in orders if o.get("orderRef")]
+        assert len(refs) == 2 and len(set(refs)) == 2  # SPY and TLT, each sent once
+    log = (options.state_dir / "logs" / "gateway.log").read_text(errors="replace")
+    assert log.count("gateway started (start 1)") == 2 and leaked(log) == []
