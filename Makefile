@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 # Where `make up` writes its env file and logs: `make up DEVSTACK=/tmp/stack2` runs a second one.
 DEVSTACK ?= .devstack
 # `make up WORKER_IMAGE=localhost/ib-worker:local` (and DASHBOARD_IMAGE) runs them in the images
-# `make images` builds; variables given on make's command line reach the stack as they are.
+# `make images` builds, `GATEWAY=container` the gateway in a container of its own (always on, the
+# worker in external mode); variables given on make's command line reach the stack as they are.
 # The fast lane: no emulator, no JVM, no image (tests/conftest.py FAST_LANE; cloudbuild.yaml).
 FAST_LANE := not stack and not java and not image
 

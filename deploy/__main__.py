@@ -14,12 +14,17 @@ from deploy.stopping import Interrupted, StopSignals
 
 def up(state_dir: Path) -> int:
     signals = StopSignals().install()
+    try:
+        images = images_from_env()
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     stack = LocalStack(
         StackOptions(
             trading_mode=os.environ.get("TRADING_MODE", "paper"),
             worker_output_to_console=True,
             state_dir=state_dir,
-            **images_from_env(),
+            **images,
         )
     )
     try:

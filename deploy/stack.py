@@ -324,7 +324,9 @@ class LocalStack:
     def _start_worker(self) -> None:
         image = self.options.worker_image
         if image is not None:
-            worker: Child = self._spawn("worker", self._worker_container(image))
+            from deploy.images import in_stack
+
+            worker: Child = self._spawn("worker", in_stack.worker(self, image))
         else:
             to_console = self.options.worker_output_to_console
             worker = self._spawn(
@@ -344,11 +346,6 @@ class LocalStack:
         self._progress(
             f"worker up ({where}gunicorn, 1 worker, 1 thread, mode {self.options.trading_mode})"
         )
-
-    def _worker_container(self, image: str) -> Child:
-        from deploy.images import in_stack
-
-        return in_stack.worker(self, image)
 
     def _start_gateway(self) -> None:
         """The always-on gateway in its own container (GATEWAY=container): the worker connects
@@ -376,12 +373,9 @@ class LocalStack:
             "PYTHONUNBUFFERED": "1",
         }
         if self.options.dashboard_image is not None:
-            from deploy.images import container
+            from deploy.images import in_stack
 
-            env.update(HOST="127.0.0.1", PORT=str(self.dashboard_port))
-            child: Child = container.prepare(
-                "dashboard", self.options.dashboard_image, env, self.log_dir / "dashboard.log"
-            )
+            child: Child = in_stack.dashboard(self, self.options.dashboard_image, env)
         else:
             child = Child(
                 name="dashboard",

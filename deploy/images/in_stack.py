@@ -91,3 +91,10 @@ def gateway(stack: LocalStack, image: str) -> Child:
         secrets_dir=stack.options.state_dir / "secrets",
         command=GATEWAY_COMMAND,
     )
+
+
+def dashboard(stack: LocalStack, image: str, env: dict[str, str]) -> Child:
+    """The dashboard in `image` with the image's command, on the stack's dashboard port."""
+    _need_root()
+    env = {**env, "HOST": "127.0.0.1", "PORT": str(stack.dashboard_port)}
+    return container.prepare("dashboard", image, env, stack.log_dir / "dashboard.log")
