@@ -240,4 +240,4 @@ def test_an_allocation_across_a_restart_of_the_gateway_container_sends_each_orde
         refs = [o["orderRef"] for o in orders if o.get("orderRef")]
         assert len(refs) == 2 and len(set(refs)) == 2  # SPY and TLT, each sent once
     log = (options.state_dir / "logs" / "gateway.log").read_text(errors="replace")
-    assert log.count("gateway started (start 1)") == 2 and leaked(log) == []
+    assert log.count("starting the always-on gateway on port") == 2 and leaked(log) == []
