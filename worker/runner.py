@@ -91,7 +91,9 @@ class Runner:
             if not opened:
                 session = self.session()
                 # A restarting external gateway is waited for while the deadline (less a margin
-                # for the result) and the TTL allow; then a retryable gateway-not-ready.
+                # for the result: 10 s, or a quarter of a short deadline) and the TTL allow; then
+                # a retryable gateway-not-ready.
+                margin = min(10.0, seconds / 4)
                 ttl_left = (
                     (message.expires_at - datetime.now(UTC)).total_seconds()
                     if message.expires_at
@@ -101,7 +103,7 @@ class Runner:
                     on_second_factor=second_factor.announcer(
                         message.trading_mode, audit, self.settings.notify_url
                     ),
-                    within=(seconds - (time.perf_counter() - t0) - 10, ttl_left),
+                    within=(seconds - (time.perf_counter() - t0) - margin, ttl_left),
                 )
                 opened.append(session)
                 outcome.timings.update(gatewayStartMs=got.start_ms, gatewayReused=got.reused)
