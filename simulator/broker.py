@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from simulator import clock
+from simulator import clock, hours
 from simulator.market import Market
 from simulator.state import Instrument, Position, State
 
@@ -105,8 +105,25 @@ class Broker:
         order.status = "Submitted"
         self.orders[(order.clientId, order.orderId)] = order
         self.state.next_order_id = max(self.state.next_order_id, order.orderId + 1)
+        if not self._in_session(order.instrument):
+            order.status = "PreSubmitted"  # held, as IB holds a DAY order, until the open
+            return order
         self.try_fill(order)
         return order
+
+    def _in_session(self, instrument: Instrument) -> bool:
+        """Only once the clock is set do hours hold orders back (see simulator/clock.py)."""
+        return not self.state.calendar or hours.is_open(instrument, clock.now(self.state))
+
+    def release(self) -> list[tuple[Order, Execution]]:
+        """The held orders whose market is open now, filled (after the clock moved)."""
+        fills = []
+        for order in self.orders.values():
+            if order.status == "PreSubmitted" and self._in_session(order.instrument):
+                order.status = "Submitted"
+                if (execution := self.try_fill(order)) is not None:
+                    fills.append((order, execution))
+        return fills
 
     def try_fill(self, order: Order) -> Execution | None:
         if order.status not in WORKING:

@@ -24,6 +24,7 @@ from typing import Any
 
 from simulator import clock, persist
 from simulator.broker import Order, OrderError
+from simulator.order_handlers import publish_fill
 from simulator.replies import send_account, send_position
 from simulator.server import ApiServer
 from simulator.state import Faults, fault_problem
@@ -97,6 +98,11 @@ class ControlServer:
             except ValueError as exc:
                 return 400, {"error": f"now: {exc}"}
             log.info("clock set to %s", body["now"])
+            for order, execution in self.api.broker.release():
+                owner = next((o for o in self.api.sessions if o.client_id == order.clientId), None)
+                if owner is not None:
+                    publish_fill(owner, order, execution)
+            self.api.on_change()
             return 200, {"now": clock.now(state).isoformat()}
         if path == "/faults/reset":
             state.faults = Faults()

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("simulator")
 
 
-def _publish_fill(s: ClientSession, order: Order, execution) -> None:
+def publish_fill(s: ClientSession, order: Order, execution) -> None:
     owner = next((o for o in s.server.sessions if o.client_id == order.clientId), s)
     owner.send(*messages.exec_details(-1, execution))
     owner.send(*messages.order_status(order))
@@ -90,7 +90,7 @@ def place_order(s: ClientSession, fields: list[str]) -> None:
     s.send(*messages.open_order(order))
     s.send(*messages.order_status(order))
     for execution in executions[before:]:
-        _publish_fill(s, order, execution)
+        publish_fill(s, order, execution)
     if faults.stall_after_orders is not None:
         faults.stall_after_orders -= 1
         if faults.stall_after_orders <= 0:

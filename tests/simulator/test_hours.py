@@ -108,3 +108,24 @@ def test_until_the_clock_is_set_every_day_is_open_around_the_clock(connect, sim)
     today = datetime.now(UTC).astimezone(ZoneInfo("US/Eastern")).date()
     assert f"{today:%Y%m%d}:0000-{today + timedelta(days=1):%Y%m%d}:0000" in details.liquidHours
     assert "CLOSED" not in details.liquidHours
+
+
+def test_a_market_order_outside_hours_waits_for_the_open(connect, sim):
+    ib = connect()
+    sim.call("POST", "/clock", {"now": "2026-12-25T15:45:00-05:00"})
+    spy = ib.qualifyContracts(ib_async.Stock("SPY", "SMART", "USD"))[0]
+    trade = ib.placeOrder(spy, ib_async.MarketOrder("BUY", 3))
+    ib.sleep(0.3)
+    assert trade.orderStatus.status == "PreSubmitted"
+    assert trade.fills == []
+    sim.call("POST", "/clock", {"now": "2026-12-26T10:00:00-05:00"})  # Saturday: still held
+    ib.sleep(0.3)
+    assert trade.orderStatus.status == "PreSubmitted"
+    sim.call("POST", "/clock", {"now": "2026-12-28T09:31:00-05:00"})  # Monday's open
+    for _ in range(20):
+        if trade.orderStatus.status == "Filled":
+            break
+        ib.sleep(0.1)
+    assert trade.orderStatus.status == "Filled"
+    assert [f.execution.shares for f in trade.fills] == [3]
+    assert trade.fills[0].execution.time.date().isoformat() == "2026-12-28"

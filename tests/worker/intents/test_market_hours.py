@@ -111,3 +111,21 @@ def test_close_all_on_a_holiday_neither_cancels_nor_sells(
     assert result["result"]["orders"] == []
     assert sorted(o["action"] for o in result["result"]["skipped"]) == ["SELL", "SELL"]
     assert flat_sim.api.broker.orders == bought  # nothing new
+
+
+def test_when_closed_queue_sends_day_orders_ib_holds_until_the_open(
+    make_worker, flat_sim, positions_root, results
+):
+    flat_sim.call("POST", "/clock", {"now": CLOSED_TIMES["christmas"][0]})
+    intent_id = unique("alloc-queue")
+    run(make_worker(flat_sim), "allocation", intent_id, whenClosed="queue")
+    result = results.for_id(intent_id)
+    assert result["status"] == "succeeded", result["error"]
+    body = result["result"]
+    assert body["whenClosed"] == "queue" and "IB holds them" in body["note"]
+    assert {o["status"] for o in body["orders"]} == {"PreSubmitted"}
+    held = list(flat_sim.api.broker.orders.values())
+    assert len(held) == 2 and {o.tif for o in held} == {"DAY"}
+    assert flat_sim.state.positions == []
+    flat_sim.call("POST", "/clock", {"now": "2026-12-28T09:31:00-05:00"})
+    assert {o.status for o in held} == {"Filled"}
