@@ -133,3 +133,25 @@ def report(closed: list[Closed], policy: WhenClosed) -> dict[str, Any]:
         "closed": {c.name: c.describe() for c in closed},
         "note": notes[policy],
     }
+
+
+def decide(
+    closed: list[Closed], policy: WhenClosed, tif: str, result: dict[str, Any]
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(the result to end with, or None to go on; what to add to the result when going on) for
+    a plan described as `result`. `fail` raises `market-closed`; `queue` needs DAY orders."""
+    if not closed:
+        return None, {}
+    said = report(closed, policy)
+    if policy == "fail":
+        raise IntentFailed("market-closed", said["note"], result={**result, **said})
+    if policy == "skip":
+        return {**result, **said, "orders": [], "skipped": result["orders"]}, {}
+    if tif != "DAY":
+        raise IntentFailed(
+            "bad-params",
+            "whenClosed queue sends DAY orders for IB to hold until the open; "
+            f"orderProperties.tif {tif!r} is not DAY",
+            result={**result, **said},
+        )
+    return None, said

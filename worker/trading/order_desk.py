@@ -84,24 +84,11 @@ class OrderDesk:
             return None
         details = market_hours.details_of(self.ib, [r.contract for r in plan.orders])
         closed = market_hours.closed_now(market_hours.gateway_now(self.ib), details)
-        if not closed:
-            return None
-        said = market_hours.report(closed, self.when_closed)
-        result = plan.describe(dry_run)
-        if self.when_closed == "fail":
-            raise IntentFailed("market-closed", said["note"], result={**result, **said})
-        if self.when_closed == "skip":
-            return {**result, **said, "orders": [], "skipped": result["orders"]}
         tif = self.properties.get("tif", "DAY")
-        if tif != "DAY":
-            raise IntentFailed(
-                "bad-params",
-                f"whenClosed queue sends DAY orders for IB to hold until the open; "
-                f"orderProperties.tif {tif!r} is not DAY",
-                result={**result, **said},
-            )
-        self._queued = said
-        return None
+        stop, self._queued = market_hours.decide(
+            closed, self.when_closed, tif, plan.describe(dry_run)
+        )
+        return stop
 
     def check(self, plan: OrderPlan) -> None:
         """Before anything is cancelled or sent: risk limits configured and kept, live guard."""

@@ -120,3 +120,39 @@ def test_written_sessions_are_read_back(spans):
     assert sorted((s.start, s.end) for s in found) == sorted(
         (a.replace(tzinfo=utc), b.replace(tzinfo=utc)) for a, b in zip(starts, ends, strict=True)
     )
+
+
+PLANNED = {"dryRun": False, "orders": [{"orderRef": "i:alloc:1", "symbol": "SPY"}]}
+CLOSED = [mh.Closed("SPY", et(2026, 12, 28, 9, 30))]
+
+
+def test_decide_goes_on_when_every_market_is_open():
+    for policy in mh.WHEN_CLOSED:
+        assert mh.decide([], policy, "GTC", PLANNED) == (None, {})
+
+
+def test_decide_skip_ends_with_no_order_and_the_planned_ones_skipped():
+    stop, added = mh.decide(CLOSED, "skip", "DAY", PLANNED)
+    assert added == {}
+    assert stop["orders"] == [] and stop["skipped"] == PLANNED["orders"]
+    assert stop["closed"] == {"SPY": {"nextOpen": "2026-12-28T09:30:00-05:00"}}
+
+
+def test_decide_fail_raises_market_closed_with_the_plan():
+    with pytest.raises(IntentFailed) as failed:
+        mh.decide(CLOSED, "fail", "DAY", PLANNED)
+    assert (failed.value.code, failed.value.retryable) == ("market-closed", False)
+    assert failed.value.result["closed"]["SPY"]["nextOpen"].startswith("2026-12-28")
+
+
+@pytest.mark.parametrize("tif", ["IOC", "GTC", "OPG", "FOK"])
+def test_decide_queue_needs_day_orders(tif):
+    with pytest.raises(IntentFailed) as failed:
+        mh.decide(CLOSED, "queue", tif, PLANNED)
+    assert failed.value.code == "bad-params" and repr(tif) in str(failed.value)
+
+
+def test_decide_queue_goes_on_and_says_so():
+    stop, added = mh.decide(CLOSED, "queue", "DAY", PLANNED)
+    assert stop is None
+    assert added["whenClosed"] == "queue" and "IB holds them" in added["note"]
