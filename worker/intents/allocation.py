@@ -46,6 +46,7 @@ class Inputs:
     pending: tuple[Pending, ...] = ()  # orders not booked yet (other intents')
     # What the strategies hold (or have on the way) that their signals no longer name: target 0.
     unsignalled: dict[int, Quote] = field(default_factory=dict)  # conId -> quote
+    priced_on: dict[str, str] = field(default_factory=dict)  # symbol -> price type (reported)
 
 
 def plan(inputs: Inputs, intent_id: str, step: str = "alloc") -> OrderPlan:
@@ -142,7 +143,9 @@ def gather(ctx: IntentContext, ib: Any, config: dict[str, Any], names: list[str]
     effective = held_with_pending(held, pending)
     others = sorted({c for n in names for c in effective.get(n, {})} - signalled)
     by_id = market.by_con_id(ib, others)
-    prices = market.prices(ib, [*contracts.values(), *by_id.values()]) if keys or others else {}
+    sized_on: dict[int, str] = {}
+    priced = [*contracts.values(), *by_id.values()]
+    prices = market.prices(ib, priced, sized_on) if keys or others else {}
     fx: dict[str, float] = {}
 
     def quote(c: Any) -> Quote:
@@ -159,6 +162,7 @@ def gather(ctx: IntentContext, ib: Any, config: dict[str, Any], names: list[str]
         held=held,
         pending=tuple(pending),
         unsignalled={c: quote(contract) for c, contract in by_id.items()},
+        priced_on={c.localSymbol or c.symbol: sized_on[c.conId] for c in priced},
     )
 
 
@@ -177,5 +181,5 @@ def allocation(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
         ctx, ib, config, params.get("orderProperties"), params.get("whenClosed", "skip")
     )
     dry_run = bool(params.get("dryRun"))
-    result = desk.execute(plan(inputs, ctx.id), dry_run=dry_run)
+    result = {**desk.execute(plan(inputs, ctx.id), dry_run=dry_run), "pricedOn": inputs.priced_on}
     return result if dry_run else {**result, **observed.read(ib).report()}

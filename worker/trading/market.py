@@ -95,8 +95,22 @@ def permission_problem(refused: dict[str, tuple[int, str]]) -> str | None:
     )
 
 
-def prices(ib: Any, contracts_: list[Any]) -> dict[int, float]:
-    """conId -> a price to size orders with (midpoint, else last, else close). A market-data
+def price_type(ticker: Any, closed: bool) -> str:
+    """Which price `prices` took (`closed`: it fell back to the close) and of which market data
+    type, e.g. `delayed midpoint`: ib_async's marketPrice is the last price when it lies within
+    the bid and ask (or there is none), else the midpoint."""
+    kind = next((k for k, v in MARKET_DATA_TYPES.items() if v == ticker.marketDataType), "live")
+    if closed:
+        return f"{kind} close"
+    within = ticker.bid <= ticker.last <= ticker.ask
+    return f"{kind} {'midpoint' if ticker.hasBidAsk() and not within else 'last'}"
+
+
+def prices(
+    ib: Any, contracts_: list[Any], sized_on: dict[int, str] | None = None
+) -> dict[int, float]:
+    """conId -> a price to size orders with (ib_async's marketPrice, else the close);
+    `sized_on`, when given, gets conId -> the price's type (`price_type`). A market-data
     permission error fails at once (`market-data-permission`, not retryable), naming each
     instrument."""
     refused: dict[str, tuple[int, str]] = {}
@@ -116,12 +130,15 @@ def prices(ib: Any, contracts_: list[Any]) -> dict[int, float]:
     found = {}
     for ticker in tickers:
         price = ticker.marketPrice()
-        if not price or math.isnan(price):
+        closed = not price or math.isnan(price)
+        if closed:
             price = ticker.close
         if not price or math.isnan(price) or price <= 0:
             name = ticker.contract.localSymbol or ticker.contract.symbol
             raise IntentFailed("no-price", f"no price for {name}", retryable=True)
         found[ticker.contract.conId] = price
+        if sized_on is not None:
+            sized_on[ticker.contract.conId] = price_type(ticker, closed)
     return found
 
 

@@ -249,3 +249,6 @@ def test_delayed_market_data_from_the_config_prices_the_allocation(
     result = results.for_id(intent_id)
     assert result["status"] == "succeeded", result["error"]
     assert [o["symbol"] for o in result["result"]["orders"]] == ["SPY", "TLT"]
+    priced_on = result["result"]["pricedOn"]
+    assert sorted(priced_on) == ["SPY", "TLT"]
+    assert all(t.startswith("delayed ") for t in priced_on.values())

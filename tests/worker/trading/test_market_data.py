@@ -93,3 +93,33 @@ def test_the_config_takes_each_market_data_type(value):
 def test_the_config_refuses_other_market_data_types(value):
     problems = trading_config.errors({"marketDataType": value}, [])
     assert any(p.startswith("config.marketDataType") for p in problems)
+
+
+def test_each_price_says_its_type(ib):
+    ib.sim.call("POST", "/faults", {"no_market_data": ["TLT"]})
+    spy, tlt = stocks(ib, "SPY", "TLT")
+    sized_on: dict[int, str] = {}
+    market.request_data_type(ib, {"marketDataType": "delayed"})
+    market.prices(ib, [tlt], sized_on)
+    market.request_data_type(ib, {})
+    market.prices(ib, [spy], sized_on)
+    assert sized_on[tlt.conId].startswith("delayed ")
+    assert sized_on[spy.conId].startswith("live ")
+    assert {t.split()[1] for t in sized_on.values()} <= {"midpoint", "last", "close"}
+
+
+@pytest.mark.parametrize(
+    ("bid", "last", "ask", "data_type", "closed", "said"),
+    [
+        (99.0, 100.0, 101.0, 1, False, "live last"),  # last within the spread
+        (99.0, 105.0, 101.0, 3, False, "delayed midpoint"),  # last outside it
+        (float("nan"), 100.0, float("nan"), 2, False, "frozen last"),  # no bid and ask
+        (float("nan"), float("nan"), float("nan"), 4, True, "delayed-frozen close"),
+    ],
+)
+def test_price_type_follows_what_market_price_took(bid, last, ask, data_type, closed, said):
+    ticker = ib_async.Ticker(marketDataType=data_type)
+    ticker.bid, ticker.last, ticker.ask, ticker.bidSize, ticker.askSize = bid, last, ask, 100, 100
+    taken = ticker.marketPrice()
+    assert (taken != taken) is closed  # NaN exactly when prices() falls back to the close
+    assert market.price_type(ticker, closed) == said
