@@ -293,7 +293,7 @@ REGISTRY_HOSTS = [
         ("registry", "yarnpkg", "com"),
     )
 ]
-SKIPPED = {".git", ".venv", ".devstack", ".pytest_cache", ".ruff_cache", ".hypothesis"}
+SKIPPED = {".git", ".venv", ".devstack", ".pytest_cache", ".ruff_cache", ".hypothesis", "build"}
 
 
 def repository_files() -> list[Path]:
