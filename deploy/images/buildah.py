@@ -19,6 +19,9 @@ from pathlib import Path
 from deploy.processes import StackError, container_removed, remove_container_on_exit
 
 ISOLATION = "chroot"
+# Docker's image format, as Docker builds: the OCI format has no SHELL, so buildah would run the
+# Dockerfiles' RUN lines with /bin/sh instead of their `bash -o pipefail`.
+FORMAT = "docker"
 
 
 def _say(message: str) -> None:
@@ -104,7 +107,7 @@ def bud(
 ) -> float:
     """`docker build` with buildah, the layer cache kept; the seconds it took."""
     args = ["bud", "--isolation", ISOLATION, "--layers", "--force-rm", "--network", "host"]
-    args += ["-f", str(dockerfile)]
+    args += ["--format", FORMAT, "-f", str(dockerfile)]
     args += ["-t", tag]
     if ignorefile is not None:
         args += ["--ignorefile", str(ignorefile)]

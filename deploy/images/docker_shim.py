@@ -77,7 +77,7 @@ def build(args: list[str]) -> int:
     if pull:
         print("docker build --pull: no registry here; the base images are the local ones")
     command = ["bud", "--isolation", "chroot", "--layers", "--force-rm", "--network", "host"]
-    command += ["--pull-never", "-f", str(path)]
+    command += ["--format", "docker", "--pull-never", "-f", str(path)]  # SHELL as Docker has it
     ignore = Path(f"{path}.dockerignore")  # BuildKit's per-Dockerfile ignore file
     if ignore.is_file():
         command += ["--ignorefile", str(ignore)]

@@ -49,6 +49,7 @@ def test_a_build_gets_the_stand_ins_its_dockerfile_declares_and_keeps_the_steps_
     assert pairs == ["IBC_URL=mine", "PYTHON_IMAGE=localhost/py"]  # no IB_GATEWAY_URL: undeclared
     assert list(args[args.index("-t") : args.index("-t") + 2]) == ["-t", "r/w:1"]
     assert "--pull-never" in args and "--label" in args and args[-1] == str(tmp_path)
+    assert args[args.index("--format") + 1] == "docker"  # SHELL kept, as Docker builds
 
 
 def test_a_dockerfiles_own_ignore_file_is_used(tmp_path, calls):

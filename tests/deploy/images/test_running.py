@@ -65,7 +65,10 @@ def alive(pids: object) -> list[str]:
     return left
 
 
-def test_the_images_run_as_a_non_root_user_with_the_stacks_command():
+def test_the_images_keep_dockers_shell_and_run_as_a_non_root_user_with_the_stacks_command():
+    # Built in Docker's format, so the Dockerfiles' RUN lines ran with `bash -o pipefail`.
+    docker = json.loads(buildah.buildah("inspect", "--type", "image", BASE_IMAGE))["Docker"]
+    assert docker["config"]["Shell"] == ["/bin/bash", "-o", "pipefail", "-c"]
     assert buildah.config(WORKER_IMAGE)["User"] == "1000:1000"
     assert buildah.config(DASHBOARD_IMAGE)["User"] == "1000:1000"
     assert tuple(buildah.config(WORKER_IMAGE)["Cmd"]) == WORKER_COMMAND
