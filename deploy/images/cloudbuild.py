@@ -247,6 +247,10 @@ class Runner:
 
 def main(substitutions: list[str], project: str = "local-ib") -> int:
     config = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
+    malformed = [pair for pair in substitutions if "=" not in pair]
+    if malformed:
+        print(f"cloudbuild: substitution {malformed[0]!r} is not KEY=VALUE", file=sys.stderr)
+        return 1
     given = dict(pair.split("=", 1) for pair in substitutions)
     try:
         values = values_for(config, given, project, _git("rev-parse", "HEAD"))
@@ -267,7 +271,11 @@ def main(substitutions: list[str], project: str = "local-ib") -> int:
     outcomes: list[tuple[str, str, float]] = []
     with standins.served(WORK / "downloads") as served:
         runner = Runner(WORK, served, python)
-        runner.prepare(served)
+        try:
+            runner.prepare(served)
+        except StackError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         for step in build.steps:
             _say(f"step {step.id} ({step.image})")
             started = time.monotonic()

@@ -8,6 +8,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from deploy.images import cloudbuild
 from deploy.images.cloudbuild import ROOT, SubstitutionError, load, substitute, values_for
 
 CONFIG = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
@@ -65,3 +66,22 @@ def test_a_declared_substitution_the_template_never_uses_is_refused():
     config = {**CONFIG, "substitutions": {**CONFIG["substitutions"], "_UNUSED": "x"}}
     with pytest.raises(SubstitutionError, match="'_UNUSED' in the substitution data is not used"):
         load(config, values_for(config, {}, "local-ib", SHA))
+
+
+@pytest.mark.parametrize(
+    ("given", "words"),
+    [
+        (["_TRADING_MODE"], "substitution '_TRADING_MODE' is not KEY=VALUE"),
+        (
+            ["_TRADNG_MODE=live"],
+            "cloudbuild.yaml: substitution '_TRADNG_MODE' is not declared in the build file",
+        ),
+    ],
+)
+def test_make_cloudbuild_refuses_bad_substitutions_in_one_line_before_building(
+    given, words, capsys
+):
+    assert cloudbuild.main(given) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        words if words.startswith("cloudbuild.yaml") else f"cloudbuild: {words}"
+    ]
