@@ -45,9 +45,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 # ib_async calls checked for IB's shapes and codes, against a fresh simulator; against a
-# gateway: `make conformance GATEWAY="--port 4002 --no-fills"`.
+# gateway: `make conformance CONFORMANCE="--port 4002 --no-fills"` (GATEWAY is `make up`'s).
 conformance: $(STAMP)
-	$(BIN)/python -m simulator.conformance $(or $(GATEWAY),--simulator)
+	$(BIN)/python -m simulator.conformance $(or $(CONFORMANCE),--simulator)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
