@@ -16,7 +16,7 @@ import pytest
 
 from deploy.processes import free_port
 from tests.conftest import leaked
-from tests.worker.gateway.test_ibc_launcher import FAKE, ibc_home, launcher  # noqa: F401
+from tests.worker.gateway.ibc_standin import FAKE, launcher
 from worker.gateway.always_on import AlwaysOnLauncher, run
 from worker.gateway.connect import connect
 from worker.gateway.credentials import CredentialSource
@@ -40,14 +40,14 @@ def environment(home: Path, port: int, **extra: str) -> dict[str, str]:
     }
 
 
-def test_the_ini_accepts_incoming_connections_last(ibc_home):  # noqa: F811
+def test_the_ini_accepts_incoming_connections_last(ibc_home):
     settings = launcher(ibc_home).settings
     text = AlwaysOnLauncher(settings, CredentialSource(settings)).ini_text()
     values = [line for line in text.splitlines() if line.startswith("AcceptIncoming")]
     assert values[-1] == "AcceptIncomingConnectionAction=accept"  # the template's reject loses
 
 
-def test_the_program_serves_until_sigterm_then_leaves_nothing(ibc_home):  # noqa: F811
+def test_the_program_serves_until_sigterm_then_leaves_nothing(ibc_home):
     port = free_port()
     env = {
         **os.environ,
@@ -83,7 +83,7 @@ def test_the_program_serves_until_sigterm_then_leaves_nothing(ibc_home):  # noqa
     assert group.stdout.strip() == ""  # IBC, the gateway and Xvfb all gone
 
 
-def test_ibc_stopping_by_itself_is_an_exit_code_for_systemd(ibc_home):  # noqa: F811
+def test_ibc_stopping_by_itself_is_an_exit_code_for_systemd(ibc_home):
     env = environment(ibc_home, free_port())
     os.environ["STANDIN_EXIT"] = "1"
     try:
@@ -100,7 +100,7 @@ def test_ibc_stopping_by_itself_is_an_exit_code_for_systemd(ibc_home):  # noqa: 
         ({"IB_CREDENTIALS_JSON": "not json"}, "IB_CREDENTIALS_JSON is not valid JSON"),
     ],
 )
-def test_a_bad_setting_is_one_line_and_exit_2(ibc_home, env, words):  # noqa: F811
+def test_a_bad_setting_is_one_line_and_exit_2(ibc_home, env, words):
     done = subprocess.run(
         [sys.executable, "-m", "worker.gateway.always_on"],
         env={

@@ -17,43 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import leaked
+from tests.worker.gateway.ibc_standin import CANARY_USERID, FAKE, launcher
 from worker.exceptions import GatewayError
-from worker.gateway.credentials import Credentials, CredentialSource
+from worker.gateway.credentials import Credentials
 from worker.gateway.launchers import IBC_EXIT_CODES, IbcLauncher
 from worker.gateway.properties import properties_value
 from worker.settings import Settings
-
-STANDIN = Path(__file__).with_name("ibcstart_standin.sh")
-CANARY_USERID = "canary-userid-NOT-REAL-5q"
-FAKE = {"userid": CANARY_USERID, "password": "not-a-real-password-7Q"}
-
-
-@pytest.fixture
-def ibc_home(tmp_path: Path) -> Path:
-    (tmp_path / "ibc" / "scripts").mkdir(parents=True)
-    shutil.copy(STANDIN, tmp_path / "ibc" / "scripts" / "ibcstart.sh")
-    (tmp_path / "ibgateway" / "1030").mkdir(parents=True)
-    (tmp_path / "ibgateway" / "1019").mkdir(parents=True)
-    (tmp_path / "ibc" / "config.ini.template").write_text(
-        "# template\nReadOnlyApi=yes\nAcceptIncomingConnectionAction=reject\nIbPassword=\n"
-    )
-    return tmp_path
-
-
-def launcher(home: Path, **env: str) -> IbcLauncher:
-    settings = Settings.from_env(
-        {
-            "GATEWAY_MODE": "ibc",
-            "IBC_PATH": str(home / "ibc"),
-            "TWS_PATH": str(home / "ibgateway"),
-            "IBC_INI": str(home / "ibc" / "config.ini.template"),
-            "TWS_SETTINGS_PATH": str(home / "jts"),
-            "IB_CREDENTIALS_JSON": json.dumps(FAKE),
-            "IB_GATEWAY_PORT": "4999",
-            **env,
-        }
-    )
-    return IbcLauncher(settings, CredentialSource(settings))
 
 
 def living_in_group(pgid: int) -> list[str]:

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.publisher import webhook_receiver
-from tests.worker.gateway.test_ibc_launcher import ibc_home, launcher  # noqa: F401 (fixture)
+from tests.worker.gateway.ibc_standin import launcher
 from worker.gateway.second_factor import SecondFactorWatch, announcer, message
 
 
@@ -67,7 +67,7 @@ def test_an_audit_that_fails_does_not_stop_the_login(caplog):
     assert "could not audit the second-factor wait: RuntimeError" in caplog.text
 
 
-def test_ibc_s_output_reaches_the_watch_once_per_attempt(ibc_home, monkeypatch):  # noqa: F811
+def test_ibc_s_output_reaches_the_watch_once_per_attempt(ibc_home, monkeypatch):
     monkeypatch.setenv("STANDIN_2FA", "2")
     monkeypatch.setenv("STANDIN_SLEEP", "300")
     receiver = webhook_receiver.start()

@@ -24,7 +24,8 @@ from tests.support import (
     unique,
     wait_for_log,
 )
-from tests.worker.gateway.test_ibc_launcher import CANARY_USERID, FAKE, STANDIN, living_in_group
+from tests.worker.gateway.ibc_standin import CANARY_USERID, FAKE, STANDIN
+from tests.worker.gateway.test_ibc_launcher import living_in_group
 
 CANARY_PASSWORD = "Canary-Pw-NOT-REAL-k3Z9"
 CANARY = {"userid": CANARY_USERID, "password": CANARY_PASSWORD}
