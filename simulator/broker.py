@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from simulator import clock, hours
+from simulator.instruments import Instrument, Position
 from simulator.market import Market
-from simulator.state import Instrument, Position, State
+from simulator.state import State
 
 WORKING = ("PreSubmitted", "Submitted")
 

@@ -14,13 +14,10 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from simulator.instruments import Instrument
 from simulator.market import matches
-from simulator.state import Instrument
-
-if TYPE_CHECKING:
-    from simulator.state import State
 
 NO_SECURITY = (200, "No security definition has been found for the request")
 STOCK_SYMBOL = re.compile(r"([A-Z]{1,5})(?:[. ]([A-Z]))?")
@@ -64,6 +61,17 @@ STOCK_BASE = 1_000_000_000  # + the symbol's code: at most 27**6 - 1, below FORE
 FOREX_BASE = 1_900_000_000  # + 100 x index of the base currency + index of the quote
 SEC_TYPES = frozenset({"STK", "CASH", "FUT", "IND"})
 PRICE_RANGE = (10.0, 500.0)
+
+
+class Book(Protocol):
+    """The instruments a lookup searches and adds to: the simulator's `State` (typed here by
+    shape, so that the state can use this module's `by_con_id` without an import circle)."""
+
+    instruments: list[Instrument]
+
+    def instrument(self, con_id: int) -> Instrument | None: ...
+
+    def add(self, instrument: Instrument) -> Instrument: ...
 
 
 @dataclass(frozen=True)
@@ -188,7 +196,7 @@ def _validation(want: dict[str, str], needs_exchange: bool) -> Refused | None:
     return None
 
 
-def find(state: State, want: dict[str, str], *, needs_exchange: bool = True) -> list[Instrument]:
+def find(state: Book, want: dict[str, str], *, needs_exchange: bool = True) -> list[Instrument]:
     """The instruments a request's contract fits: the state's, else a made-up one (which joins
     the state, so its price walks from then on). Raises RefusedContract with IB's code."""
     refused = _validation(want, needs_exchange)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from simulator import bars, clock, hours, messages
-from simulator.catalogue import RefusedContract, find
+from simulator.catalogue import NO_SECURITY, RefusedContract, find
+from simulator.instruments import Instrument
 from simulator.order_handlers import (
     all_open_orders,
     cancel_order,
@@ -20,17 +19,8 @@ from simulator.order_handlers import (
 )
 from simulator.orders import Fields
 from simulator.protocol import In, Out
-from simulator.replies import (
-    NO_SECURITY,
-    account_values,
-    day_positions,
-    send_account,
-    send_position,
-)
-from simulator.state import Instrument
-
-if TYPE_CHECKING:
-    from simulator.server import ClientSession
+from simulator.replies import account_values, day_positions, send_account, send_position
+from simulator.session import Handler, Session
 
 log = logging.getLogger("simulator")
 UNSUBSCRIBED = (354, "Requested market data is not subscribed.Delayed market data is available.")
@@ -48,7 +38,7 @@ FARMS_OK = (
 )
 
 
-def start_api(s: ClientSession, fields: list[str]) -> None:
+def start_api(s: Session, fields: list[str]) -> None:
     client_id = int(fields[2])
     live = [o for o in s.server.sessions if o is not s and not o.writer.transport.is_closing()]
     if any(o.client_id == client_id for o in live):
@@ -69,25 +59,25 @@ def start_api(s: ClientSession, fields: list[str]) -> None:
         s.error(-1, 10197, "No market data during competing live session")
 
 
-def current_time(s: ClientSession, fields: list[str]) -> None:
+def current_time(s: Session, fields: list[str]) -> None:
     s.send(Out.CURRENT_TIME, 1, int(clock.now(s.state).timestamp()))
 
 
-def account_updates(s: ClientSession, fields: list[str]) -> None:
+def account_updates(s: Session, fields: list[str]) -> None:
     s.account_updates = fields[2] not in ("0", "False", "")
     if s.account_updates:
         send_account(s)
         s.send(Out.ACCOUNT_DOWNLOAD_END, 1, s.state.account)
 
 
-def account_updates_multi(s: ClientSession, fields: list[str]) -> None:
+def account_updates_multi(s: Session, fields: list[str]) -> None:
     req_id, model = int(fields[2]), fields[4] if len(fields) > 4 else ""
     for key, value, ccy in account_values(s.state):
         s.send(Out.ACCOUNT_UPDATE_MULTI, 1, req_id, s.state.account, model, key, value, ccy)
     s.send(Out.ACCOUNT_UPDATE_MULTI_END, 1, req_id)
 
 
-def account_summary(s: ClientSession, fields: list[str]) -> None:
+def account_summary(s: Session, fields: list[str]) -> None:
     req_id, tags = int(fields[2]), fields[4] if len(fields) > 4 else "All"
     wanted = None if tags in ("", "All") else set(tags.split(","))
     for key, value, ccy in account_values(s.state):
@@ -96,25 +86,25 @@ def account_summary(s: ClientSession, fields: list[str]) -> None:
     s.send(Out.ACCOUNT_SUMMARY_END, 1, req_id)
 
 
-def positions(s: ClientSession, fields: list[str]) -> None:
+def positions(s: Session, fields: list[str]) -> None:
     s.position_updates = True
     for p in day_positions(s):
         send_position(s, p.conId)
     s.send(Out.POSITION_END, 1)
 
 
-def managed_accounts(s: ClientSession, fields: list[str]) -> None:
+def managed_accounts(s: Session, fields: list[str]) -> None:
     s.send(Out.MANAGED_ACCTS, 1, s.state.account)
 
 
-def next_ids(s: ClientSession, fields: list[str]) -> None:
+def next_ids(s: Session, fields: list[str]) -> None:
     s.send(Out.NEXT_VALID_ID, 1, s.state.next_order_id)
 
 
 # -- contracts and market data --------------------------------------------------------------------
 
 
-def contract_details(s: ClientSession, fields: list[str]) -> None:
+def contract_details(s: Session, fields: list[str]) -> None:
     f = Fields(fields, start=2)
     req_id, want = int(f.next()), f.contract()
     try:
@@ -132,11 +122,11 @@ def contract_details(s: ClientSession, fields: list[str]) -> None:
     s.send(Out.CONTRACT_DATA_END, 1, req_id)
 
 
-def market_data_type(s: ClientSession, fields: list[str]) -> None:
+def market_data_type(s: Session, fields: list[str]) -> None:
     s.market_data_type = int(fields[2])
 
 
-def _send_ticks(s: ClientSession, req_id: int, instrument: Instrument) -> None:
+def _send_ticks(s: Session, req_id: int, instrument: Instrument) -> None:
     s.server.market.step(instrument)
     bid, ask = s.server.market.bid_ask(instrument)
     for name, price in (
@@ -149,7 +139,7 @@ def _send_ticks(s: ClientSession, req_id: int, instrument: Instrument) -> None:
         s.send(Out.TICK_PRICE, 6, req_id, tick, price, 100 if name != "close" else 0, 0)
 
 
-def market_data(s: ClientSession, fields: list[str]) -> None:
+def market_data(s: Session, fields: list[str]) -> None:
     f = Fields(fields, start=2)
     req_id, want = int(f.next()), f.contract()
     if f.next() == "1":  # delta-neutral contract
@@ -185,7 +175,7 @@ def market_data(s: ClientSession, fields: list[str]) -> None:
     s.streams[req_id] = asyncio.ensure_future(stream())
 
 
-def cancel_market_data(s: ClientSession, fields: list[str]) -> None:
+def cancel_market_data(s: Session, fields: list[str]) -> None:
     task = s.streams.pop(int(fields[2]), None)
     if task is not None:
         task.cancel()
@@ -206,7 +196,7 @@ def _days(duration: str) -> int:
     return count * {"W": 5, "M": 21, "Y": 252}[unit]
 
 
-def _bars(s: ClientSession, instrument: Instrument, request: list[str]) -> list[bars.Bar]:
+def _bars(s: Session, instrument: Instrument, request: list[str]) -> list[bars.Bar]:
     end_text, bar_size, duration, use_rth = request
     bar, wanted = bars.check(bar_size, duration)
     end = bars.parse_end(end_text, clock.now(s.state))
@@ -223,7 +213,7 @@ def _bars(s: ClientSession, instrument: Instrument, request: list[str]) -> list[
     return bars.intraday(market.anchor(instrument), seed, starts, bar)
 
 
-def historical_data(s: ClientSession, fields: list[str]) -> None:
+def historical_data(s: Session, fields: list[str]) -> None:
     f = Fields(fields)
     req_id, want = int(f.next()), f.contract()
     f.next()  # includeExpired
@@ -264,11 +254,11 @@ def historical_data(s: ClientSession, fields: list[str]) -> None:
     s.send(Out.HISTORICAL_DATA, req_id, first, last, len(rows_), *rows)
 
 
-def ignore(s: ClientSession, fields: list[str]) -> None:
+def ignore(s: Session, fields: list[str]) -> None:
     """Requests that need no answer (cancellations, auto-bind)."""
 
 
-HANDLERS: dict[int, Callable[[ClientSession, list[str]], None]] = {
+HANDLERS: dict[int, Handler] = {
     In.START_API: start_api,
     In.REQ_CURRENT_TIME: current_time,
     In.REQ_POSITIONS: positions,

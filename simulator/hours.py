@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from simulator.state import Instrument
+from simulator.instruments import Instrument
 
 DAYS = 7  # IB lists about a week of days from today
 EXTENDED = (time(4, 0), timedelta(hours=4))  # stocks: pre-market from 04:00, 4 h after the close

@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable
 from datetime import date, timedelta
 
-from simulator.state import Instrument
+from simulator.instruments import Instrument
 
 FUTURE_MONTHS = {3: "H", 6: "M", 9: "U", 12: "Z"}
 EXCHANGE_ALIASES = {"GLOBEX": "CME", "CME": "CME"}

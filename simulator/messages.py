@@ -7,9 +7,9 @@ pendingPriceRevision).
 from __future__ import annotations
 
 from simulator.broker import Execution, Order
+from simulator.instruments import Instrument
 from simulator.margin import WhatIf
 from simulator.protocol import Out
-from simulator.state import Instrument
 
 
 def _contract11(i: Instrument) -> list[object]:

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 from simulator import messages
-from simulator.broker import Order, OrderError
-from simulator.catalogue import RefusedContract, find
+from simulator.broker import Execution, Order, OrderError
+from simulator.catalogue import NO_SECURITY, RefusedContract, find
 from simulator.margin import what_if
 from simulator.orders import Fields, parse_place_order
 from simulator.protocol import Out
-from simulator.replies import NO_SECURITY, send_account, send_position
-
-if TYPE_CHECKING:
-    from simulator.server import ClientSession
+from simulator.replies import send_account, send_position
+from simulator.session import Session
 
 log = logging.getLogger("simulator")
 
 
-def publish_fill(s: ClientSession, order: Order, execution) -> None:
+def publish_fill(s: Session, order: Order, execution: Execution) -> None:
     owner = next((o for o in s.server.sessions if o.client_id == order.clientId), s)
     owner.send(*messages.exec_details(-1, execution))
     owner.send(*messages.order_status(order))
@@ -33,7 +30,7 @@ def publish_fill(s: ClientSession, order: Order, execution) -> None:
             send_account(session)
 
 
-def place_order(s: ClientSession, fields: list[str]) -> None:
+def place_order(s: Session, fields: list[str]) -> None:
     faults = s.state.faults
     parsed = parse_place_order(fields)
     order_id = parsed["orderId"]
@@ -105,7 +102,7 @@ def place_order(s: ClientSession, fields: list[str]) -> None:
             asyncio.get_running_loop().call_later(0.05, s.server.drop_all)
 
 
-def _order_fault(s: ClientSession, order_id: int) -> bool:
+def _order_fault(s: Session, order_id: int) -> bool:
     """Apply a fault that acts on the next order; True when it answered the order."""
     faults = s.state.faults
     if faults.drop_on_next_order:
@@ -120,7 +117,7 @@ def _order_fault(s: ClientSession, order_id: int) -> bool:
     return False
 
 
-def _what_if(s: ClientSession, order: Order) -> None:
+def _what_if(s: Session, order: Order) -> None:
     """IB's answer to a whatIf order: one openOrder with the margin and commission it would
     cost; nothing is placed or kept."""
     try:
@@ -133,7 +130,7 @@ def _what_if(s: ClientSession, order: Order) -> None:
     s.send(*messages.open_order(order, result))
 
 
-def cancel_order(s: ClientSession, fields: list[str]) -> None:
+def cancel_order(s: Session, fields: list[str]) -> None:
     order_id = int(fields[2])
     try:
         order = s.server.broker.cancel(s.client_id or 0, order_id)
@@ -145,28 +142,28 @@ def cancel_order(s: ClientSession, fields: list[str]) -> None:
     s.error(order_id, 202, "Order Canceled - reason:")
 
 
-def _open_orders(s: ClientSession, client_id: int | None) -> None:
+def _open_orders(s: Session, client_id: int | None) -> None:
     for order in s.server.broker.working(client_id):
         s.send(*messages.open_order(order))
         s.send(*messages.order_status(order))
     s.send(Out.OPEN_ORDER_END, 1)
 
 
-def open_orders(s: ClientSession, fields: list[str]) -> None:
+def open_orders(s: Session, fields: list[str]) -> None:
     _open_orders(s, None if s.client_id == 0 else s.client_id)
 
 
-def all_open_orders(s: ClientSession, fields: list[str]) -> None:
+def all_open_orders(s: Session, fields: list[str]) -> None:
     _open_orders(s, None)
 
 
-def completed_orders(s: ClientSession, fields: list[str]) -> None:
+def completed_orders(s: Session, fields: list[str]) -> None:
     for order in s.server.broker.completed():
         s.send(*messages.completed_order(order, order.completedTime))
     s.send(Out.COMPLETED_ORDERS_END)
 
 
-def executions(s: ClientSession, fields: list[str]) -> None:
+def executions(s: Session, fields: list[str]) -> None:
     f = Fields(fields, start=2)
     req_id = int(f.next())
     client_id, account, since, symbol, sec_type, exchange, side = (f.next() for _ in range(7))

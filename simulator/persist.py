@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator.broker import Broker, Execution, Order
-from simulator.state import Position, State
+from simulator.instruments import Position
+from simulator.state import State
 
 
 def broker_json(broker: Broker) -> dict[str, Any]:

@@ -1,22 +1,12 @@
-"""Replies shared by several requests: account values, positions, contract lookup."""
+"""Replies shared by several requests: account values and positions."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from simulator import clock
-from simulator.market import matches
+from simulator.instruments import Position
 from simulator.protocol import Out
-from simulator.state import Instrument, Position, State
-
-if TYPE_CHECKING:
-    from simulator.server import ClientSession
-
-NO_SECURITY = (200, "No security definition has been found for the request")
-
-
-def resolve(s: ClientSession, want: dict[str, str]) -> list[Instrument]:
-    return [i for i in s.state.instruments if matches(i, want)]
+from simulator.session import Session
+from simulator.state import State
 
 
 def account_values(st: State) -> list[tuple[str, str, str]]:
@@ -41,7 +31,7 @@ def account_values(st: State) -> list[tuple[str, str, str]]:
     return values
 
 
-def day_positions(s: ClientSession) -> list[Position]:
+def day_positions(s: Session) -> list[Position]:
     """The day's portfolio as IB reports it: every open position, and each position closed
     today as quantity 0 (so a client's cached portfolio hears that it is gone)."""
     held = list(s.state.positions)
@@ -50,7 +40,7 @@ def day_positions(s: ClientSession) -> list[Position]:
     return held + [Position(con_id, 0.0, 0.0) for con_id in closed]
 
 
-def send_account(s: ClientSession) -> None:
+def send_account(s: Session) -> None:
     st = s.state
     for key, value, ccy in account_values(st):
         s.send(Out.ACCOUNT_VALUE, 2, key, value, ccy, st.account)
@@ -58,23 +48,23 @@ def send_account(s: ClientSession) -> None:
         instrument = st.instrument(p.conId)
         if instrument is None:
             continue
-        value = p.quantity * instrument.price * float(instrument.multiplier or 1)
+        worth = p.quantity * instrument.price * float(instrument.multiplier or 1)
         s.send(
             Out.PORTFOLIO_VALUE,
             8,
             *instrument.contract_fields(instrument.primaryExchange),
             p.quantity,
             instrument.price,
-            round(value, 2),
+            round(worth, 2),
             p.averageCost,
-            round(value - p.quantity * p.averageCost, 2),
+            round(worth - p.quantity * p.averageCost, 2),
             0.0,
             st.account,
         )
     s.send(Out.ACCOUNT_TIME, 1, clock.now(s.state).strftime("%H:%M"))
 
 
-def send_position(s: ClientSession, con_id: int) -> None:
+def send_position(s: Session, con_id: int) -> None:
     st = s.state
     instrument = st.instrument(con_id)
     position = next((p for p in st.positions if p.conId == con_id), None)

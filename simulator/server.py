@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from simulator import clock
 from simulator.broker import Broker
+from simulator.handlers import HANDLERS
 from simulator.market import Market
 from simulator.protocol import (
     MIN_CLIENT_VERSION,
@@ -41,7 +42,7 @@ class ClientSession:
         self.account_updates = False
         self.position_updates = False
         self.market_data_type = 1
-        self.streams: dict[int, asyncio.Task] = {}
+        self.streams: dict[int, asyncio.Task[None]] = {}
 
     @property
     def state(self) -> State:
@@ -126,9 +127,7 @@ class ClientSession:
             self.state.faults.response_delay
         ):
             return  # dropped while it waited: a hung gateway's connection, gone
-        from simulator.handlers import HANDLERS
-
-        handler: Callable[[ClientSession, list[str]], None] | None = HANDLERS.get(msg_id)
+        handler = HANDLERS.get(msg_id)
         if handler is None:
             log.warning("unsupported request %d", msg_id)
             self.error(-1, UNKNOWN_MESSAGE, f"Unsupported request {msg_id}")

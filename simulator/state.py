@@ -8,44 +8,9 @@ from typing import Any
 
 import yaml
 
-
-@dataclass
-class Instrument:
-    conId: int
-    symbol: str
-    secType: str = "STK"
-    exchange: str = "SMART"
-    primaryExchange: str = "ARCA"
-    currency: str = "USD"
-    localSymbol: str = ""
-    tradingClass: str = ""
-    multiplier: str = ""
-    lastTradeDateOrContractMonth: str = ""
-    price: float = 100.0
-    longName: str = ""
-
-    def contract_fields(self, exchange: str | None = None) -> list[object]:
-        """conId .. tradingClass, as positions and portfolio messages carry them."""
-        return [
-            self.conId,
-            self.symbol,
-            self.secType,
-            self.lastTradeDateOrContractMonth,
-            0.0,
-            "",
-            self.multiplier,
-            exchange if exchange is not None else self.exchange,
-            self.currency,
-            self.localSymbol or self.symbol,
-            self.tradingClass or self.symbol,
-        ]
-
-
-@dataclass
-class Position:
-    conId: int
-    quantity: float
-    averageCost: float
+from simulator.catalogue import by_con_id
+from simulator.instruments import Instrument, Position
+from simulator.market import default_instruments
 
 
 @dataclass
@@ -112,7 +77,7 @@ class State:
             "GBP": 1.27,
         }
     )
-    instruments: list[Instrument] = field(default_factory=lambda: _default_instruments())
+    instruments: list[Instrument] = field(default_factory=default_instruments)
     positions: list[Position] = field(
         default_factory=lambda: [Position(756733, 100, 500.0), Position(15547841, 50, 95.0)]
     )
@@ -125,8 +90,6 @@ class State:
         """The state's instrument, or the made-up one the conId encodes (which joins it)."""
         found = next((i for i in self.instruments if i.conId == con_id), None)
         if found is None:
-            from simulator.catalogue import by_con_id
-
             made = by_con_id(con_id)
             return self.add(made) if made is not None else None
         return found
@@ -164,12 +127,6 @@ class State:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _default_instruments() -> list[Instrument]:
-    from simulator.market import default_instruments
-
-    return default_instruments()
 
 
 def load(path: Path | None, trading_mode: str = "paper") -> State:
