@@ -35,6 +35,9 @@ class IntentContext:
     placed: list[Any] = field(default_factory=list)
     # False once another instance took the intent over (this attempt's lease was lost).
     owns: Callable[[], bool] = lambda: True
+    # time.monotonic() by which the attempt should be done (its deadline less a margin for the
+    # result, or the message's TTL if sooner); None: unbounded. Waits (pacing) stay within it.
+    deadline: float | None = None
 
     def check_owner(self) -> None:
         """Raise before an order goes out when another attempt now owns the intent."""

@@ -126,6 +126,7 @@ class Runner:
             db=self.db,
             explicit_mode=message.explicit_mode,
             owns=owns,
+            deadline=_deadline(seconds, message.expires_at),
         )
         renewer = Renewer("intent lease", self.settings.lease_seconds / 3, renew)
         if claimed:
@@ -171,3 +172,12 @@ class Runner:
             for session in opened:
                 session.done() if healthy else session.close()
         return outcome
+
+
+def _deadline(seconds: float, expires_at: datetime | None) -> float:
+    """time.monotonic() by which an attempt's waits must end: its deadline less the margin for
+    the result (10 s, or a quarter of a short deadline), or the message's expiry if sooner."""
+    left = seconds - min(10.0, seconds / 4)
+    if expires_at is not None:
+        left = min(left, (expires_at - datetime.now(UTC)).total_seconds())
+    return time.monotonic() + left

@@ -167,33 +167,29 @@ BAR_SIZES = (
 )  # IB's bar sizes; schemas/intents/collect-market-data.schema.json lists the same
 
 
-def daily_bars(ib: Any, contract: Any, duration: str, name: str = "") -> list[Any]:
+def daily_bars(
+    ib: Any, contract: Any, duration: str, name: str = "", deadline: float | None = None
+) -> list[Any]:
     """Daily bars of `contract` over `duration` (e.g. `1 M`), oldest first."""
-    return bars(ib, contract, duration, "1 day", name)
+    return bars(ib, contract, duration, "1 day", name, deadline)
 
 
-def bars(ib: Any, contract: Any, duration: str, bar_size: str, name: str = "") -> list[Any]:
-    """Bars of `bar_size` (one of BAR_SIZES) over `duration`, oldest first. An error IB sends
-    for the request fails with its code and text (IB answers a refused request with no bars,
-    e.g. 162 for bars too small for the duration)."""
-    from worker.gateway.connect import ErrorLog
+def bars(
+    ib: Any,
+    contract: Any,
+    duration: str,
+    bar_size: str,
+    name: str = "",
+    deadline: float | None = None,
+) -> list[Any]:
+    """Bars of `bar_size` (one of BAR_SIZES) over `duration`, oldest first, paced to IB's limits
+    (`worker.trading.historical`) and never waiting past `deadline` (time.monotonic()). An error
+    IB sends for the request fails with its code and text (IB answers a refused request with no
+    bars, e.g. 162 for bars too small for the duration); a pacing violation is waited out."""
+    from worker.trading.historical import Gate
 
-    errors = ErrorLog()
-    ib.errorEvent += errors
-    try:
-        found = ib.reqHistoricalData(contract, "", duration, bar_size, "TRADES", True)
-    finally:
-        ib.errorEvent -= errors
     label = name or contract.localSymbol or contract.symbol
-    if errors.seen:
-        code, text = errors.seen[-1]
-        kind = "daily bars" if bar_size == "1 day" else f"{bar_size} bars"
-        raise IntentFailed(
-            "market-data",
-            f"IB refused {kind} of {label} over {duration!r}: {code} {text}",
-            retryable="pacing" in text.lower(),  # a pacing violation passes; the rest stays
-        )
-    return list(found or [])
+    return Gate().bars(ib, contract, duration, bar_size, label, deadline)
 
 
 def fx_rate(ib: Any, currency: str, base: str, cache: dict[str, float]) -> float:
