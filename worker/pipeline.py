@@ -16,7 +16,7 @@ from typing import Any
 
 import worker.intents  # importing the plugin package registers every intent
 import worker.message
-from worker import logs, registry, results
+from worker import intent_registry, logs, results
 from worker.delivery import Delivery, parse_time, to_ms
 from worker.exceptions import (
     Interrupted,
@@ -147,7 +147,7 @@ class Pipeline:
                 body,
                 delivery.attributes,
                 message_id=delivery.message_id,
-                known_intents=registry.names(),
+                known_intents=intent_registry.names(),
                 schemas_dir=self.settings.schemas_dir,
                 published_at=delivery.publish_time,
             )
@@ -200,7 +200,7 @@ class Pipeline:
         return self._publish(message.id, claim.record["resultMessage"])
 
     def _run(self, arrival: _Arrival, message: IntentMessage) -> Answer:
-        spec = registry.get(message.intent)
+        spec = intent_registry.get(message.intent)
         assert spec is not None  # validate() only lets registered intents through
         if spec.side_effect_free(message.params):
             answer = self._run_unclaimed(arrival, message, spec)
@@ -250,7 +250,7 @@ class Pipeline:
         )
 
     def _run_unclaimed(
-        self, arrival: _Arrival, message: IntentMessage, spec: registry.IntentSpec
+        self, arrival: _Arrival, message: IntentMessage, spec: intent_registry.IntentSpec
     ) -> Answer | None:
         """An intent without side effects: run it first, then create its terminal record (the
         create is the claim: store.record_run), publish, mark published. None: take the claimed

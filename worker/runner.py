@@ -21,9 +21,9 @@ from worker.exceptions import (
     StoreUnavailable,
 )
 from worker.gateway import second_factor
-from worker.leases import Renewer
+from worker.intent_registry import IntentContext, IntentSpec
+from worker.lease_renewal import Renewer
 from worker.message import IntentMessage
-from worker.registry import IntentContext, IntentSpec
 from worker.settings import Settings
 
 log = logging.getLogger("worker")

@@ -15,7 +15,7 @@ from typing import Any
 from worker.database import Database
 from worker.exceptions import StoreRefused
 from worker.intent_records import ABSENT, Doc, RecordWriter, record_key, utcnow
-from worker.leases import held_by_other
+from worker.lease_renewal import held_by_other
 from worker.settings import Settings
 
 TERMINAL = ("succeeded", "failed", "rejected", "expired")

@@ -6,10 +6,10 @@ Why each role is the least that works is in the README ("Deploying to Google Clo
 from __future__ import annotations
 
 from deploy.cloud import iam
-from deploy.cloud.delivery import pubsub_agent, trigger_subscription
 from deploy.cloud.gcloud import Gcloud
 from deploy.cloud.options import Options
 from deploy.cloud.plan import Resource, Seen
+from deploy.cloud.worker_subscriptions import pubsub_agent, trigger_subscription
 from worker import names
 
 # Project-wide roles an older set-up gave the build account; removed wherever they are found.

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 from deploy.cloud import iam
-from deploy.cloud.delivery import pubsub_agent, topic_path
 from deploy.cloud.gcloud import Command, Gcloud, InputError
 from deploy.cloud.options import Options
 from deploy.cloud.plan import Facts, Resource, Seen, static
+from deploy.cloud.worker_subscriptions import pubsub_agent, topic_path
 from worker import names
 
 SERVICE = "ib-notifier"

@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from deploy.cloud import access, delivery, extras, gateway_vm, monitoring, notifier
+from deploy.cloud import access, extras, gateway_vm, monitoring, notifier, worker_subscriptions
 from deploy.cloud.gcloud import Command, Gcloud
 from deploy.cloud.options import Options
 from deploy.cloud.plan import Resource, Seen, static
@@ -260,7 +260,7 @@ def everything(o: Options, project_number: str, credentials: Callable[[], str]) 
         bucket(o),
         worker,
         *([dashboard] if dashboard else []),
-        *delivery.resources(o, project_number, worker.key),
+        *worker_subscriptions.resources(o, project_number, worker.key),
         *access.grants(o, project_number, worker.key),
         *extras.dashboard_access(o, project_number, dashboard.key if dashboard else ""),
         *([] if o.skip_schedules else [extras.schedules(o, publisher_python())]),

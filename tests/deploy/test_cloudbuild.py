@@ -18,7 +18,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deploy.cloud import delivery
+from deploy.cloud import worker_subscriptions
 from deploy.cloud.options import Options
 from deploy.images.cloudbuild import substitute
 from tests.conftest import FAST_LANE
@@ -441,7 +441,7 @@ def test_time_budget_holds():
     deploy = raw_script("deploy")
     run_timeout = int(re.search(r"--timeout=(\d+)", deploy).group(1))
     options = Options(project="demo-proj", region="europe-west6")
-    sub = delivery.push_subscription(
+    sub = worker_subscriptions.push_subscription(
         options,
         "worker-push-paper",
         "intents",

@@ -85,6 +85,6 @@ def test_the_leaves_import_nothing_of_the_worker():
 
 
 def test_the_registries_load_no_plugin_by_name():
-    for path in (WORKER / "registry.py", WORKER / "strategies" / "registry.py"):
+    for path in (WORKER / "intent_registry.py", WORKER / "strategies" / "registry.py"):
         text = path.read_text()
         assert "importlib" not in text and "__import__" not in text, path

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import worker.intents  # noqa: F401 - registers the plugins
-from worker import registry
+from worker import intent_registry
 from worker.exceptions import Rejected
 from worker.message import intent_id, parse_json, schemas, trading_mode, validate
 from worker.settings import Settings
@@ -23,7 +23,7 @@ def check(body: dict, attributes: dict | None = None, **kw):
         body,
         attributes or {},
         message_id="mid",
-        known_intents=registry.names(),
+        known_intents=intent_registry.names(),
         schemas_dir=SCHEMAS,
         **kw,
     )
@@ -139,13 +139,13 @@ def test_any_object_is_either_valid_or_rejected(body, attributes):
     except Rejected as exc:
         assert str(exc) and exc.code
     else:
-        assert message.intent in registry.names()
+        assert message.intent in intent_registry.names()
         json.dumps(message.params)
 
 
 def test_schema_enum_matches_the_registry_and_every_intent_has_a_params_schema():
     schema = schemas(SCHEMAS)["intent"]  # its enum derived from schemas/intents
-    assert sorted(schema["properties"]["intent"]["enum"]) == registry.names()
-    for name in registry.names():
+    assert sorted(schema["properties"]["intent"]["enum"]) == intent_registry.names()
+    for name in intent_registry.names():
         params = json.loads((SCHEMAS / "intents" / f"{name}.schema.json").read_text())
         assert params["additionalProperties"] is False, f"{name}'s params must be strict"

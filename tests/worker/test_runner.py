@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from worker.intent_registry import IntentContext, IntentSpec
 
 from worker import logs
 from worker.exceptions import (
@@ -24,7 +25,6 @@ from worker.exceptions import (
 )
 from worker.gateway.session import Opened
 from worker.message import IntentMessage
-from worker.registry import IntentContext, IntentSpec
 from worker.runner import Runner
 from worker.settings import Settings
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from worker.database import Database
 from worker.exceptions import GatewayBusy, StoreUnavailable
-from worker.leases import Renewer, held_by_other
+from worker.lease_renewal import Renewer, held_by_other
 
 log = logging.getLogger("worker.gateway")
 _CONTENTION_RETRIES = 3

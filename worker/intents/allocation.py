@@ -13,7 +13,7 @@ from typing import Any
 
 from worker import strategies
 from worker.exceptions import IntentFailed
-from worker.registry import IntentContext, intent
+from worker.intent_registry import IntentContext, intent
 from worker.strategies import StrategyContext
 from worker.trading import broker_orders, market, observed
 from worker.trading import config as trading_config

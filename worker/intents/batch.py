@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from worker import registry
+from worker import intent_registry
 from worker.exceptions import GatewayError, IntentFailed
-from worker.registry import IntentContext, intent
+from worker.intent_registry import IntentContext, intent
 
 
 @intent("batch")
@@ -16,7 +16,7 @@ def batch(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     steps = params["steps"]
     outcomes: list[dict[str, Any]] = []
     for n, step in enumerate(steps, 1):
-        spec = registry.get(step["intent"])
+        spec = intent_registry.get(step["intent"])
         assert spec is not None  # the schema only names registered intents
         step_ctx = dataclasses.replace(ctx, id=step_id(ctx.id, n), intent=step["intent"])
         ctx.audit("step started", {"step": n, "intent": step["intent"]})

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from worker.registry import IntentContext, intent
+from worker.intent_registry import IntentContext, intent
 from worker.trading import broker_orders, market
 from worker.trading import config as trading_config
 from worker.trading.holdings import Holdings

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from worker.exceptions import IntentFailed
-from worker.registry import IntentContext, intent
+from worker.intent_registry import IntentContext, intent
 from worker.trading import config as trading_config
 from worker.trading import market
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from worker.gateway.restarts import GatewayCalendar
-from worker.registry import IntentContext, intent
+from worker.intent_registry import IntentContext, intent
 
 
 def _without_gateway(params: dict[str, Any]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.exceptions import IntentFailed
-from worker.registry import IntentContext, intent
+from worker.intent_registry import IntentContext, intent
 
 ACCOUNT_TAGS = (
     "NetLiquidation",

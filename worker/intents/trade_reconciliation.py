@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from worker.exceptions import IntentFailed
-from worker.registry import IntentContext, intent
+from worker.intent_registry import IntentContext, intent
 from worker.trading import config as trading_config
 from worker.trading import observed
 from worker.trading.holdings import Booking, Holdings

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from worker import cron, results
 from worker.exceptions import IntentFailed
-from worker.registry import IntentContext, intent
+from worker.intent_registry import IntentContext, intent
 
 log = logging.getLogger("worker.watch")
 SILENT_CODE = "schedule-silent"

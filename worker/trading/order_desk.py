@@ -14,7 +14,7 @@ from typing import Any
 
 from worker.exceptions import GatewayError, IntentFailed
 from worker.gateway.connect import ErrorLog, ensure_connected
-from worker.registry import IntentContext
+from worker.intent_registry import IntentContext
 from worker.trading import broker_orders, market, market_hours, what_if
 from worker.trading.config import require_risk_limits
 from worker.trading.earlier import Sent, sent_before

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import worker.intents  # noqa: F401 - registers the plugins
-from worker import registry
+from worker import intent_registry
 from worker.message import intent_names, schemas
 from worker.settings import Settings
 
@@ -13,7 +13,7 @@ SCHEMAS = Settings().schemas_dir
 
 
 def test_every_registered_intent_has_a_params_schema_and_every_schema_an_intent():
-    registered, files = set(registry.names()), set(intent_names(SCHEMAS))
+    registered, files = set(intent_registry.names()), set(intent_names(SCHEMAS))
     missing = sorted(registered - files)
     assert not missing, "add a strict params schema: " + ", ".join(
         f"schemas/intents/{name}.schema.json" for name in missing
@@ -34,6 +34,8 @@ def test_every_params_schema_is_strict_and_names_itself():
 
 def test_the_derived_lists_are_every_intent_and_every_step():
     derived = schemas(SCHEMAS)
-    assert derived["intent"]["properties"]["intent"]["enum"] == registry.names()
+    assert derived["intent"]["properties"]["intent"]["enum"] == intent_registry.names()
     step = derived["intents/batch"]["properties"]["steps"]["items"]
-    assert step["properties"]["intent"]["enum"] == [n for n in registry.names() if n != "batch"]
+    assert step["properties"]["intent"]["enum"] == [
+        n for n in intent_registry.names() if n != "batch"
+    ]

@@ -17,7 +17,7 @@ import yaml
 from publisher.trading_config import ConfigFileError, load_file
 from tests.support import delivery, pipeline, unique
 from tests.worker.intents.conftest import TEST_CONFIG
-from worker import registry
+from worker import intent_registry
 from worker.strategies import registry as strategy_registry
 from worker.trading.config import merge
 
@@ -53,7 +53,7 @@ def hello(tmp_path):
     shutil.copytree(ROOT / "schemas", schemas)
     (schemas / "intents" / "hello.schema.json").write_text(block(text, "json"))
     yield schemas
-    registry._registry.pop("hello")
+    intent_registry._registry.pop("hello")
 
 
 def test_the_strategy_example_trades_against_the_simulator(

@@ -7,13 +7,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from worker.intent_registry import IntentContext
 
 from tests.support import delivery, unique
 from tests.worker.intents.conftest import SPY, TLT
-from worker import registry
+from worker import intent_registry
 from worker.exceptions import IntentFailed
 from worker.intents import trade_reconciliation as module
-from worker.registry import IntentContext
 from worker.settings import Settings
 
 REF = "b1#s1:alloc:SPY"
@@ -100,7 +100,7 @@ def context(ib: FakeIB, trail: list[tuple[str, str]], **fields: Any) -> IntentCo
 def test_a_batch_that_reconciles_its_own_earlier_order_records_each_fill_once(fakes):
     trail: list[tuple[str, str]] = []
     ib = FakeIB([(SPY, 10)])
-    spec = registry.get("batch")
+    spec = intent_registry.get("batch")
     assert spec is not None
     out = spec.run(context(ib, trail), {"steps": [{"intent": "trade-reconciliation"}]})
     assert out["steps"][0]["result"]["reconciled"] == [REF]

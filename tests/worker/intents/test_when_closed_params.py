@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import worker.intents  # noqa: F401 - registers the plugins
-from worker import registry
+from worker import intent_registry
 from worker.exceptions import Rejected
 from worker.message import validate
 from worker.settings import Settings
@@ -19,7 +19,9 @@ PLACING = ("allocation", "close-all", "cash-balancer")
 
 
 def check(body: dict):
-    return validate(body, {}, message_id="mid", known_intents=registry.names(), schemas_dir=SCHEMAS)
+    return validate(
+        body, {}, message_id="mid", known_intents=intent_registry.names(), schemas_dir=SCHEMAS
+    )
 
 
 @pytest.mark.parametrize("intent", PLACING)
