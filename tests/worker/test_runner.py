@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from worker.intent_registry import IntentContext, IntentSpec
 
 from worker import logs
 from worker.exceptions import (
@@ -24,6 +23,7 @@ from worker.exceptions import (
     StoreUnavailable,
 )
 from worker.gateway.session import Opened
+from worker.intent_registry import IntentContext, IntentSpec
 from worker.message import IntentMessage
 from worker.runner import Runner
 from worker.settings import Settings

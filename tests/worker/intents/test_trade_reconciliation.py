@@ -7,12 +7,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from worker.intent_registry import IntentContext
 
 from tests.support import delivery, unique
 from tests.worker.intents.conftest import SPY, TLT
 from worker import intent_registry
 from worker.exceptions import IntentFailed
+from worker.intent_registry import IntentContext
 from worker.intents import trade_reconciliation as module
 from worker.settings import Settings
 
