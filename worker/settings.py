@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 
 from worker import __version__, names
+from worker.database.deadlines import CALL_SECONDS
 from worker.exceptions import ConfigError
 from worker.gateway.restarts import GatewayCalendar
 from worker.names import TRADING_MODES
@@ -57,7 +58,7 @@ class Settings:
     lease_seconds: int = 60
     max_message_bytes: int = 64 * 1024
     record_ttl_days: int = 30
-    firestore_timeout_seconds: float = 10.0
+    firestore_timeout_seconds: float = CALL_SECONDS
     publish_timeout_seconds: float = 10.0
     schemas_dir: Path = Path(__file__).resolve().parent.parent / "schemas"
     gateway_mode: str = "ibc"
@@ -67,6 +68,8 @@ class Settings:
     gateway_connect_timeout_seconds: float = 120.0
     gateway_restart_time: str = "23:15"  # New York; IBC's daily AutoRestartTime
     gateway_weekly_approval: str = "Sun 01:00"  # New York; IB's weekly token expiry
+    gateway_weekly_closedown: str = "Sun 01:30"  # New York; IBC's ClosedownAt (fresh login)
+    gateway_approval_notice_hours: float = 3.0  # tell the user this long before the closedown
     gateway_client_id: int = 1
     gateway_lease_seconds: int = 60
     simulator_boot_delay: float = 0.0
@@ -105,8 +108,15 @@ class Settings:
         deadline = _int(env, "INTENT_DEADLINE_SECONDS", 480, minimum=1)
         restart = env.get("GATEWAY_RESTART_TIME", "23:15")
         approval = env.get("GATEWAY_WEEKLY_APPROVAL", "Sun 01:00")
+        closedown = env.get("GATEWAY_WEEKLY_CLOSEDOWN", "Sun 01:30")
+        notice_hours = _float(env, "GATEWAY_APPROVAL_NOTICE_HOURS", 3.0, allow_zero=True)
+        if not 0 <= notice_hours < 7 * 24:  # NaN and a week or more too
+            raise ConfigError(
+                f"GATEWAY_APPROVAL_NOTICE_HOURS must be from 0 (no notice) to under a week, "
+                f"got {notice_hours}"
+            )
         try:
-            GatewayCalendar.parse(restart, approval)
+            GatewayCalendar.parse(restart, approval, closedown)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         return cls(
@@ -121,7 +131,7 @@ class Settings:
             lease_seconds=_int(env, "LEASE_SECONDS", 60, minimum=6),
             max_message_bytes=_int(env, "MAX_MESSAGE_BYTES", 64 * 1024, minimum=1),
             record_ttl_days=_int(env, "INTENT_RECORD_TTL_DAYS", 30, minimum=1),
-            firestore_timeout_seconds=_float(env, "FIRESTORE_TIMEOUT_SECONDS", 10.0),
+            firestore_timeout_seconds=_float(env, "FIRESTORE_TIMEOUT_SECONDS", CALL_SECONDS),
             publish_timeout_seconds=_float(env, "PUBLISH_TIMEOUT_SECONDS", 10.0),
             schemas_dir=Path(schemas) if schemas else cls.schemas_dir,
             gateway_mode=gateway,
@@ -131,6 +141,8 @@ class Settings:
             gateway_connect_timeout_seconds=_float(env, "GATEWAY_CONNECT_TIMEOUT_SECONDS", 120.0),
             gateway_restart_time=restart,
             gateway_weekly_approval=approval,
+            gateway_weekly_closedown=closedown,
+            gateway_approval_notice_hours=notice_hours,
             gateway_client_id=_int(env, "IB_CLIENT_ID", 1, minimum=0),
             gateway_lease_seconds=_int(env, "GATEWAY_LEASE_SECONDS", 60, minimum=6),
             simulator_boot_delay=_float(env, "SIMULATOR_BOOT_DELAY", 0.0, allow_zero=True),
@@ -160,7 +172,9 @@ class Settings:
 
     @property
     def gateway_calendar(self) -> GatewayCalendar:
-        return GatewayCalendar.parse(self.gateway_restart_time, self.gateway_weekly_approval)
+        return GatewayCalendar.parse(
+            self.gateway_restart_time, self.gateway_weekly_approval, self.gateway_weekly_closedown
+        )
 
     @property
     def worker_info(self) -> dict[str, str]:

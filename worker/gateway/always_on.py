@@ -3,10 +3,13 @@
 
 It starts IB Gateway through IBC exactly as the worker's `ibc` launcher does (the credentials from
 Secret Manager, IB_CREDENTIALS_JSON or IB_CREDENTIALS_FILE, in an in-memory config.ini; IBC's
-AutoRestartTime from GATEWAY_RESTART_TIME) and keeps it running. Two differences: the API accepts
-connections from other hosts (the VPC firewall rule lets only the worker's tag reach the port),
-and when IBC stops for good the program exits non-zero so that systemd starts it again. SIGTERM
-(`docker stop`) stops the gateway and exits 0.
+AutoRestartTime from GATEWAY_RESTART_TIME) and keeps it running. The differences: the API accepts
+connections from other hosts (the VPC firewall rule lets only the worker's tag reach the port);
+IBC closes the gateway once a week after IB's token expiry (ClosedownAt from
+GATEWAY_WEEKLY_CLOSEDOWN), and when IBC stops, for that or any reason, the program exits non-zero
+so that systemd starts it again, with a fresh login and its push; with NOTIFY_URL set it tells
+the user ahead of that closedown and when a login waits for approval (approval_notices.py).
+SIGTERM (`docker stop`) stops the gateway and exits 0.
 """
 
 from __future__ import annotations
@@ -15,11 +18,16 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from worker import logs
 from worker.exceptions import ConfigError, GatewayError
+from worker.gateway import approval_notices, second_factor
 from worker.gateway.credentials import CredentialSource
 from worker.gateway.launchers import IbcLauncher
+from worker.gateway.properties import properties_value
 from worker.settings import Settings
 
 log = logging.getLogger("worker.gateway")
@@ -30,21 +38,55 @@ class AlwaysOnLauncher(IbcLauncher):
     """IBC for a gateway other hosts connect to: its incoming-connection dialog is accepted."""
 
     def ini_text(self) -> str:
-        # Later keys win in java.util.Properties: this one overrides the template's `reject`.
-        return super().ini_text() + "AcceptIncomingConnectionAction=accept\n"
+        # Later keys win in java.util.Properties: ours override the template's. IBC's reference
+        # (config.ini, sections 4 and 5): ClosedownAt (`dayOfWeek hh:mm`, local time) closes the
+        # gateway with no restart and goes with AutoRestartTime; AutoLogoffTime excludes
+        # AutoRestartTime and ColdRestartTime would be a second Sunday restart, so both are blank.
+        closedown = self.settings.gateway_calendar.ibc_closedown_at(datetime.now(UTC))
+        return super().ini_text() + "".join(
+            [
+                "AcceptIncomingConnectionAction=accept\n",
+                "AutoLogoffTime=\n",
+                "ColdRestartTime=\n",
+                f"ClosedownAt={properties_value(closedown)}\n",
+            ]
+        )
 
 
-def run(settings: Settings, stop: threading.Event) -> int:
+def _no_audit(kind: str, detail: dict[str, Any]) -> None:
+    """The always-on gateway has no intent record: its log line is the record."""
+
+
+def run(
+    settings: Settings,
+    stop: threading.Event,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> int:
     """Run the gateway until `stop` is set (0) or IBC stops by itself (1)."""
-    launcher = AlwaysOnLauncher(settings, CredentialSource(settings))
+    mode = settings.trading_mode
+    waiting = approval_notices.WaitingOnce(
+        second_factor.announcer(mode, _no_audit, settings.notify_url), clock
+    )
+    launcher = AlwaysOnLauncher(
+        settings, CredentialSource(settings), second_factor.SecondFactorWatch(waiting).line
+    )
+    calendar = settings.gateway_calendar
+    reminder = approval_notices.ApprovalReminder(
+        calendar, timedelta(hours=settings.gateway_approval_notice_hours), clock()
+    )
     log.info(
-        "starting the always-on gateway on port %d (daily restart %s New York)",
+        "starting the always-on gateway on port %d (daily restart %s, weekly closedown %s, "
+        "New York)",
         launcher.port,
         settings.gateway_restart_time,
+        settings.gateway_weekly_closedown,
     )
     launcher.start()
     try:
         while not stop.wait(CHECK_SECONDS):
+            closedown = reminder.due(clock())
+            if closedown is not None:
+                _remind(mode, closedown, settings.notify_url)
             failure = launcher.failure()
             if failure:
                 log.error("the gateway stopped: %s\n%s", failure, launcher.log_tail())
@@ -53,6 +95,24 @@ def run(settings: Settings, stop: threading.Event) -> int:
         return 0
     finally:
         launcher.stop()
+
+
+def _remind(mode: str, closedown: datetime, notify_url: str) -> None:
+    notice = approval_notices.reminder_notice(mode, closedown)
+    log.warning(
+        "%s",
+        notice.text,
+        extra={
+            "fields": {"code": approval_notices.REMINDER_CODE, "closedown": closedown.isoformat()}
+        },
+    )
+    if notify_url:
+        threading.Thread(
+            target=second_factor.post_notice,
+            args=(notify_url, notice),
+            name="approval-reminder",
+            daemon=True,
+        ).start()
 
 
 def main() -> int:

@@ -1,5 +1,7 @@
 """The always-on gateway's calendar: IBC's daily auto-restart (keeps the session, no second
-factor) and IB's weekly token expiry (Sunday about 01:00 ET: a person approves the next login).
+factor), IB's weekly token expiry (Sunday about 01:00 ET: a person approves the next login) and
+IBC's weekly closedown after it (ClosedownAt: the gateway stops, its supervisor starts it again and
+the fresh login sends the push).
 
 Times are New York wall times, as IB's are. Pure functions: the clock is an argument.
 """
@@ -15,7 +17,10 @@ NEW_YORK = ZoneInfo("America/New_York")
 MARKET_HOURS = (time(9, 30), time(16, 0))  # regular hours: no restart then
 RESET_WINDOW = (time(23, 45), time(0, 45))  # IB's daily server reset (wraps midnight)
 BEFORE, AFTER = timedelta(minutes=5), timedelta(minutes=10)  # a job this close meets a restart
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# IBC reads ClosedownAt's day in the JVM's default locale; the image's is English.
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+CLOSEDOWN_AFTER_EXPIRY = timedelta(hours=24)  # the closedown is the first login after IB's expiry
+WEEKLY_CLOSEDOWN = "GATEWAY_WEEKLY_CLOSEDOWN"
 CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -44,12 +49,22 @@ def restart_time(text: str) -> time:
     return at
 
 
-def weekly(text: str) -> tuple[int, time]:
-    """GATEWAY_WEEKLY_APPROVAL, e.g. `Sun 01:00`: weekday (0 Monday) and time."""
+def weekly(text: str, what: str = "GATEWAY_WEEKLY_APPROVAL") -> tuple[int, time]:
+    """GATEWAY_WEEKLY_APPROVAL or GATEWAY_WEEKLY_CLOSEDOWN, e.g. `Sun 01:00`: weekday (0 Monday)
+    and time."""
     day, _, clock = text.strip().partition(" ")
-    if day[:3].lower() not in WEEKDAYS:
-        raise ValueError(f"GATEWAY_WEEKLY_APPROVAL must be like 'Sun 01:00', got {text!r}")
-    return WEEKDAYS.index(day[:3].lower()), _clock(clock, "GATEWAY_WEEKLY_APPROVAL's time")
+    found = [
+        i
+        for i, name in enumerate(DAY_NAMES)
+        if len(day) >= 3 and name.lower().startswith(day.lower())
+    ]
+    if not found:
+        raise ValueError(f"{what} must be like 'Sun 01:00', got {text!r}")
+    return found[0], _clock(clock, f"{what}'s time")
+
+
+def _week_minutes(day: int, at: time) -> int:
+    return day * 24 * 60 + at.hour * 60 + at.minute
 
 
 @dataclass(frozen=True)
@@ -57,11 +72,36 @@ class GatewayCalendar:
     restart: time = time(23, 15)
     approval_day: int = 6
     approval_at: time = time(1, 0)
+    closedown_day: int = 6
+    closedown_at: time = time(1, 30)
 
     @classmethod
-    def parse(cls, restart: str, approval: str) -> GatewayCalendar:
+    def parse(cls, restart: str, approval: str, closedown: str = "Sun 01:30") -> GatewayCalendar:
+        """The settings, checked: the closedown comes after IB's weekly expiry (within a day, so
+        it is that week's fresh login), outside IB's reset window and away from the daily
+        restart (the two would overlap)."""
         day, at = weekly(approval)
-        return cls(restart_time(restart), day, at)
+        calendar = cls(restart_time(restart), day, at, *weekly(closedown, WEEKLY_CLOSEDOWN))
+        after = (
+            _week_minutes(calendar.closedown_day, calendar.closedown_at) - _week_minutes(day, at)
+        ) % (7 * 24 * 60)
+        if not 0 < after < CLOSEDOWN_AFTER_EXPIRY.total_seconds() / 60:
+            raise ValueError(
+                f"{WEEKLY_CLOSEDOWN} {closedown} must be within a day after IB's weekly expiry "
+                f"(GATEWAY_WEEKLY_APPROVAL {approval}): the fresh login needs the new week's push"
+            )
+        if _within(calendar.closedown_at, *RESET_WINDOW):
+            raise ValueError(
+                f"{WEEKLY_CLOSEDOWN} {closedown} is in IB's daily reset window (23:45-00:45 "
+                f"New York)"
+            )
+        closedown_day = datetime(2026, 1, 5 + calendar.closedown_day, tzinfo=NEW_YORK)
+        if calendar.near_restart(calendar._at(closedown_day, calendar.closedown_at)):
+            raise ValueError(
+                f"{WEEKLY_CLOSEDOWN} {closedown} is within 5 minutes before to 10 minutes after "
+                f"the daily restart ({restart}): move one of them"
+            )
+        return calendar
 
     def _at(self, day: datetime, at: time) -> datetime:
         return datetime.combine(day.date(), at, NEW_YORK)
@@ -81,6 +121,25 @@ class GatewayCalendar:
         ahead = (self.approval_day - local.weekday()) % 7
         due = self._at(local + timedelta(days=ahead), self.approval_at)
         return due if due > local else self._at(local + timedelta(days=ahead + 7), self.approval_at)
+
+    def next_closedown(self, now: datetime) -> datetime:
+        """IBC's next weekly closedown (ClosedownAt), when the gateway logs in afresh."""
+        local = now.astimezone(NEW_YORK)
+        ahead = (self.closedown_day - local.weekday()) % 7
+        due = self._at(local + timedelta(days=ahead), self.closedown_at)
+        if due > local:
+            return due
+        return self._at(local + timedelta(days=ahead + 7), self.closedown_at)
+
+    def ibc_closedown_at(self, now: datetime) -> str:
+        """IBC's ClosedownAt (`Sunday 01:30`, 24 h), in this machine's time zone, as IBC reads it:
+        the next closedown's day and time there (the container runs in New York time)."""
+        local = self.next_closedown(now).astimezone()
+        return f"{DAY_NAMES[local.weekday()]} {local:%H:%M}"
+
+    def approval_reminder(self, now: datetime, lead: timedelta) -> datetime:
+        """When to tell the user that the next weekly closedown asks for an approval."""
+        return self.next_closedown(now) - lead
 
     def near_restart(self, moment: datetime) -> bool:
         """Whether something starting at `moment` meets the daily restart (5 min before it to

@@ -76,17 +76,21 @@ def announcer(
                 mode=mode,
             )
             threading.Thread(
-                target=send or _send, args=(notify_url, notice), name="second-factor", daemon=True
+                target=send or post_notice,
+                args=(notify_url, notice),
+                name="second-factor",
+                daemon=True,
             ).start()
 
     return waiting
 
 
-def _send(url: str, notice: Notice) -> None:
+def post_notice(url: str, notice: Notice) -> None:
+    """One notice to the webhook `url` (its address never logged); a failure is one log line."""
     sender = WebhookSender(url, guess_format(url), NOTICE_POLICY)
     try:
         sender.send(notice)
     except (NotSent, FormatError) as exc:  # NOTIFY_URL of the worker must be a webhook
-        log.warning("second-factor notice not sent: %s", exc)
+        log.warning("%s notice not sent: %s", notice.kind, exc)
     finally:
         sender.close()

@@ -10,17 +10,20 @@ import signal
 import subprocess
 import sys
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from deploy.processes import free_port
 from tests.conftest import leaked
+from tests.publisher import webhook_receiver
 from tests.worker.gateway.ibc_standin import FAKE, launcher
 from worker.gateway.always_on import AlwaysOnLauncher, run
 from worker.gateway.connect import connect
 from worker.gateway.credentials import CredentialSource
 from worker.gateway.launchers import Launcher
+from worker.gateway.restarts import NEW_YORK
 from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -45,6 +48,31 @@ def test_the_ini_accepts_incoming_connections_last(ibc_home):
     text = AlwaysOnLauncher(settings, CredentialSource(settings)).ini_text()
     values = [line for line in text.splitlines() if line.startswith("AcceptIncoming")]
     assert values[-1] == "AcceptIncomingConnectionAction=accept"  # the template's reject loses
+
+
+def test_the_ini_closes_down_weekly_with_the_daily_restart_and_nothing_else(ibc_home, monkeypatch):
+    monkeypatch.setenv("TZ", "America/New_York")
+    import time as clock
+
+    clock.tzset()
+    try:
+        (ibc_home / "ibc" / "config.ini.template").write_text(
+            "AutoLogoffTime=11:00 PM\nColdRestartTime=07:05\nClosedownAt=Friday 22:00\n"
+        )
+        settings = launcher(ibc_home, GATEWAY_WEEKLY_CLOSEDOWN="Sun 09:00").settings
+        text = AlwaysOnLauncher(settings, CredentialSource(settings)).ini_text()
+    finally:
+        monkeypatch.delenv("TZ")
+        clock.tzset()
+    last = {}
+    for line in text.splitlines():  # java.util.Properties: the last value of a key wins
+        key, _, value = line.partition("=")
+        last[key] = value
+    assert last["ClosedownAt"] == "Sunday 09:00"
+    assert last["AutoRestartTime"] == "11:15 PM"  # ClosedownAt goes with it (IBC's config.ini)
+    assert last["AutoLogoffTime"] == ""  # would cancel AutoRestartTime
+    assert last["ColdRestartTime"] == ""  # would be a second Sunday restart
+    assert FAKE["password"] not in text.replace(f"IbPassword={FAKE['password']}", "")
 
 
 def test_the_program_serves_until_sigterm_then_leaves_nothing(ibc_home):
@@ -117,3 +145,41 @@ def test_a_bad_setting_is_one_line_and_exit_2(ibc_home, env, words):
     assert done.returncode == 2, done.stdout + done.stderr
     assert words in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_login_waiting_and_the_weekly_closedown_ahead_are_told_once_each(ibc_home, monkeypatch):
+    """always_on with the stand-in IBC, which prints IBC's second-factor line twice for one
+    login; its clock passes the reminder time (3 h before Sunday 01:30 New York) while it runs."""
+    closedown = datetime(2026, 12, 13, 1, 30, tzinfo=NEW_YORK)
+    times = iter([closedown - timedelta(hours=3, seconds=1)])  # when it starts
+    receiver = webhook_receiver.start()
+    monkeypatch.setenv("STANDIN_2FA", "2")
+    monkeypatch.setenv("STANDIN_PYTHON", sys.executable)
+    stop = threading.Event()
+    settings = Settings.from_env(
+        environment(ibc_home, free_port(), NOTIFY_URL=receiver.url, TRADING_MODE="live")
+    )
+    codes: list[int] = []
+    worker = threading.Thread(
+        target=lambda: codes.append(
+            run(settings, stop, lambda: next(times, closedown - timedelta(hours=2, minutes=59)))
+        )
+    )
+    worker.start()
+    try:
+        posts = receiver.wait_for(2)
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+        webhook_receiver.stop(receiver)
+    assert codes == [0]
+    bodies = [json.loads(post.body) for post in receiver.posts]
+    assert sorted(body["kind"] for body in bodies) == [
+        "second-factor-waiting",
+        "weekly-approval-ahead",
+    ]
+    assert len(posts) == 2
+    assert all(body["tradingMode"] == "live" for body in bodies)
+    text = json.dumps(bodies)
+    assert FAKE["userid"] not in text and FAKE["password"] not in text
+    assert "Sun 13 Dec 01:30 New York" in text

@@ -109,3 +109,64 @@ def test_ibc_gets_the_time_in_the_machine_s_zone(monkeypatch):
     finally:
         monkeypatch.delenv("TZ")
         clock.tzset()
+
+
+@pytest.mark.parametrize(
+    ("closedown", "words"),
+    [
+        ("Sun 00:30", "within a day after"),  # before IB's expiry: last week's session
+        ("Sun 01:00", "within a day after"),  # at the expiry itself
+        ("Mon 02:00", "within a day after"),  # more than a day later
+        ("Sun 23:50", "reset window"),
+        ("Sun 23:20", "daily restart"),  # five minutes after the 23:15 restart
+        ("Sunday", "HH:MM"),
+        ("Sundae 01:30", "like 'Sun 01:00'"),
+        ("Someday 01:30", "like 'Sun 01:00'"),
+        ("Sun 1:30 AM", "HH:MM"),
+    ],
+)
+def test_a_weekly_closedown_outside_the_day_after_ib_s_expiry_is_refused(closedown, words):
+    with pytest.raises(ValueError, match=words):
+        GatewayCalendar.parse("23:15", "Sun 01:00", closedown)
+    with pytest.raises(ConfigError, match=words):
+        Settings.from_env({"GATEWAY_WEEKLY_CLOSEDOWN": closedown})
+
+
+@pytest.mark.parametrize("closedown", ["Sun 01:30", "sunday 09:00", "Sun 13:00", "Mon 00:59"])
+def test_a_weekly_closedown_within_the_day_after_the_expiry_is_accepted(closedown):
+    calendar = GatewayCalendar.parse("23:15", "Sun 01:00", closedown)
+    assert Settings.from_env({"GATEWAY_WEEKLY_CLOSEDOWN": closedown}).gateway_calendar == calendar
+
+
+@given(moments)
+def test_the_next_closedown_is_the_first_sunday_01_30_after_now(now):
+    due = CALENDAR.next_closedown(now).astimezone(NEW_YORK)
+    assert (due.weekday(), due.time()) == (6, time(1, 30))
+    assert now < due <= now + timedelta(days=7, hours=1)  # an hour more across a DST change
+    assert due > CALENDAR.next_approval(now) - timedelta(days=7)  # after the expiry it follows
+
+
+@pytest.mark.parametrize(
+    ("zone", "now", "expected"),
+    [
+        ("America/New_York", datetime(2026, 3, 4, 12, tzinfo=UTC), "Sunday 01:30"),
+        # Zurich: 07:30 in winter; in March Europe is still on winter time a week after the US
+        ("Europe/Zurich", datetime(2026, 1, 7, 12, tzinfo=UTC), "Sunday 07:30"),
+        ("Europe/Zurich", datetime(2026, 3, 11, 12, tzinfo=UTC), "Sunday 06:30"),
+        ("Asia/Tokyo", datetime(2026, 1, 7, 12, tzinfo=UTC), "Sunday 15:30"),
+        ("Pacific/Auckland", datetime(2026, 7, 1, 12, tzinfo=UTC), "Sunday 17:30"),
+        ("Pacific/Honolulu", datetime(2026, 7, 1, 12, tzinfo=UTC), "Saturday 19:30"),
+    ],
+)
+def test_ibc_gets_the_closedown_as_day_and_24_h_time_in_the_machine_s_zone(
+    monkeypatch, zone, now, expected
+):
+    monkeypatch.setenv("TZ", zone)
+    import time as clock
+
+    clock.tzset()
+    try:
+        assert CALENDAR.ibc_closedown_at(now) == expected
+    finally:
+        monkeypatch.delenv("TZ")
+        clock.tzset()
