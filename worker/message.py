@@ -115,7 +115,7 @@ def schema_errors(schemas_dir: Path, name: str, instance: object, prefix: str = 
         errors = sorted(_validator(schemas_dir, name).iter_errors(instance), key=_error_rank)
     except RecursionError:
         return [f"{prefix or 'message'}: nested too deeply"]
-    return [_describe(e, prefix) for e in errors]
+    return list(dict.fromkeys(_describe(e, prefix) for e in errors))  # one rule, one line
 
 
 def _error_rank(error: ValidationError) -> tuple[int, str]:
@@ -127,6 +127,8 @@ def _describe(error: ValidationError, prefix: str) -> str:
         f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path
     )
     where = path.lstrip(".") or "message"
+    if isinstance(error.schema, dict) and isinstance(error.schema.get("x-error"), str):
+        return f"{where}: {error.schema['x-error']}"  # the schema's own words for a rule
     if error.validator == "additionalProperties":
         known = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(known)) if isinstance(error.instance, dict) else []
@@ -141,12 +143,17 @@ def _describe(error: ValidationError, prefix: str) -> str:
     return f"{where}: {error.message}"
 
 
+def _no_constant(name: str) -> None:
+    """NaN and Infinity are not JSON (RFC 8259), and no number check can refuse a NaN."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def parse_json(data: bytes) -> dict[str, Any]:
     """The message data as a JSON object, or Rejected."""
     if not data:
         raise Rejected("empty", 'message data is empty: expected JSON like {"intent": "ping"}')
     try:
-        body = json.loads(data.decode("utf-8"))
+        body = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
         json.dumps(body, ensure_ascii=False).encode()  # a lone surrogate (\ud800) is no text
     except UnicodeDecodeError:
         raise Rejected("bad-encoding", "message data is not UTF-8 text") from None

@@ -89,6 +89,7 @@ def plan(inputs: Inputs, intent_id: str, step: str = "alloc") -> OrderPlan:
             price=quote.unit / float(quote.contract.multiplier or 1),  # in the base currency
             multiplier=float(quote.contract.multiplier or 1),
             sources=sources,
+            fx=quote.unit / (quote.price * float(quote.contract.multiplier or 1)),
         )
         if waiting := blockers(inputs.pending, con_id, 1 if total > 0 else -1):
             held_back.append({**request.planned(), "because": [p.order_ref for p in waiting]})

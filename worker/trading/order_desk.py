@@ -8,6 +8,7 @@ order as sent only once the gateway acknowledged it, then books the outcomes int
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -15,11 +16,12 @@ from typing import Any
 from worker.exceptions import GatewayError, IntentFailed
 from worker.gateway.connect import ErrorLog, ensure_connected
 from worker.intent_registry import IntentContext
-from worker.trading import broker_orders, market, market_hours, what_if
+from worker.trading import broker_orders, limit_orders, market, market_hours, order_types, what_if
 from worker.trading.config import require_risk_limits
 from worker.trading.earlier import Sent, sent_before
 from worker.trading.holdings import Holdings, book, open_order
 from worker.trading.order_plan import OrderPlan, OrderRequest, placed_by
+from worker.trading.order_refusals import fail_if_cut_short, raise_for
 from worker.trading.risk import RiskLimits, check_limits
 
 log = logging.getLogger("worker.trading")
@@ -56,11 +58,16 @@ class OrderDesk:
         self.limits = RiskLimits.from_config(config)
         self.algo_priority = config.get("adaptivePriority", "Normal")
         self.properties = properties or {}
+        self.spec = order_types.parse(self.properties)
+        self.close_rule = order_types.close_rule(config)
         self._queued: dict[str, Any] = {}
 
     def execute(self, plan: OrderPlan, *, dry_run: bool) -> dict[str, Any]:
         """The intent's result: the plan as described, or (not a dry run) with what happened to
         each order once the limits are checked and the plan's cancels went through."""
+        plan = dataclasses.replace(
+            plan, orders=limit_orders.with_type(self.ib, plan.orders, self.spec)
+        )
         result = plan.describe(dry_run)
         if not dry_run:
             self.check(plan)  # before anything reaches the gateway
@@ -79,15 +86,27 @@ class OrderDesk:
         instruments were closed and when each opens next), `fail` raises `market-closed`, and
         `queue` goes on with DAY orders IB holds for the open (noted in the result); None: go
         on. One closed instrument stops the whole plan: no rebalance half done."""
-        self._queued: dict[str, Any] = {}
+        self._queued = {}
         if not plan.orders:
             return None
         details = market_hours.details_of(self.ib, [r.contract for r in plan.orders])
-        closed = market_hours.closed_now(market_hours.gateway_now(self.ib), details)
+        now = market_hours.gateway_now(self.ib)
+        closed = market_hours.closed_now(now, details)
         tif = self.properties.get("tif", "DAY")
         stop, self._queued = market_hours.decide(
             closed, self.when_closed, tif, plan.describe(dry_run)
         )
+        if self.spec.at_close and stop is None:
+            kind = self.spec.order_type
+            reason = (
+                f"{kind} orders are for today's close; with the market closed "
+                f"({', '.join(c.name for c in closed)}) whenClosed queue cannot send them"
+                if closed
+                else order_types.cutoff_refusal(now, details, kind, *self.close_rule)
+            )
+            if reason:
+                code = "bad-params" if closed else "close-cutoff"
+                raise IntentFailed(code, reason, result=plan.describe(dry_run))
         return stop
 
     def check(self, plan: OrderPlan) -> None:
@@ -190,6 +209,7 @@ class OrderDesk:
             if placed_by(str(r.get("orderRef") or "")) == self.ctx.id
         }
         planned = {r.order_ref for r in requests}
+        fresh: set[str] = set()  # sent by this attempt: the unfilled policy applies to them
         for ref in sorted(sent):  # its acknowledgement (and its `order placed`) may never have come
             self._audit_adopted(sent[ref])
         # Orders an earlier attempt placed that the recomputed plan no longer has come first,
@@ -208,6 +228,8 @@ class OrderDesk:
                     outcomes.append(before.outcome(request, records.get(request.order_ref)))
                 else:
                     outcomes.append(self._send(request, holdings, owner))
+                    fresh.add(request.order_ref)
+            outcomes = self._settle(requests, outcomes, fresh)
         finally:
             if outcomes:
                 book(holdings, owner, outcomes)
@@ -217,7 +239,7 @@ class OrderDesk:
             if ref not in sent and ref not in planned
         ]
         placed = {"orders": outcomes, **({"unconfirmed": unconfirmed} if unconfirmed else {})}
-        _fail_if_cut_short(placed, [sent[ref] for ref in sorted(planned & set(sent))])
+        fail_if_cut_short(placed, [sent[ref] for ref in sorted(planned & set(sent))])
         return placed
 
     def _send(self, request: OrderRequest, holdings: Holdings, owner: str) -> dict[str, Any]:
@@ -251,7 +273,7 @@ class OrderDesk:
         self._audit_order("order placed", request, trade)
         if any(code in REFUSED for code, _ in errors.seen):
             holdings.drop_open_order(request.order_ref)  # it never went out
-        self._raise_for(errors.seen, request)
+        raise_for(errors.seen, request)
         if not acknowledged:
             self._unacknowledged(trade, request)
         self.ib.sleep(0.05)  # executions and commissions follow the status
@@ -342,63 +364,21 @@ class OrderDesk:
         )
 
     def _order(self, ib_async: Any, request: OrderRequest) -> Any:
-        kind = self.properties.get("orderType", "MKT")
-        if kind != "MKT":
-            raise IntentFailed("bad-params", f"order type {kind} is not supported (MKT)")
-        order = ib_async.MarketOrder(
-            request.action,
-            abs(request.quantity),
-            orderRef=request.order_ref,
-            tif=self.properties.get("tif", "DAY"),
+        return limit_orders.ib_order(
+            ib_async, request, self.spec, self.properties, self.algo_priority
         )
-        if self.properties.get("goodAfterTime"):
-            order.goodAfterTime = self.properties["goodAfterTime"]
-        if request.contract.secType != "CASH":
-            order.algoStrategy = "Adaptive"
-            order.algoParams = [ib_async.TagValue("adaptivePriority", self.algo_priority)]
-        return order
 
-    @staticmethod
-    def _raise_for(errors: list[tuple[int, str]], request: OrderRequest) -> None:
-        for code, message in errors:
-            if code == 321:
-                raise GatewayError(
-                    "ib-321",
-                    "the API is read-only: set ReadOnlyApi=no in IBC's "
-                    "config.ini (or uncheck 'Read-Only API' in the gateway)",
-                    retryable=False,
-                )
-            if code == 201:
-                raise IntentFailed(
-                    "broker-rejected",
-                    f"IB rejected {request.action} "
-                    f"{request.quantity:g} {request.symbol}: {message}",
-                )
-            if code == 200:
-                raise IntentFailed(
-                    "unknown-contract", f"the gateway does not know {request.symbol}: {message}"
-                )
+    def _settle(
+        self, requests: list[OrderRequest], outcomes: list[dict[str, Any]], fresh: set[str]
+    ) -> list[dict[str, Any]]:
+        """LMT orders' unfilled remainders, by orderProperties.unfilled (limit_orders.settle)."""
 
+        def check(request: OrderRequest) -> None:
+            self.ctx.check_owner()  # a reprice is a modification sent to the broker
+            check_limits([request], self.limits)
 
-def _fail_if_cut_short(placed: dict[str, Any], adopted: list[Any]) -> None:
-    """An order an earlier attempt sent that ended short of its size (cancelled after the
-    gateway did not acknowledge it, by hand, or at the day's end) is not sent again under its
-    orderRef; the intent did not do what it was asked, so it does not report success. Ordering
-    the rest here could double what that attempt filled but never booked: a new run, with a new
-    id, counts it."""
-    short = [o for o in adopted if o.status == "Cancelled"]
-    if short:
-        which = ", ".join(
-            f"{o.action} {o.quantity:g} {o.symbol} ({o.order_ref}: filled {o.filled:g})"
-            for o in short
-        )
-        raise IntentFailed(
-            "order-cut-short",
-            f"an earlier attempt's order ended unfilled or part filled: {which}; "
-            "trade-reconciliation books what filled; publish the intent again with a new id "
-            "to order the rest",
-            result=placed,
-        )
+        reprice = limit_orders.repricer(self.ib, self.spec, requests, check)
+        return limit_orders.settle(self.ib, self.spec, outcomes, fresh, reprice)
 
 
 def _still_working(trades: list[Any]) -> list[Any]:

@@ -32,14 +32,19 @@ class OrderRequest:
     price: float = 0.0  # in the base currency, for the notional risk checks
     multiplier: float = 1.0
     sources: dict[str, float] = field(default_factory=dict)  # strategy -> signed quantity
+    order_type: str = "MKT"  # as IB is sent it (worker.trading.order_types)
+    limit: float | None = None  # LMT/LOC: the limit price, in the instrument's currency
+    fx: float = 1.0  # the instrument's currency in the base currency
 
     @property
     def notional(self) -> float:
-        return abs(self.quantity) * self.price * self.multiplier
+        """In the base currency, at the limit price when the order has one (risk limits)."""
+        price = self.limit * self.fx if self.limit is not None else self.price
+        return abs(self.quantity) * price * self.multiplier
 
     @property
     def symbol(self) -> str:
-        return self.contract.localSymbol or self.contract.symbol
+        return str(self.contract.localSymbol or self.contract.symbol)
 
     def planned(self) -> dict[str, Any]:
         """How a dry run reports the order."""
@@ -49,6 +54,8 @@ class OrderRequest:
             "action": self.action,
             "quantity": self.quantity,
             "sources": self.sources,
+            "orderType": self.order_type,
+            **({"limitPrice": self.limit} if self.limit is not None else {}),
         }
 
     def outcome(self, **broker: Any) -> dict[str, Any]:

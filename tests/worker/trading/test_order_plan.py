@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ib_async
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -43,11 +44,22 @@ def test_a_plan_describes_its_orders_and_cancels():
                 "action": "BUY",
                 "quantity": 3,
                 "sources": {"a": 3},
+                "orderType": "MKT",
             }
         ],
         "cancel": [{"orderId": 7, "orderRef": "manual"}],
     }
     assert request.notional == 1500
+
+
+def test_a_limit_order_reports_its_limit_and_its_notional_is_at_the_limit():
+    eur_stock = ib_async.Contract(conId=1, symbol="SAP")
+    request = OrderRequest(
+        eur_stock, "BUY", 10, "i:alloc:1", 110.0, order_type="LMT", limit=101.5, fx=1.1
+    )
+    assert request.planned()["orderType"] == "LMT"
+    assert request.planned()["limitPrice"] == 101.5
+    assert request.notional == pytest.approx(10 * 101.5 * 1.1)
 
 
 @given(
