@@ -203,7 +203,7 @@ def per_kind(stack: LocalStack) -> dict[str, dict[str, int]]:
 
 
 def table(counts: dict[str, dict[str, int]]) -> str:
-    """A Markdown table, as the README's cost section shows it."""
+    """A Markdown table, as docs/deployment.md's cost section shows it."""
     rows = [["intent kind", *OPERATIONS]] + [
         [kind, *(str(c[op]) for op in OPERATIONS)] for kind, c in counts.items()
     ]

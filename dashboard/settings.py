@@ -1,4 +1,4 @@
-"""The dashboard's settings, from the environment (documented in the README's dashboard section)."""
+"""The dashboard's settings, from the environment (documented in docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from publisher.records import MODES
+from worker.database.deadlines import PAGE_SECONDS
 
 
 class SettingsError(ValueError):
@@ -19,7 +20,7 @@ class Settings:
     modes: tuple[str, ...] = ("paper",)  # trading modes it may publish for
     live_confirm: str = "LIVE"  # what a person types to publish for live
     project: str = ""
-    firestore_timeout: float = 5.0
+    firestore_timeout: float = PAGE_SECONDS
     publish_timeout: float = 10.0
     poll_seconds: float = 3.0
     iap_audience: str = ""  # IAP's JWT audience; empty: the signed-in user is never recorded
@@ -43,7 +44,7 @@ class Settings:
             modes=tuple(m for m in MODES if m in raw),
             live_confirm=confirm,
             project=env.get("GOOGLE_CLOUD_PROJECT", ""),
-            firestore_timeout=_seconds(env, "DASHBOARD_FIRESTORE_TIMEOUT_SECONDS", 5.0),
+            firestore_timeout=_seconds(env, "DASHBOARD_FIRESTORE_TIMEOUT_SECONDS", PAGE_SECONDS),
             publish_timeout=_seconds(env, "DASHBOARD_PUBLISH_TIMEOUT_SECONDS", 10.0),
             poll_seconds=_seconds(env, "DASHBOARD_POLL_SECONDS", 3.0),
             iap_audience=_audience(env.get("DASHBOARD_IAP_AUDIENCE", "").strip()),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-time, idempotent set-up (or --teardown) of a Google Cloud project for the IB worker
-# (README.md, "Deploying to Google Cloud"). A thin wrapper: the set-up is the Python module
+# (docs/deployment.md, "Deploying to Google Cloud"). A thin wrapper: the set-up is the Python module
 # deploy/cloud (`python -m deploy.cloud --help`), with the gcloud CLI as its executor.
 #
 #   deploy/setup.sh --project P --region R [--mode paper|live] [--delivery push|eventarc]

@@ -1,6 +1,6 @@
 """Who may do what: every grant of the set-up, each on the one resource it is for.
 
-Why each role is the least that works is in the README ("Deploying to Google Cloud", IAM).
+Why each role is the least that works is in docs/security.md ("IAM: least privilege").
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ def _after_setup(o: Options, the_plan: plan.Plan) -> None:
             "again" + (f" ({len(waiting)} waiting)." if waiting else ".")
         )
     deployer = f"projects/{o.project}/serviceAccounts/{o.email(names.DEPLOYER_ACCOUNT)}"
-    say("\nNext: deploy with cloudbuild.yaml (README.md, Deploying to Google Cloud):")
+    say("\nNext: deploy with cloudbuild.yaml (docs/deployment.md, 4. Deploy):")
     say(f"  gcloud builds submit --region={o.region} --config=cloudbuild.yaml \\")
     say(f"    --project={o.project} \\")
     say(f"    --service-account={deployer} \\")
@@ -141,9 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         if gcloud is None or gcloud.last_read is None:
             raise
         # a field of the last JSON read was not what the set-up expects (an object, a string)
-        argv, text = gcloud.last_read
-        exc = SetupError(unexpected(argv, text, f"not in the expected form ({exc!r})"))
-        print(f"setup.sh: error: {exc}", file=sys.stderr)
+        read, text = gcloud.last_read
+        error = SetupError(unexpected(read, text, f"not in the expected form ({exc!r})"))
+        print(f"setup.sh: error: {error}", file=sys.stderr)
         print("Everything done so far is kept; run it again once fixed.", file=sys.stderr)
         return 1
     except SetupError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 from dataclasses import dataclass
+from typing import NoReturn
 
 from worker import names
 
@@ -54,7 +55,7 @@ class Options:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, no usage dump
         raise UsageError(message)
 
 
@@ -64,7 +65,7 @@ def parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
         description="One-time, idempotent set-up (or --teardown) of a Google Cloud project for "
         "the IB worker: everything is checked first, then only what is missing or different "
-        "changes. README.md, 'Deploying to Google Cloud'.",
+        "changes. docs/deployment.md, 'Deploying to Google Cloud'.",
         epilog="The credentials secret's value is read from standard input, or prompted for at "
         'a terminal:  printf \'%%s\' \'{"userid": "...", "password": "..."}\' | '
         "deploy/setup.sh --project P --region R",

@@ -1,6 +1,6 @@
-"""The README's downstream subscriber, its code taken verbatim from README.md, run against the
-local stack: it alerts on the failed result and lives through the succeeded one (the emulator
-ignores the subscription's filter, so it gets both)."""
+"""The downstream subscriber of docs/message-contract.md (once the README's), its code taken
+verbatim from there, run against the local stack: it alerts on the failed result and lives
+through the succeeded one (the emulator ignores the subscription's filter, so it gets both)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from deploy.stack import ROOT
 from publisher.client import publish_intent, wait_for_result
 from tests.support import unique
 
-README = ROOT / "README.md"
+PAGE = ROOT / "docs" / "message-contract.md"
 
 
 def downstream_example() -> tuple[str, str]:
     """The Python block after "**Downstream**", and the gcloud command in its comment."""
-    text = README.read_text()
+    text = PAGE.read_text()
     code = re.search(r"\*\*Downstream\*\*.*?```python\n(.*?)```", text, re.S).group(1)
     create = re.search(r"^# (gcloud pubsub subscriptions create alerts .*)$", code, re.M).group(1)
     return code, create

@@ -1,6 +1,7 @@
-"""The README's "Adding a strategy" and "Adding an intent" examples, exactly as written there,
-registered in-process and run: the strategy against the simulator, the intent alone and in a
-batch (with its schema next to copies of the others, and no other file edited)."""
+"""The "Adding a strategy" and "Adding an intent" examples of docs/intents.md (once the README's),
+exactly as written there, registered in-process and run: the strategy against the simulator, the
+intent alone and in a batch (with its schema next to copies of the others, and no other file
+edited)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,11 @@ from worker.strategies import registry as strategy_registry
 from worker.trading.config import merge
 
 ROOT = Path(__file__).resolve().parents[3]
+PAGE = ROOT / "docs" / "intents.md"
 
 
 def section(title: str) -> str:
-    text = (ROOT / "README.md").read_text()
+    text = PAGE.read_text()
     start = text.index(f"{title}\n")
     following = re.search(r"^#{2,3} ", text[start + len(title) + 1 :], re.MULTILINE)
     return text[start : start + len(title) + 1 + (following.start() if following else len(text))]
@@ -39,8 +41,8 @@ def block(text: str, language: str) -> str:
 
 @pytest.fixture
 def momentum_lite():
-    text = section("### Adding a strategy")
-    exec(compile(block(text, "python"), "README.md", "exec"), {"__name__": "readme_strategy"})
+    text = section("## Adding a strategy")
+    exec(compile(block(text, "python"), "docs/intents.md", "exec"), {"__name__": "readme_strategy"})
     yield yaml.safe_load(block(text, "yaml"))
     strategy_registry._strategies.pop("momentum-lite")
 
@@ -48,7 +50,7 @@ def momentum_lite():
 @pytest.fixture
 def hello(tmp_path):
     text = section("## Adding an intent")
-    exec(compile(block(text, "python"), "README.md", "exec"), {"__name__": "readme_intent"})
+    exec(compile(block(text, "python"), "docs/intents.md", "exec"), {"__name__": "readme_intent"})
     schemas = tmp_path / "schemas"
     shutil.copytree(ROOT / "schemas", schemas)
     (schemas / "intents" / "hello.schema.json").write_text(block(text, "json"))
@@ -59,7 +61,7 @@ def hello(tmp_path):
 def test_the_strategy_example_trades_against_the_simulator(
     make_worker, flat_sim, momentum_lite, trading_config, positions_root, results, tmp_path
 ):
-    # config.yaml with the README's lines added passes `config apply`'s checks.
+    # config.yaml with the page's lines added passes `config apply`'s checks.
     with_it = tmp_path / "config.yaml"
     shipped = yaml.safe_load((ROOT / "config.yaml").read_text())
     with_it.write_text(
@@ -99,7 +101,7 @@ def test_the_strategy_example_trades_against_the_simulator(
 
 
 def test_without_its_code_the_strategys_config_is_refused(tmp_path):
-    text = section("### Adding a strategy")
+    text = section("## Adding a strategy")
     shipped = yaml.safe_load((ROOT / "config.yaml").read_text())
     lines = yaml.safe_load(block(text, "yaml"))
     path = tmp_path / "config.yaml"
