@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
-from simulator import clock, hours
+from simulator import clock, close_orders, hours
 from simulator.instruments import Instrument, Position
 from simulator.market import Market
 from simulator.state import State
@@ -36,6 +36,7 @@ class Order:
     avgFillPrice: float = 0.0
     lastFillPrice: float = 0.0
     completedTime: str = ""
+    closesAt: str = ""  # MOC/LOC: the session close it is for (ISO 8601)
 
 
 @dataclass
@@ -96,10 +97,18 @@ class Broker:
         """Accept (or amend) an order; fill it now if it is marketable."""
         if not order.totalQuantity > 0 or math.isinf(order.totalQuantity):  # NaN too
             raise OrderError(434, "The order size cannot be zero.")
-        if order.orderType not in ("MKT", "LMT"):
-            raise OrderError(387, f"Unsupported order type {order.orderType} (simulator: MKT, LMT)")
-        if order.orderType == "LMT" and not order.lmtPrice:
-            raise OrderError(320, "Limit price missing for LMT order")
+        try:
+            close = close_orders.check(
+                order.orderType,
+                order.tif,
+                order.lmtPrice,
+                order.instrument,
+                clock.now(self.state),
+                self.state.calendar,
+            )
+        except close_orders.Refused as exc:
+            raise OrderError(exc.code, str(exc)) from None
+        order.closesAt = close.isoformat() if close else ""
         existing = self.orders.get((order.clientId, order.orderId))
         order.permId = existing.permId if existing else next(self._perm_ids)
         order.account = order.account or self.state.account
@@ -109,7 +118,7 @@ class Broker:
         if not self._in_session(order.instrument):
             order.status = "PreSubmitted"  # held, as IB holds a DAY order, until the open
             return order
-        self.try_fill(order)
+        self.try_fill(order)  # a close order waits for its close (at_close)
         return order
 
     def _in_session(self, instrument: Instrument) -> bool:
@@ -126,15 +135,56 @@ class Broker:
                     fills.append((order, execution))
         return fills
 
+    def at_close(self) -> list[tuple[Order, Execution | None]]:
+        """MOC/LOC orders whose close the clock has passed: filled at the close price (LOC only
+        when the close is at or better than its limit), else cancelled at the close."""
+        now = clock.now(self.state)
+        done: list[tuple[Order, Execution | None]] = []
+        closing: dict[tuple[int, str], float] = {}
+        for order in list(self.orders.values()):
+            if order.status not in WORKING or not order.closesAt:
+                continue
+            close = datetime.fromisoformat(order.closesAt)
+            if now < close:
+                continue
+            key = (order.instrument.conId, order.closesAt)
+            if key not in closing:  # one closing price per instrument and close
+                self.market.step(order.instrument)
+                closing[key] = round(order.instrument.price, 2)
+            price = closing[key]
+            if close_orders.fills_at_close(order.orderType, order.action, order.lmtPrice, price):
+                shares = order.totalQuantity - order.filled
+                done.append((order, self._fill(order, shares, price, at=close)))
+            else:
+                order.status = "Cancelled"
+                order.completedTime = close.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC")
+                done.append((order, None))
+        return done
+
+    def crossed(self, instrument: Instrument) -> list[tuple[Order, Execution]]:
+        """Working limit orders on `instrument` that the quote (as it is now) has reached."""
+        bid, ask = self.market.bid_ask(instrument)
+        fills = []
+        for order in list(self.orders.values()):
+            if (
+                order.status == "Submitted"
+                and order.orderType == "LMT"
+                and order.instrument.conId == instrument.conId
+                and order.lmtPrice
+                and close_orders.crosses(order.action, order.lmtPrice, bid, ask)
+            ):
+                price = ask if order.action == "BUY" else bid
+                fills.append((order, self._fill(order, order.totalQuantity - order.filled, price)))
+        return fills
+
     def try_fill(self, order: Order) -> Execution | None:
-        if order.status not in WORKING:
+        if order.status not in WORKING or order.orderType in close_orders.AT_CLOSE:
             return None
         self.market.step(order.instrument)
         bid, ask = self.market.bid_ask(order.instrument)
-        price = ask if order.action == "BUY" else bid
-        if order.orderType == "LMT" and (
-            (order.action == "BUY" and order.lmtPrice < ask)
-            or (order.action == "SELL" and order.lmtPrice > bid)
+        price = ask if order.action == "BUY" else bid  # a marketable limit: the better price
+        if order.orderType == "LMT" and not (
+            order.lmtPrice and close_orders.crosses(order.action, order.lmtPrice, bid, ask)
         ):
             return None
         shares = order.totalQuantity - order.filled
@@ -145,7 +195,9 @@ class Broker:
                 return None
         return self._fill(order, shares, price)
 
-    def _fill(self, order: Order, shares: float, price: float) -> Execution:
+    def _fill(
+        self, order: Order, shares: float, price: float, at: datetime | None = None
+    ) -> Execution:
         instrument, signed = order.instrument, shares if order.action == "BUY" else -shares
         realized = self._book_position(instrument, signed, price)
         commission = commission_for(instrument, shares, price)
@@ -155,7 +207,7 @@ class Broker:
         )
         order.filled += shares
         order.lastFillPrice = price
-        now = clock.now(self.state)
+        now = (at or clock.now(self.state)).astimezone(UTC)
         if order.filled >= order.totalQuantity:
             order.status = "Filled"
             order.completedTime = now.strftime("%Y%m%d %H:%M:%S UTC")

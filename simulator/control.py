@@ -22,7 +22,7 @@ import logging
 import math
 from typing import Any
 
-from simulator import clock, persist
+from simulator import clock, messages, persist
 from simulator.broker import Order, OrderError
 from simulator.order_handlers import publish_fill
 from simulator.replies import send_account, send_position
@@ -40,6 +40,17 @@ class ControlServer:
     async def start(self, host: str, port: int) -> int:
         self._server = await asyncio.start_server(self._handle, host, port)
         return self._server.sockets[0].getsockname()[1]
+
+    def _close_orders(self) -> None:
+        """MOC/LOC orders whose close the clock passed: their fills, or their cancels."""
+        for order, execution in self.api.broker.at_close():
+            owner = next((o for o in self.api.sessions if o.client_id == order.clientId), None)
+            if owner is None:
+                continue
+            if execution is not None:
+                publish_fill(owner, order, execution)
+            else:
+                owner.send(*messages.order_status(order))
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -102,6 +113,7 @@ class ControlServer:
                 owner = next((o for o in self.api.sessions if o.client_id == order.clientId), None)
                 if owner is not None:
                     publish_fill(owner, order, execution)
+            self._close_orders()
             self.api.on_change()
             return 200, {"now": clock.now(state).isoformat()}
         if path == "/faults/reset":

@@ -11,6 +11,7 @@ from simulator.catalogue import NO_SECURITY, RefusedContract, find
 from simulator.instruments import Instrument
 from simulator.order_handlers import (
     all_open_orders,
+    publish_fill,
     cancel_order,
     completed_orders,
     executions,
@@ -128,6 +129,8 @@ def market_data_type(s: Session, fields: list[str]) -> None:
 
 def _send_ticks(s: Session, req_id: int, instrument: Instrument) -> None:
     s.server.market.step(instrument)
+    for order, execution in s.server.broker.crossed(instrument):  # limits the quote reached
+        publish_fill(s, order, execution)
     bid, ask = s.server.market.bid_ask(instrument)
     for name, price in (
         ("bid", bid),

@@ -11,6 +11,7 @@ import copy
 from dataclasses import dataclass
 
 from simulator.broker import Broker, Order, OrderError, commission_for
+from simulator.close_orders import ORDER_TYPES
 from simulator.market import Market
 from simulator.state import State
 
@@ -49,15 +50,17 @@ def what_if(state: State, market: Market, order: Order) -> WhatIf:
     limit order); the account itself and the market's walk are left as they were."""
     if not order.totalQuantity > 0 or order.totalQuantity == float("inf"):
         raise OrderError(434, "The order size cannot be zero.")
-    if order.orderType not in ("MKT", "LMT"):
-        raise OrderError(387, f"Unsupported order type {order.orderType} (simulator: MKT, LMT)")
-    if order.orderType == "LMT" and not order.lmtPrice:
-        raise OrderError(320, "Limit price missing for LMT order")
+    if order.orderType not in ORDER_TYPES:
+        raise OrderError(
+            387, f"Unsupported order type {order.orderType} (simulator: {', '.join(ORDER_TYPES)})"
+        )
+    if order.orderType in ("LMT", "LOC") and not order.lmtPrice:
+        raise OrderError(320, f"Limit price missing for {order.orderType} order")
     before = requirement(state)
     trial = copy.deepcopy(state)
     instrument = trial.instrument(order.instrument.conId) or order.instrument
     bid, ask = market.bid_ask(instrument)
-    price = order.lmtPrice if order.orderType == "LMT" else ask if order.action == "BUY" else bid
+    price = order.lmtPrice if order.lmtPrice else ask if order.action == "BUY" else bid
     assert price is not None
     shares = order.totalQuantity
     signed = shares if order.action == "BUY" else -shares
