@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 
-from simulator import bars, clock, hours, messages
+from simulator import bars, clock, hours, messages, pacing
 from simulator.catalogue import NO_SECURITY, RefusedContract, find
 from simulator.instruments import Instrument
 from simulator.order_handlers import (
@@ -26,6 +26,7 @@ from simulator.session import Handler, Session
 log = logging.getLogger("simulator")
 UNSUBSCRIBED = (354, "Requested market data is not subscribed.Delayed market data is available.")
 TICKS = {"bid": (1, 0), "ask": (2, 3), "last": (4, 5), "close": (9, None)}
+DELAY_SECONDS = 15 * 60  # IB's delayed data: 15-20 minutes late
 DELAYED_TICKS = {"bid": 66, "ask": 67, "last": 68, "close": 75}  # market data types 3 and 4
 
 
@@ -128,7 +129,9 @@ def market_data_type(s: Session, fields: list[str]) -> None:
 
 
 def _send_ticks(s: Session, req_id: int, instrument: Instrument) -> None:
-    s.server.market.step(instrument)
+    halted = instrument.symbol in s.state.faults.halted
+    if not halted:
+        s.server.market.step(instrument)
     for order, execution in s.server.broker.crossed(instrument):  # limits the quote reached
         publish_fill(s, order, execution)
     bid, ask = s.server.market.bid_ask(instrument)
@@ -140,6 +143,11 @@ def _send_ticks(s: Session, req_id: int, instrument: Instrument) -> None:
     ):
         tick = DELAYED_TICKS[name] if s.market_data_type in (3, 4) else TICKS[name][0]
         s.send(Out.TICK_PRICE, 6, req_id, tick, price, 100 if name != "close" else 0, 0)
+    traded = s.server.market.traded(instrument, clock.now(s.state), halted)
+    if s.market_data_type in (3, 4):  # delayed: the market as it was 15 minutes ago
+        s.send(Out.TICK_STRING, 6, req_id, 88, int(traded.timestamp()) - DELAY_SECONDS)
+    else:
+        s.send(Out.TICK_STRING, 6, req_id, 45, int(traded.timestamp()))
 
 
 def market_data(s: Session, fields: list[str]) -> None:
@@ -221,7 +229,7 @@ def historical_data(s: Session, fields: list[str]) -> None:
     req_id, want = int(f.next()), f.contract()
     f.next()  # includeExpired
     end_text, bar_size, duration, use_rth = f.next(), f.next(), f.next(), f.next()
-    f.next()  # whatToShow
+    what_to_show = f.next()
     format_date = f.next()
     if s.state.faults.pacing_violation:
         s.state.faults.pacing_violation = False
@@ -234,6 +242,12 @@ def historical_data(s: Session, fields: list[str]) -> None:
         return
     if len(found) != 1:
         s.error(req_id, *NO_SECURITY)
+        return
+    series = (str(found[0].conId), want.get("exchange", ""), what_to_show)
+    key = (*series, end_text, bar_size, duration, use_rth)
+    if s.state.faults.pacing_limits and not pacing.log_of(s.server).answer(key, series):
+        if not s.state.faults.pacing_silent:  # IB answers some violations with nothing at all
+            s.error(req_id, 162, pacing.VIOLATION)
         return
     try:
         rows_ = _bars(s, found[0], [end_text, bar_size, duration, use_rth])

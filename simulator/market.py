@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from simulator.instruments import Instrument
 
@@ -100,6 +100,7 @@ class Market:
         self._rng = random.Random(seed)
         self._anchors: dict[int, float] = {}  # first price seen: history does not drift with it
         self.frozen: Callable[[], bool] = lambda: False  # prices stand still while True
+        self._traded_at: dict[int, datetime] = {}  # the last trade's time (simulator clock)
 
     def anchor(self, instrument: Instrument) -> float:
         """The first price seen: where history ends, however far the quotes walked since."""
@@ -110,6 +111,13 @@ class Market:
         if self.frozen():
             return
         instrument.price = round(instrument.price * (1 + self._rng.gauss(0, 0.001)), 6)
+
+    def traded(self, instrument: Instrument, now: datetime, halted: bool = False) -> datetime:
+        """The last trade's time (IB's tick 45): `now` while the instrument trades; a halted one
+        keeps the time of its last trade (its first quote, if it never traded before)."""
+        if not halted or instrument.conId not in self._traded_at:
+            self._traded_at[instrument.conId] = now
+        return self._traded_at[instrument.conId]
 
     @staticmethod
     def spread(instrument: Instrument) -> float:

@@ -45,6 +45,7 @@ class In:
 # Outgoing message ids (gateway -> client).
 class Out:
     TICK_PRICE = 1
+    TICK_STRING = 46
     TICK_SIZE = 2
     ORDER_STATUS = 3
     ERROR = 4

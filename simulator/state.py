@@ -32,6 +32,9 @@ class Faults:
     freeze_prices: bool = False  # quotes stop walking: exact sizes for order arithmetic
     market_data_unsubscribed: bool = False  # live market data gets 354; delayed (3, 4) works
     no_market_data: list[str] = field(default_factory=list)  # these symbols alone, the same way
+    pacing_limits: bool = True  # historical requests beyond IB's limits get 162 (simulator/pacing)
+    pacing_silent: bool = False  # ... or no answer at all, as IB also does
+    halted: list[str] = field(default_factory=list)  # no trades: price and last-trade time stand
 
 
 def fault_problem(values: dict[str, Any]) -> str | None:

@@ -96,7 +96,8 @@ def test_forex_trades_around_the_clock() -> None:
     assert starts[0].hour == 0 and len(starts) == 16
 
 
-def test_intraday_weekly_and_monthly_bars_through_ib_async(connect) -> None:
+def test_intraday_weekly_and_monthly_bars_through_ib_async(connect, sim) -> None:
+    sim.call("POST", "/faults", {"pacing_limits": False})  # the same request twice, at once
     ib = connect()
     spy = ib.qualifyContracts(ib_.Stock("SPY", "SMART", "USD"))[0]
     end = "20261120 16:00:00 US/Eastern"

@@ -65,6 +65,7 @@ def test_snapshot_and_streaming_market_data(connect):
 
 
 def test_daily_bars_are_deterministic_per_seed(connect, sim):
+    sim.call("POST", "/faults", {"pacing_limits": False})  # the same request twice, at once
     ib = connect()
     tlt = ib.qualifyContracts(ib_.Stock("TLT", "SMART", "USD"))[0]
     bars = ib.reqHistoricalData(tlt, "20261120 16:00:00", "2 W", "1 day", "TRADES", True)
