@@ -1,0 +1,93 @@
+"""Order types over the stack, with the simulator's clock set: MOC refused after the 15:50
+cut-off with no order placed, MOC before it working until the simulated close and filled there,
+and a normal session's marketable limit filled, the result naming the type and limit; a resting
+limit's remainder cancelled by the unfilled policy."""
+
+from __future__ import annotations
+
+from tests.support import delivery, unique
+
+NORMAL = "2026-12-07T15:45:00-05:00"
+
+
+def run(worker, intent_id: str, **params):
+    return worker.handle(delivery({"intent": "allocation", "id": intent_id, "params": params}))
+
+
+def test_moc_after_the_cutoff_is_refused_and_nothing_is_placed(
+    make_worker, flat_sim, positions_root, results
+):
+    flat_sim.call("POST", "/clock", {"now": "2026-12-07T15:55:00-05:00"})
+    intent_id = unique("alloc-moc-late")
+    run(make_worker(flat_sim), intent_id, orderProperties={"orderType": "MOC"})
+    result = results.for_id(intent_id)
+    assert (result["status"], result["error"]["code"]) == ("failed", "close-cutoff")
+    assert result["error"]["retryable"] is False
+    assert "SPY (cut-off 15:50 US/Eastern)" in result["error"]["message"]
+    assert result["attempts"] == 1
+    assert flat_sim.api.broker.orders == {}
+
+
+def test_moc_before_the_cutoff_works_until_the_close_and_fills_there(
+    make_worker, flat_sim, positions_root, results
+):
+    flat_sim.call("POST", "/clock", {"now": NORMAL})
+    intent_id = unique("alloc-moc")
+    run(make_worker(flat_sim), intent_id, orderProperties={"orderType": "MOC"})
+    result = results.for_id(intent_id)
+    assert result["status"] == "succeeded", result["error"]
+    orders = result["result"]["orders"]
+    assert {o["orderType"] for o in orders} == {"MOC"}
+    assert {o["status"] for o in orders} <= {"PreSubmitted", "Submitted"}
+    placed = list(flat_sim.api.broker.orders.values())
+    assert len(placed) == 2 and {(o.orderType, o.tif) for o in placed} == {("MOC", "DAY")}
+    assert flat_sim.api.broker.executions == []
+    flat_sim.call("POST", "/clock", {"now": "2026-12-07T16:01:00-05:00"})
+    assert {o.status for o in placed} == {"Filled"}
+    assert {e.time.isoformat() for e in flat_sim.api.broker.executions} == {
+        "2026-12-07T21:00:00+00:00"
+    }
+
+
+def test_a_normal_session_limit_allocation_fills_and_reports_its_limit(
+    make_worker, flat_sim, positions_root, results
+):
+    flat_sim.call("POST", "/clock", {"now": NORMAL})
+    intent_id = unique("alloc-lmt")
+    run(
+        make_worker(flat_sim), intent_id, orderProperties={"orderType": "LMT", "limitOffsetBps": 10}
+    )
+    result = results.for_id(intent_id)
+    assert result["status"] == "succeeded", result["error"]
+    orders = result["result"]["orders"]
+    assert {o["orderType"] for o in orders} == {"LMT"} and {o["status"] for o in orders} == {
+        "Filled"
+    }
+    for order in orders:
+        assert order["avgFillPrice"] <= order["limitPrice"]  # buys, at or under the limit
+        assert round(order["limitPrice"] * 100) == order["limitPrice"] * 100  # on the tick
+    placed = list(flat_sim.api.broker.orders.values())
+    assert {(o.orderType, o.orderRef) for o in placed} == {("LMT", o["orderRef"]) for o in orders}
+
+
+def test_a_resting_limit_is_cancelled_by_the_unfilled_policy_and_not_sent_again(
+    make_worker, flat_sim, positions_root, results
+):
+    flat_sim.call("POST", "/clock", {"now": NORMAL})
+    flat_sim.call("POST", "/faults", {"freeze_prices": True})  # the quote stays where it is
+    worker = make_worker(flat_sim)
+    intent_id = unique("alloc-lmt-rest")
+    properties = {  # at the mid: below the simulator's ask, so it rests
+        "orderType": "LMT",
+        "limitOffsetBps": 0,
+        "unfilledAfterSeconds": 1,
+        "unfilled": "cancel",
+    }
+    run(worker, intent_id, orderProperties=properties)
+    result = results.for_id(intent_id)
+    assert result["status"] == "succeeded", result["error"]
+    orders = result["result"]["orders"]
+    assert {o["status"] for o in orders} == {"Cancelled"}
+    assert all("remainder cancelled after 1 s" in o["unfilled"] for o in orders)
+    run(worker, intent_id, orderProperties=properties)  # a redelivery
+    assert len(flat_sim.api.broker.orders) == 2
