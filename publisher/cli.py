@@ -190,6 +190,12 @@ def parser() -> argparse.ArgumentParser:
         help="the always-on gateway's daily restart (HH:MM New York; $GATEWAY_RESTART_TIME, "
         "default 23:15): a job that runs near it is warned about",
     )
+    s.add_argument(
+        "--exchange",
+        default="XNYS",
+        help="the exchange calendar (exchange_calendars, e.g. XNYS, XLON) whose holidays and "
+        "early closes the next year's runs are marked against (default XNYS)",
+    )
     s.set_defaults(func=cmd_schedules)
     lookup.add_parsers(sub)
     notify.add_parser(sub)

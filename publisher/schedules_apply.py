@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from publisher import cron, schedules
+from publisher import cron, market_calendar, schedule_marks, schedules
 from publisher.connection import EMULATORS
 from worker.gateway.restarts import GatewayCalendar, restart_time
 
@@ -49,13 +49,6 @@ def near_restart(job: schedules.Job, calendar: GatewayCalendar, now: datetime) -
     return None
 
 
-def _uses_gateway(job: schedules.Job) -> bool:
-    """Whether the job's intent needs the gateway (`watch` reads Firestore; a `ping` without
-    `gateway` touches nothing)."""
-    intent, params = job.body.get("intent"), job.body.get("params") or {}
-    return intent != "watch" and (intent != "ping" or bool(params.get("gateway")))
-
-
 def warn_restart_overlaps(jobs: list[schedules.Job], restart: str, now: datetime) -> list[str]:
     """One warning line per job that runs near the always-on gateway's daily restart."""
     try:
@@ -63,7 +56,7 @@ def warn_restart_overlaps(jobs: list[schedules.Job], restart: str, now: datetime
     except ValueError as exc:
         raise schedules.ScheduleError(f"--gateway-restart-time: {exc}") from None
     warnings = []
-    for job in filter(_uses_gateway, jobs):
+    for job in filter(schedule_marks.uses_gateway, jobs):
         moment = near_restart(job, calendar, now)
         if moment is not None:
             warnings.append(
@@ -73,6 +66,14 @@ def warn_restart_overlaps(jobs: list[schedules.Job], restart: str, now: datetime
                 "(GATEWAY_RESTART_TIME)"
             )
     return warnings
+
+
+def calendar_report(jobs: list[schedules.Job], exchange: str, now: datetime) -> list[str]:
+    """The runs of the next year that fall on a closed market or in IB's reset windows."""
+    try:
+        return schedule_marks.report(jobs, now, exchange)
+    except ValueError as exc:
+        raise schedules.ScheduleError(f"--exchange: {exc}") from None
 
 
 def _project(args: argparse.Namespace, settings: dict) -> str | None:
@@ -91,6 +92,8 @@ def run(args: argparse.Namespace, now: datetime | None = None) -> int:
     restart = getattr(args, "gateway_restart_time", None) or "23:15"
     for line in warn_restart_overlaps(jobs, restart, now):
         print(line, file=sys.stderr)
+    exchange = getattr(args, "exchange", None) or market_calendar.DEFAULT_EXCHANGE
+    marks = calendar_report(jobs, exchange, now)
     if args.dry_run:
         topic = f"projects/{project or 'PROJECT'}/topics/{settings.get('topic', 'intents')}"
         print(
@@ -99,6 +102,7 @@ def run(args: argparse.Namespace, now: datetime | None = None) -> int:
         )
         for job in jobs:
             print(describe(job, topic, now) + "\n")
+        print("\n".join(marks) + "\n")
         print("dry run: nothing changed")
         return 0
     if not project or not location:
@@ -116,6 +120,7 @@ def run(args: argparse.Namespace, now: datetime | None = None) -> int:
         print(f"delete {name}")
     for name in plan.unchanged:
         print(f"unchanged {name}")
+    print("\n".join(marks))
     scheduler.apply(plan)
     print(
         f"applied: {len(plan.create)} created, {len(plan.update)} updated, "

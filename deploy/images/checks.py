@@ -41,8 +41,7 @@ def gateway_start_stop(image: str, timeout: float = 180) -> GatewayProbe:
             credentials=container.fake_credentials(),
             secrets_dir=Path(tmp) / "secrets",
         )
-        run = list(child.command)
-        child.command = [*run[: run.index("--") + 1], "python", "/run/probe/gateway_probe.py"]
+        child.command[child.command.index("--") + 1 :] = ["python", "/run/probe/gateway_probe.py"]
         try:
             child.start()
             assert child.proc is not None

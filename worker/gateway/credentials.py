@@ -158,8 +158,7 @@ class CredentialSource:
             raise GatewayError(
                 "secret-manager", f"Secret Manager unavailable ({exc.__class__.__name__})"
             ) from None
-        data: bytes = response.payload.data
-        return data
+        return response.payload.data
 
     @property
     def client(self) -> Any:
@@ -170,11 +169,9 @@ class CredentialSource:
             if endpoint:  # a local stand-in (tests): plain-text gRPC, no Google credentials
                 import grpc
                 from google.auth.credentials import AnonymousCredentials
-                from google.cloud.secretmanager_v1.services.secret_manager_service import (
-                    transports,
-                )
+                from google.cloud.secretmanager_v1.services import secret_manager_service as sms
 
-                transport = transports.SecretManagerServiceGrpcTransport(
+                transport = sms.transports.SecretManagerServiceGrpcTransport(
                     channel=grpc.insecure_channel(endpoint), credentials=AnonymousCredentials()
                 )
                 self._client = secretmanager.SecretManagerServiceClient(transport=transport)
