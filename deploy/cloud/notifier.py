@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
 
 from deploy.cloud import iam
-from deploy.cloud.gcloud import Command, Gcloud, InputError
+from deploy.cloud.gcloud import Command, InputError
 from deploy.cloud.options import Options
 from deploy.cloud.plan import Facts, Resource, Seen, static
-from deploy.cloud.worker_subscriptions import pubsub_agent, topic_path
+from deploy.cloud.worker_subscriptions import pubsub_agent, push_subscription
 from worker import names
 
 SERVICE = "ib-notifier"
@@ -144,50 +143,18 @@ def _deploy(o: Options, email: str) -> Command:
 
 
 def _push(o: Options, email: str, url: str) -> Resource:
-    want = {
-        "topic": topic_path(o, names.RESULTS_TOPIC),
-        "endpoint": f"{url}/",
-        "identity": email,
-        "audience": url,
-    }
-    settings = [
-        f"--push-endpoint={url}/",
-        f"--push-auth-service-account={email}",
-        f"--push-auth-token-audience={url}",
-        "--ack-deadline=120",  # a post and its retries
-    ]
-
-    def probe(gcloud: Gcloud) -> Seen:
-        have: Any = gcloud.read_json("pubsub", "subscriptions", "describe", SUBSCRIPTION)
-        if have is None:
-            return Seen(False)
-        push = have.get("pushConfig") or {}
-        token = push.get("oidcToken") or {}
-        found = {
-            "topic": have.get("topic"),
-            "endpoint": push.get("pushEndpoint"),
-            "identity": token.get("serviceAccountEmail"),
-            "audience": token.get("audience"),
-        }
-        drift = tuple(f"{k} {found[k]!r} -> {v!r}" for k, v in want.items() if found[k] != v)
-        return Seen(True, drift)
-
-    return Resource(
-        key=f"push subscription {SUBSCRIPTION} ({names.RESULTS_TOPIC} -> {url}/)",
-        probe=probe,
-        create=static(
-            Command.of(
-                "pubsub",
-                "subscriptions",
-                "create",
-                SUBSCRIPTION,
-                f"--topic={names.RESULTS_TOPIC}",
-                "--expiration-period=never",
-                *settings,
-            )
-        ),
-        update=static(Command.of("pubsub", "subscriptions", "update", SUBSCRIPTION, *settings)),
-        delete=static(Command.of("pubsub", "subscriptions", "delete", SUBSCRIPTION)),
+    """intent-results pushed to ib-notifier, with the notifier's own account's OIDC tokens and
+    120 s to acknowledge (a post and its retries); no dead letter: a result it cannot take is
+    retried with backoff until Pub/Sub's retention ends."""
+    return push_subscription(
+        o,
+        SUBSCRIPTION,
+        names.RESULTS_TOPIC,
+        url,
+        "/",
+        120,
+        False,
+        f"the service {SERVICE}",
+        identity=email,
         scope="shared",
-        note="before ib-notifier exists, pushes are retried with backoff",
     )

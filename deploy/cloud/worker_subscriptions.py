@@ -67,10 +67,22 @@ def _flattened(sub: dict[str, Any]) -> dict[str, Any]:
 
 
 def push_subscription(
-    o: Options, name: str, topic: str, url: str, path: str, ack: int, dead_letter: bool, needs: str
+    o: Options,
+    name: str,
+    topic: str,
+    url: str,
+    path: str,
+    ack: int,
+    dead_letter: bool,
+    needs: str,
+    *,
+    identity: str | None = None,
+    scope: str = "mode",
 ) -> Resource:
-    """A push subscription to the worker with OIDC tokens as ib-invoker-MODE; updated on drift."""
-    invoker = o.email(names.invoker_account(o.mode))
+    """A push subscription to a Cloud Run service at `url` with OIDC tokens as `identity` (the
+    worker's: ib-invoker-MODE), retried with backoff; updated on drift. The one builder of the
+    worker's subscriptions and the notifier's (deploy/cloud/notifier.py)."""
+    invoker = identity or o.email(names.invoker_account(o.mode))
     endpoint = url + path
     settings = [
         f"--push-endpoint={endpoint}",
@@ -115,6 +127,7 @@ def push_subscription(
         ),
         update=static(Command.of("pubsub", "subscriptions", "update", name, *update)),
         delete=static(Command.of("pubsub", "subscriptions", "delete", name)),
+        scope=scope,
         note=f"before {needs.split()[-1]} exists, deliveries are retried with backoff",
     )
 
