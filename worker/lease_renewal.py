@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 log = logging.getLogger("worker")
 
 
-def held_by_other(lease: dict[str, Any] | None, owner: str, now: datetime) -> bool:
+def held_by_other(lease: Mapping[str, Any] | None, owner: str, now: datetime) -> bool:
     """True while another owner's lease is live."""
     lease = lease or {}
     return lease.get("owner") not in (None, owner) and lease.get("expiresAt", now) > now

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,8 @@ from worker.exceptions import (
     StoreUnavailable,
 )
 from worker.message import IntentMessage
-from worker.results import ResultPublisher
+from worker.record_types import RequestFields
+from worker.results import ResultMessage, ResultPublisher, ResultStatus
 from worker.runner import Runner
 from worker.settings import Settings
 from worker.store import Claim, IntentStore
@@ -75,7 +77,7 @@ class Pipeline:
         """A message Pub/Sub gave up delivering: its intent ends `failed` unless it ended."""
         return self._guarded(self._dead_letter, delivery)
 
-    def _guarded(self, step: Any, delivery: Delivery) -> Answer:
+    def _guarded(self, step: Callable[[_Arrival], Answer], delivery: Delivery) -> Answer:
         with logs.context(messageId=delivery.message_id):
             try:
                 return step(_Arrival(delivery, datetime.now(UTC)))
@@ -188,7 +190,11 @@ class Pipeline:
         return Answer(200, {"id": message.id, "status": "rejected", "resultMessageId": published})
 
     def _close(
-        self, arrival: _Arrival, message: IntentMessage, status: str, err: dict[str, Any]
+        self,
+        arrival: _Arrival,
+        message: IntentMessage,
+        status: ResultStatus,
+        err: dict[str, Any],
     ) -> Answer:
         """End an intent on arrival (expired, dead-lettered), unless it ended or runs."""
         result = self._result(arrival, message, status, error=err)
@@ -209,10 +215,10 @@ class Pipeline:
         claim = self.store.claim(message.id, self._fields(arrival, message), arrival.message_id)
         if claim.kind == "exhausted":
             last = (claim.record.get("lastError") or {}).get("message", "unknown")
-            err = results.error(
+            gave_up = results.error(
                 "attempts-exhausted", f"gave up after {claim.attempts} attempts; last error: {last}"
             )
-            return self._finish(arrival, message, claim.attempts, error=err)
+            return self._finish(arrival, message, claim.attempts, error=gave_up)
         if claim.kind != "run":
             return self._not_run(arrival, message, claim)
         started_at = datetime.now(UTC)
@@ -288,7 +294,7 @@ class Pipeline:
     def _finish(
         self, arrival: _Arrival, message: IntentMessage, attempts: int, **outcome: Any
     ) -> Answer:
-        status = "failed" if outcome.get("error") else "succeeded"
+        status: ResultStatus = "failed" if outcome.get("error") else "succeeded"
         result = self._result(arrival, message, status, attempts=attempts, **outcome)
         try:
             claim = self.store.finish(message.id, result)
@@ -336,7 +342,7 @@ class Pipeline:
         published = self.publisher.publish(result)
         return Answer(200, {"id": message.id, "status": "failed", "resultMessageId": published})
 
-    def _publish(self, intent_id: str, result: dict[str, Any]) -> Answer:
+    def _publish(self, intent_id: str, result: ResultMessage) -> Answer:
         published = self.publisher.publish(result)
         try:
             self.store.mark_published(intent_id, published)
@@ -358,11 +364,11 @@ class Pipeline:
         self,
         arrival: _Arrival,
         message: IntentMessage,
-        status: str,
+        status: ResultStatus,
         *,
         output: dict[str, Any] | None = None,
         **outcome: Any,
-    ) -> dict[str, Any]:
+    ) -> ResultMessage:
         return results.build(
             settings=self.settings,
             id=message.id,
@@ -378,7 +384,7 @@ class Pipeline:
         )
 
     @staticmethod
-    def _fields(arrival: _Arrival, message: IntentMessage) -> dict[str, Any]:
+    def _fields(arrival: _Arrival, message: IntentMessage) -> RequestFields:
         published = arrival.delivery.publish_time
         return {
             "intent": message.intent,

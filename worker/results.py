@@ -6,11 +6,32 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from worker.exceptions import PublishFailed
 from worker.logs import redact
 from worker.settings import Settings
+
+ResultStatus = Literal["succeeded", "failed", "rejected", "expired"]
+
+
+class ResultMessage(TypedDict):
+    """A result message (`schemas/result.schema.json`), as published and kept on its record."""
+
+    id: str
+    intent: str | None
+    tradingMode: str
+    status: ResultStatus
+    result: dict[str, Any]
+    error: dict[str, Any] | None
+    attempts: int
+    receivedAt: str | None
+    startedAt: str | None
+    finishedAt: str | None
+    timings: dict[str, Any]
+    worker: dict[str, Any]
+    messageId: str
+    requestedBy: str | None
 
 
 def iso(when: datetime | None) -> str | None:
@@ -23,7 +44,7 @@ def build(
     id: str,
     intent: str | None,
     trading_mode: str,
-    status: str,
+    status: ResultStatus,
     message_id: str,
     received_at: datetime,
     finished_at: datetime,
@@ -33,7 +54,7 @@ def build(
     started_at: datetime | None = None,
     requested_by: str | None = None,
     timings: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> ResultMessage:
     """A result message as described by `schemas/result.schema.json`."""
     total_ms = int((finished_at - received_at).total_seconds() * 1000)
     return {
@@ -91,11 +112,11 @@ class ResultPublisher:
         project = self.settings.project or _default_project()
         return f"projects/{project}/topics/{topic}"
 
-    def publish(self, result: dict[str, Any]) -> str:
+    def publish(self, result: ResultMessage) -> str:
         """Publish and wait for the server's message id, or raise PublishFailed."""
         return self.send(result)()
 
-    def send(self, result: dict[str, Any]) -> Callable[[], str]:
+    def send(self, result: ResultMessage) -> Callable[[], str]:
         """Start publishing; the function returned waits for the server's message id (or
         raises PublishFailed), so that the caller can do other work while the result goes out."""
         from google.api_core import exceptions
@@ -119,7 +140,7 @@ class ResultPublisher:
 
         def wait() -> str:
             try:
-                return future.result(timeout=deadline)
+                return str(future.result(timeout=deadline))
             except failed as exc:
                 raise _failed(exc) from exc
 

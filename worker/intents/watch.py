@@ -17,12 +17,16 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from worker import cron, results
 from worker.exceptions import IntentFailed
 from worker.intent_registry import IntentContext, intent
+from worker.record_types import RequestFields
+
+if TYPE_CHECKING:
+    from worker.store import IntentStore
 
 log = logging.getLogger("worker.watch")
 SILENT_CODE = "schedule-silent"
@@ -145,7 +149,7 @@ def ran(ctx: IntentContext, run: Run) -> bool:
     return any((doc.to_dict() or {}).get("tradingMode") == ctx.trading_mode for doc in found)
 
 
-def report(ctx: IntentContext, store: Any, run: Run, now: datetime) -> str:
+def report(ctx: IntentContext, store: IntentStore, run: Run, now: datetime) -> str:
     """Create the silent run's terminal record and publish its result, once: `reported` (this
     watch published it), `published` (an earlier watch had recorded but not published it, this
     one did), `known` (told before) or `busy` (another instance is publishing it)."""
@@ -171,7 +175,7 @@ def report(ctx: IntentContext, store: Any, run: Run, now: datetime) -> str:
         error=err,
         requested_by=f"watch/{ctx.id}",
     )
-    fields = {
+    fields: RequestFields = {
         "intent": result["intent"],
         "params": {},
         "tradingMode": ctx.trading_mode,
