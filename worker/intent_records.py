@@ -5,7 +5,7 @@ must not exist yet, or must be unchanged since it was read), so a claim is atomi
 transaction. Writes start from a guess (a new id does not exist; a record this process claimed,
 ran or renewed last is as that write left it) and read the record only when the precondition
 says the guess was wrong.
-What the records mean is decided in `worker.store`.
+What the records mean is decided in `worker.store_decisions`.
 """
 
 from __future__ import annotations
