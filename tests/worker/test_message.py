@@ -149,3 +149,24 @@ def test_schema_enum_matches_the_registry_and_every_intent_has_a_params_schema()
     for name in intent_registry.names():
         params = json.loads((SCHEMAS / "intents" / f"{name}.schema.json").read_text())
         assert params["additionalProperties"] is False, f"{name}'s params must be strict"
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(constant):
+    with pytest.raises(Rejected) as refused:
+        parse_json(b'{"intent": "allocation", "params": {"x": ' + constant.encode() + b"}}")
+    assert refused.value.code == "invalid-json"
+    assert f"{constant} is not a JSON number" in str(refused.value)
+
+
+def test_a_schema_rule_speaks_in_its_own_words_once():
+    with pytest.raises(Rejected) as refused:
+        validate(
+            {"intent": "allocation", "params": {"orderProperties": {"unfilled": "cancel"}}},
+            {},
+            message_id="m",
+            known_intents=intent_registry.names(),
+            schemas_dir=Settings().schemas_dir,
+        )
+    said = str(refused.value)
+    assert said.count("unfilled and unfilledAfterSeconds go together") == 1

@@ -5,6 +5,8 @@ limit's remainder cancelled by the unfilled policy."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support import delivery, unique
 
 NORMAL = "2026-12-07T15:45:00-05:00"
@@ -91,3 +93,35 @@ def test_a_resting_limit_is_cancelled_by_the_unfilled_policy_and_not_sent_again(
     assert all("remainder cancelled after 1 s" in o["unfilled"] for o in orders)
     run(worker, intent_id, orderProperties=properties)  # a redelivery
     assert len(flat_sim.api.broker.orders) == 2
+
+
+BAD = {
+    "negative offset": ({"orderType": "LMT", "limitOffsetBps": -5}, "less than the minimum"),
+    "NaN offset": ({"orderType": "LMT", "limitOffsetBps": float("nan")}, "NaN is not"),
+    "huge offset": ({"orderType": "LMT", "limitOffsetBps": 1e12}, "greater than the maximum"),
+    "MOC with tif GTC": ({"orderType": "MOC", "tif": "GTC"}, "tif must be DAY"),
+    "LOC without a price source": ({"orderType": "LOC"}, "need limitOffsetBps"),
+    "unknown type": ({"orderType": "STP"}, "'STP' is not one of"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_order_properties_end_in_one_result_not_retried(
+    make_worker, flat_sim, positions_root, results, case
+):
+    properties, words = BAD[case]
+    intent_id = unique("alloc-bad-type")
+    # NaN is no JSON: the message is unreadable and its result goes under its message id
+    answer = make_worker(flat_sim).handle(
+        delivery(
+            {"intent": "allocation", "id": intent_id, "params": {"orderProperties": properties}},
+            message_id=intent_id,
+        )
+    )
+    assert answer.status == 200  # acked: Pub/Sub does not deliver it again
+    (result,) = results.all_for(intent_id)
+    assert result["status"] == "rejected"
+    assert result["error"]["code"] in ("bad-params", "invalid-json")
+    assert result["error"]["retryable"] is False
+    assert words in result["error"]["message"]
+    assert flat_sim.api.broker.orders == {}
