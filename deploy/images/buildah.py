@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,14 @@ from pathlib import Path
 from deploy.processes import StackError, container_removed, remove_container_on_exit
 
 ISOLATION = "chroot"
+# `buildah run` takes environment values only as --env on its command line (1.28 has no env
+# file), where any local user reads them (/proc/PID/cmdline). Names and values that carry a
+# credential are refused there: they go in a read-only mounted file (container.prepare).
+SECRET_NAME = re.compile(
+    r"PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE_KEY|SECRET_KEY|CREDENTIALS_JSON|WEBHOOK|NOTIFY_URL",
+    re.IGNORECASE,
+)
+URL_WITH_LOGIN = re.compile(r"://[^/@\s]+:[^/@\s]*@")
 # Docker's image format, as Docker builds: the OCI format has no SHELL, so buildah would run the
 # Dockerfiles' RUN lines with /bin/sh instead of their `bash -o pipefail`.
 FORMAT = "docker"
@@ -137,6 +146,15 @@ def remove(container: str) -> None:
     container_removed(container)
 
 
+def credential_like(key: str, value: str) -> bool:
+    """Whether an environment entry carries a credential: by its name (a password, token, key,
+    webhook address, IB's credentials as JSON), or a value holding a URL's login or a password
+    field."""
+    return bool(
+        SECRET_NAME.search(key) or URL_WITH_LOGIN.search(value) or '"password"' in value.lower()
+    )
+
+
 def run_command(
     container: str,
     command: Sequence[str],
@@ -154,6 +172,11 @@ def run_command(
     if workdir is not None:
         args += ["--workingdir", workdir]
     for key, value in (env or {}).items():
+        if credential_like(key, value):
+            raise StackError(
+                f"{key} looks like a credential and would be on buildah's command line: hand it "
+                f"over in a read-only mounted file instead"
+            )
         args += ["--env", f"{key}={value}"]
     for source, target, read_only in mounts:
         args += ["--volume", f"{source}:{target}:{'ro' if read_only else 'rw'}"]
