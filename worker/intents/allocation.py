@@ -20,6 +20,7 @@ from worker.trading import config as trading_config
 from worker.trading.holdings import Holdings
 from worker.trading.order_desk import OrderDesk
 from worker.trading.order_plan import OrderPlan, OrderRequest, order_ref
+from worker.trading.price_age import PricePolicy
 from worker.trading.working import Pending, blockers, held_with_pending, pending_orders
 
 
@@ -146,11 +147,13 @@ def gather(ctx: IntentContext, ib: Any, config: dict[str, Any], names: list[str]
     by_id = market.by_con_id(ib, others)
     sized_on: dict[int, str] = {}
     priced = [*contracts.values(), *by_id.values()]
-    prices = market.prices(ib, priced, sized_on) if keys or others else {}
+    policy = PricePolicy.of(config)  # a stale price fails `stale-price` before any sizing
+    prices = market.prices(ib, priced, sized_on, policy) if keys or others else {}
     fx: dict[str, float] = {}
+    fx_on: dict[str, str] = {}
 
     def quote(c: Any) -> Quote:
-        rate = market.fx_rate(ib, c.currency, base, fx)
+        rate = market.fx_rate(ib, c.currency, base, fx, policy, fx_on)
         return Quote(c, prices[c.conId], prices[c.conId] * float(c.multiplier or 1) * rate)
 
     return Inputs(
@@ -163,7 +166,7 @@ def gather(ctx: IntentContext, ib: Any, config: dict[str, Any], names: list[str]
         held=held,
         pending=tuple(pending),
         unsignalled={c: quote(contract) for c, contract in by_id.items()},
-        priced_on={c.localSymbol or c.symbol: sized_on[c.conId] for c in priced},
+        priced_on={c.localSymbol or c.symbol: sized_on[c.conId] for c in priced} | fx_on,
     )
 
 

@@ -17,6 +17,7 @@ from worker.trading import config as trading_config
 from worker.trading.holdings import Holdings
 from worker.trading.order_desk import OrderDesk
 from worker.trading.order_plan import OrderPlan, OrderRequest, order_ref
+from worker.trading.price_age import PricePolicy
 from worker.trading.working import pending_orders, unfilled_by_contract
 
 LOT = 1000
@@ -74,8 +75,16 @@ def plan(intent_id: str, base: str, threshold: float, balances: list[Balance]) -
     return OrderPlan(orders, {"baseCurrency": base, "threshold": threshold, "balances": checked})
 
 
-def gather(ib: Any, base: str, working: dict[int, float]) -> list[Balance]:
-    """The balances other than the base; `working`: conId -> signed quantity still to fill."""
+def gather(
+    ib: Any,
+    base: str,
+    working: dict[int, float],
+    policy: PricePolicy | None = None,
+    priced_on: dict[str, str] | None = None,
+) -> list[Balance]:
+    """The balances other than the base; `working`: conId -> signed quantity still to fill.
+    Each rate is checked against `policy` (a stale one fails `stale-price`) and its price type
+    noted in `priced_on` by pair."""
     import ib_async
 
     fx: dict[str, float] = {}
@@ -83,7 +92,7 @@ def gather(ib: Any, base: str, working: dict[int, float]) -> list[Balance]:
     for v in ib.accountValues():
         if v.tag != "CashBalance" or v.currency in ("", "BASE", base):
             continue
-        rate = market.fx_rate(ib, v.currency, base, fx)
+        rate = market.fx_rate(ib, v.currency, base, fx, policy, priced_on)
         pair = ib_async.Forex(f"{v.currency}{base}")
         direct = bool(ib.qualifyContracts(pair) and pair.conId)  # EUR.USD: sell EUR
         if not direct:  # USD.CHF: buy USD with the CHF
@@ -103,7 +112,10 @@ def cash_balancer(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     _, base = market.account_value(ib, "NetLiquidation")
     records = Holdings(ctx.db, ctx.trading_mode).open_orders()
     pending = pending_orders(records, broker_orders.read(ib), ctx.id)
-    order_plan = plan(ctx.id, base, threshold, gather(ib, base, unfilled_by_contract(pending)))
+    priced_on: dict[str, str] = {}
+    balances = gather(ib, base, unfilled_by_contract(pending), PricePolicy.of(config), priced_on)
+    order_plan = plan(ctx.id, base, threshold, balances)
     order_plan.report["working"] = [p.describe() for p in pending if p.unfilled]
+    order_plan.report["pricedOn"] = priced_on
     desk = OrderDesk(ctx, ib, config, when_closed=params.get("whenClosed", "skip"))
     return desk.execute(order_plan, dry_run=bool(params.get("dryRun")))

@@ -8,7 +8,7 @@ in it). The cancelled orders' openOrders records stay: trade-reconciliation book
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from worker.exceptions import IntentFailed
@@ -20,6 +20,8 @@ from worker.trading.order_desk import OrderDesk
 from worker.trading.order_plan import OrderPlan, OrderRequest, order_ref, placed_by
 from worker.trading.working import Pending, held_with_pending, pending_orders
 
+PORTFOLIO = "portfolio mark"  # IB's own mark of a position (ib.portfolio()'s marketPrice)
+
 
 @dataclass(frozen=True)
 class Inputs:
@@ -29,6 +31,9 @@ class Inputs:
     contracts: dict[int, Any]  # conId -> qualified contract
     prices: dict[int, float]  # conId -> price in the base currency
     to_cancel: tuple[Any, ...]  # working ib_async Trades, not this intent's
+    # symbol -> the price each order's risk check used: IB's portfolio mark, else a price type
+    # (`market.price_type`); forex pairs by name. Reported as the result's pricedOn.
+    priced_on: dict[str, str] = field(default_factory=dict)
 
 
 def plan(intent_id: str, inputs: Inputs) -> OrderPlan:
@@ -66,7 +71,11 @@ def plan(intent_id: str, inputs: Inputs) -> OrderPlan:
         for con_id, total in sorted(totals.items())
         if total
     ]
-    report = {"mismatch": mismatch, "working": [p.describe() for p in inputs.pending]}
+    report = {
+        "mismatch": mismatch,
+        "working": [p.describe() for p in inputs.pending],
+        "pricedOn": inputs.priced_on,
+    }
     return OrderPlan(orders, report, cancel=list(inputs.to_cancel))
 
 
@@ -100,11 +109,17 @@ def gather(ctx: IntentContext, ib: Any) -> Inputs:
         if math.isfinite(p.marketPrice or 0) and (p.marketPrice or 0) > 0
     }
     unpriced = [contracts[c] for c in con_ids if c not in priced]
-    prices = priced | market.prices(ib, unpriced)
+    # Close-all's quantities do not depend on prices (it closes what is held): its prices only
+    # feed the notional risk limits, so a stale price does not stop it (no PricePolicy here).
+    sized_on: dict[int, str] = {}
+    prices = priced | market.prices(ib, unpriced, sized_on)
     # The risk limits are in the base currency.
     _, base = market.account_value(ib, "NetLiquidation")
     fx: dict[str, float] = {}
-    rates = {c: market.fx_rate(ib, contracts[c].currency, base, fx) for c in con_ids}
+    priced_on = {observed.symbol(contracts[c]): sized_on.get(c, PORTFOLIO) for c in con_ids}
+    rates = {
+        c: market.fx_rate(ib, contracts[c].currency, base, fx, None, priced_on) for c in con_ids
+    }
     prices = {c: prices[c] * rates[c] for c in con_ids}
     return Inputs(
         held=held,
@@ -113,6 +128,7 @@ def gather(ctx: IntentContext, ib: Any) -> Inputs:
         contracts=contracts,
         prices=prices,
         to_cancel=tuple(t for t in ib.reqAllOpenOrders() if placed_by(t.order.orderRef) != ctx.id),
+        priced_on=priced_on,
     )
 
 

@@ -6,6 +6,8 @@ import math
 from typing import Any
 
 from worker.exceptions import IntentFailed
+from worker.trading.market_hours import gateway_now
+from worker.trading.price_age import DATA_TYPES, DELAYED, Observed, PricePolicy, Source, refusal
 
 CONTRACT_FIELDS = (
     "symbol",
@@ -99,20 +101,34 @@ def price_type(ticker: Any, closed: bool) -> str:
     """Which price `prices` took (`closed`: it fell back to the close) and of which market data
     type, e.g. `delayed midpoint`: ib_async's marketPrice is the last price when it lies within
     the bid and ask (or there is none), else the midpoint."""
-    kind = next((k for k, v in MARKET_DATA_TYPES.items() if v == ticker.marketDataType), "live")
-    if closed:
-        return f"{kind} close"
+    seen = observed(ticker, closed)
+    return f"{seen.data_type} {seen.source}"
+
+
+def observed(ticker: Any, closed: bool) -> Observed:
+    """What `price_age` decides on: the type IB sent, which price was taken, IB's trade time."""
+    kind = DATA_TYPES.get(ticker.marketDataType, "live")
     within = ticker.bid <= ticker.last <= ticker.ask
-    return f"{kind} {'midpoint' if ticker.hasBidAsk() and not within else 'last'}"
+    source: Source = (
+        "close" if closed else "midpoint" if ticker.hasBidAsk() and not within else "last"
+    )
+    at = ticker.delayedLastTimestamp if kind in DELAYED else ticker.lastTimestamp
+    contract = ticker.contract
+    name = (contract.localSymbol or contract.symbol) if contract is not None else "?"
+    return Observed(name, kind, source, at)
 
 
 def prices(
-    ib: Any, contracts_: list[Any], sized_on: dict[int, str] | None = None
+    ib: Any,
+    contracts_: list[Any],
+    sized_on: dict[int, str] | None = None,
+    policy: PricePolicy | None = None,
 ) -> dict[int, float]:
     """conId -> a price to size orders with (ib_async's marketPrice, else the close);
     `sized_on`, when given, gets conId -> the price's type (`price_type`). A market-data
     permission error fails at once (`market-data-permission`, not retryable), naming each
-    instrument."""
+    instrument. With `policy`, a price it finds stale at IB's time (`price_age`) fails the
+    intent `stale-price` (not retryable), naming each, before any order is sized on it."""
     refused: dict[str, tuple[int, str]] = {}
 
     def on_error(req_id: int, code: int, text: str, contract: Any = None) -> None:
@@ -128,6 +144,7 @@ def prices(
     if problem := permission_problem(refused):
         raise IntentFailed("market-data-permission", f"no market data permission for {problem}")
     found = {}
+    seen = []
     for ticker in tickers:
         price = ticker.marketPrice()
         closed = not price or math.isnan(price)
@@ -137,8 +154,11 @@ def prices(
             name = ticker.contract.localSymbol or ticker.contract.symbol
             raise IntentFailed("no-price", f"no price for {name}", retryable=True)
         found[ticker.contract.conId] = price
+        seen.append(observed(ticker, closed))
         if sized_on is not None:
             sized_on[ticker.contract.conId] = price_type(ticker, closed)
+    if policy is not None and seen and (problem := refusal(seen, gateway_now(ib), policy)):
+        raise IntentFailed("stale-price", problem)
     return found
 
 
@@ -192,8 +212,17 @@ def bars(
     return Gate().bars(ib, contract, duration, bar_size, label, deadline)
 
 
-def fx_rate(ib: Any, currency: str, base: str, cache: dict[str, float]) -> float:
-    """Units of `base` per unit of `currency`, from the forex pair the gateway quotes."""
+def fx_rate(
+    ib: Any,
+    currency: str,
+    base: str,
+    cache: dict[str, float],
+    policy: PricePolicy | None = None,
+    priced_on: dict[str, str] | None = None,
+) -> float:
+    """Units of `base` per unit of `currency`, from the forex pair the gateway quotes; checked
+    against `policy` like any price (`prices`), and its price type noted in `priced_on` under
+    the pair's name (`EUR.USD`)."""
     import ib_async
 
     if currency == base:
@@ -202,8 +231,11 @@ def fx_rate(ib: Any, currency: str, base: str, cache: dict[str, float]) -> float
         for pair, invert in ((f"{currency}{base}", False), (f"{base}{currency}", True)):
             contract = ib_async.Forex(pair)
             if ib.qualifyContracts(contract) and contract.conId:
-                price = prices(ib, [contract])[contract.conId]
+                sized_on: dict[int, str] = {}
+                price = prices(ib, [contract], sized_on, policy)[contract.conId]
                 cache[currency] = 1 / price if invert else price
+                if priced_on is not None:
+                    priced_on[contract.localSymbol or pair] = sized_on[contract.conId]
                 break
         else:
             raise IntentFailed("no-price", f"no forex pair between {currency} and {base}")

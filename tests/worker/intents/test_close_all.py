@@ -41,6 +41,10 @@ def test_flattens_every_strategy_and_records_it(worker, sim, holdings, results, 
     assert orders["SPY"]["sources"] == {"alpha": -60, "beta": -40}  # what the order changes
     assert all(o["orderRef"].startswith(f"{intent_id}:close:") for o in orders.values())
     assert result["result"]["mismatch"] == []
+    # Each order's risk check used IB's portfolio mark, or a quote where IB sent no mark.
+    priced_on = result["result"]["pricedOn"]
+    assert set(priced_on) == set(orders)
+    assert set(priced_on.values()) <= {"portfolio mark", "live last", "live midpoint"}
     assert sim.state.positions == []  # the broker saw both orders
     assert [o.orderRef for o in sim.api.broker.orders.values()] == [
         o["orderRef"] for o in result["result"]["orders"]

@@ -21,6 +21,9 @@ def test_cash_balancer_converts_cash_above_the_threshold(make_worker, flat_sim, 
     }
     # CHF 8,000 buys USD 8,000 (about CHF 7,143): never more than the balance.
     assert planned == {"EUR.USD": ("SELL", 12000), "USD.CHF": ("BUY", 8000)}
+    priced_on = results.for_id(dry)["result"]["pricedOn"]  # each rate sizing an order
+    assert set(priced_on) == {"EUR.USD", "USD.CHF"}
+    assert {t.split()[0] for t in priced_on.values()} == {"live"}
     assert flat_sim.api.broker.orders == {}
     intent_id = unique("cash")
     run(worker, "cash-balancer", intent_id)
@@ -28,6 +31,7 @@ def test_cash_balancer_converts_cash_above_the_threshold(make_worker, flat_sim, 
     assert result["status"] == "succeeded", result["error"]
     cash = flat_sim.state.cash
     assert cash["EUR"] == 0 and 0 <= cash["CHF"] < 1000
+    assert set(result["result"]["pricedOn"]) == {"EUR.USD", "USD.CHF"}
 
 
 def test_reconciliation_moves_filled_open_orders_into_holdings(
