@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from publisher import cron, market_calendar, schedule_marks, schedules
 from publisher.connection import EMULATORS
+from worker import names
 from worker.gateway.restarts import GatewayCalendar, restart_time
 
 NEXT_RUNS = 3
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace, now: datetime | None = None) -> int:
             "give --project and --region (or project and location in the file): Cloud Scheduler "
             "has no local emulator, so the local stack's project does not count"
         )
-    scheduler = schedules.Scheduler(project, location, settings.get("topic", "intents"))
+    scheduler = schedules.Scheduler(project, location, settings.get("topic", names.INTENTS_TOPIC))
     plan = scheduler.plan(jobs, args.prune)
     for job in plan.create:
         print(describe(job, scheduler.topic, now, "create"))

@@ -9,6 +9,7 @@ import pytest
 from dashboard.security import CSP
 from publisher.client import publish_intent
 from tests.support import unique
+from worker import names
 
 PAGES = (
     "/intents",
@@ -153,6 +154,7 @@ def test_holdings_account_config_and_schedules_show_the_data(
     assert "static-weights" in config and "maxNotionalPerOrder" in config
     schedules = client.get("/schedules").get_data(as_text=True)
     assert "morning-summary" in schedules and "America/New_York" in schedules
+    assert f"<code>{names.INTENTS_TOPIC}</code>" in schedules
     assert re.search(r"Next runs</h3>\s*<ol class=\"runs\"><li><time datetime=\"20", schedules)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from worker import logs
+from worker import logs, names
 from worker.exceptions import CredentialsError, GatewayError
 from worker.gateway.properties import properties_value
 from worker.settings import Settings
@@ -97,7 +97,8 @@ class CredentialSource:
 
     @property
     def secret_name(self) -> str:
-        secret = self.settings.credentials_secret or f"ib-credentials-{self.settings.trading_mode}"
+        mode = self.settings.trading_mode
+        secret = self.settings.credentials_secret or names.credentials_secret(mode)
         if secret.startswith("projects/"):
             return (
                 secret

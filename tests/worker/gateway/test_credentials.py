@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.worker.gateway.fake_secret_manager import FakeSecretManager
-from worker import logs
+from worker import logs, names
 from worker.exceptions import CredentialsError
 from worker.gateway.credentials import CredentialSource, parse
 from worker.settings import Settings
@@ -57,6 +57,15 @@ def test_secret_name_and_version_from_settings(secrets):
     secrets.secrets[name] = json.dumps(FAKE).encode()
     creds = source(secrets, IB_CREDENTIALS_SECRET="my-ib", IB_CREDENTIALS_VERSION="3")
     assert creds.get().userid == FAKE["userid"]
+
+
+@pytest.mark.parametrize("mode", names.TRADING_MODES)
+def test_the_default_secret_is_the_one_the_set_up_creates(mode):
+    settings = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "local-ib", "TRADING_MODE": mode})
+    secret = names.credentials_secret(mode)
+    assert secret.endswith(mode)
+    want = f"projects/local-ib/secrets/{secret}/versions/latest"
+    assert CredentialSource(settings).secret_name == want
 
 
 @pytest.mark.parametrize(
