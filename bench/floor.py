@@ -20,6 +20,7 @@ from typing import Any
 from deploy.stack import LocalStack
 from tests.support import unique
 from worker import results
+from worker.results import ResultMessage, ResultStatus
 from worker.settings import Settings
 
 COLLECTION = "benchFloor"
@@ -51,7 +52,7 @@ class Floor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _result(self, intent_id: str, status: str) -> dict[str, Any]:
+    def _result(self, intent_id: str, status: ResultStatus) -> ResultMessage:
         now = datetime.now(UTC)
         return results.build(
             settings=self.settings,
@@ -65,12 +66,12 @@ class Floor:
             result={"pong": True, **self.settings.worker_info},
         )
 
-    def _publish(self, result: dict[str, Any]) -> str:
+    def _publish(self, result: ResultMessage) -> str:
         data = json.dumps(result, separators=(",", ":")).encode()
         future = self.publisher.publish(self.topic, data, id=result["id"], status=result["status"])
         return future.result(timeout=30)
 
-    def _record(self, result: dict[str, Any]) -> dict[str, Any]:
+    def _record(self, result: ResultMessage) -> dict[str, Any]:
         return {
             "id": result["id"],
             "status": result["status"],
