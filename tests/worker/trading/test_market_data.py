@@ -8,23 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator import Simulator
 from worker.exceptions import IntentFailed
 from worker.trading import config as trading_config
 from worker.trading import market
-
-
-@pytest.fixture
-def ib():
-    with Simulator(port=0, seed=5) as sim:
-        client = ib_async.IB()
-        client.RequestTimeout = 10
-        client.connect("127.0.0.1", sim.port, clientId=1, timeout=5)
-        client.sim = sim
-        try:
-            yield client
-        finally:
-            client.disconnect()
 
 
 def stocks(ib, *symbols):

@@ -8,25 +8,11 @@ from types import SimpleNamespace
 import ib_async
 import pytest
 
-from simulator import Simulator
 from worker.exceptions import IntentFailed
 from worker.trading.order_desk import OrderDesk
 from worker.trading.order_plan import OrderPlan, OrderRequest
 
 LIMITS = {"maxNotionalPerOrder": 1e9, "maxNotionalPerIntent": 1e9, "maxOrdersPerIntent": 5}
-
-
-@pytest.fixture
-def ib():
-    with Simulator(port=0, seed=5) as sim:
-        client = ib_async.IB()
-        client.RequestTimeout = 10
-        client.connect("127.0.0.1", sim.port, clientId=1, timeout=5)
-        client.sim = sim
-        try:
-            yield client
-        finally:
-            client.disconnect()
 
 
 def _plan(ib: ib_async.IB, quantity: float = 100) -> OrderPlan:
