@@ -108,7 +108,7 @@ class Settings:
         deadline = _int(env, "INTENT_DEADLINE_SECONDS", 480, minimum=1)
         restart = env.get("GATEWAY_RESTART_TIME", "23:15")
         approval = env.get("GATEWAY_WEEKLY_APPROVAL", "Sun 01:00")
-        closedown = env.get("GATEWAY_WEEKLY_CLOSEDOWN", "Sun 01:30")
+        closedown = env.get("GATEWAY_WEEKLY_CLOSEDOWN") or "Sun 01:30"  # unset metadata: ""
         notice_hours = _float(env, "GATEWAY_APPROVAL_NOTICE_HOURS", 3.0, allow_zero=True)
         if not 0 <= notice_hours < 7 * 24:  # NaN and a week or more too
             raise ConfigError(

@@ -155,6 +155,7 @@ def _create_vm(o: Options, email: str, internal: str) -> Command:
         "ib-trading-mode": o.mode,
         "ib-port": str(API_PORTS[o.mode]),
         "ib-restart-time": Settings.gateway_restart_time,
+        "ib-weekly-closedown": Settings.gateway_weekly_closedown,
         "google-logging-enabled": "true",
     }
     return Command.of(
