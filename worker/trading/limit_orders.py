@@ -28,25 +28,34 @@ def min_ticks(ib: Any, requests: list[OrderRequest]) -> dict[int, float]:
     return {r.contract.conId: by_name.get(r.symbol, 0.01) for r in requests}
 
 
-def quote_limit(ib: Any, request: OrderRequest, spec: OrderSpec, tick: float) -> float:
-    """The marketable limit for `request` from a fresh quote; IntentFailed `no-limit-price`
-    (retryable: the quote may come) without a bid and ask or a last price."""
+def quote_limit(ib: Any, request: OrderRequest, spec: OrderSpec, tick: float) -> float | None:
+    """The marketable limit for `request` from a fresh quote; None without a bid and ask or a
+    last price (as on a closed market: whenClosed decides first, then `require_limits`)."""
     (ticker,) = ib.reqTickers(request.contract)
     reference = reference_price(ticker.bid, ticker.ask, ticker.last)
     if reference is None:
-        raise IntentFailed(
-            "no-limit-price",
-            f"no bid/ask or last price for {request.symbol} to set the {spec.order_type} "
-            "order's limit from; no order placed",
-            retryable=True,
-        )
+        return None
     assert spec.limit_offset_bps is not None  # parse() requires it for LMT and LOC
     return limit_price(request.action, reference, spec.limit_offset_bps, tick)
 
 
+def require_limits(requests: list[OrderRequest], spec: OrderSpec) -> None:
+    """IntentFailed `no-limit-price` (retryable: the quote may come) for a limit order that
+    found no price to set its limit from; nothing is sent."""
+    missing = [r.symbol for r in requests if spec.needs_limit and r.limit is None]
+    if missing:
+        raise IntentFailed(
+            "no-limit-price",
+            f"no bid/ask or last price for {', '.join(missing)} to set the {spec.order_type} "
+            "limit from; no order placed",
+            retryable=True,
+        )
+
+
 def with_type(ib: Any, requests: list[OrderRequest], spec: OrderSpec) -> list[OrderRequest]:
     """The requests with the order type IB is sent and, for LMT and LOC, their limit prices
-    (before the risk limits are checked: the notional is at the limit price). orderRefs stay."""
+    (before the risk limits are checked: the notional is at the limit price; None where no
+    quote gave one). orderRefs stay."""
     if not requests:
         return requests
     ticks = min_ticks(ib, requests) if spec.needs_limit else {}
@@ -166,6 +175,9 @@ def repricer(
         try:
             tick = min_ticks(ib, [request])[request.contract.conId]
             limit = quote_limit(ib, request, spec, tick)
+            if limit is None:
+                log.warning("not repricing %s: no quote", request.order_ref)
+                return None
             check(dataclasses.replace(request, limit=limit))
         except IntentFailed as exc:
             log.warning("not repricing %s: %s", request.order_ref, exc)

@@ -73,6 +73,7 @@ class OrderDesk:
             self.check(plan)  # before anything reaches the gateway
         if (stop := self.closed_result(plan, dry_run)) is not None:
             return stop
+        limit_orders.require_limits(plan.orders, self.spec)
         result.update(self._queued)
         if dry_run:
             return self._dry_run(plan, result)

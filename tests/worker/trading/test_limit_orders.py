@@ -83,9 +83,14 @@ def test_limit_prices_come_from_the_mid_and_the_min_tick():
 
 def test_no_quote_means_no_limit_and_no_order():
     ib = FakeIB(bid=-1.0, ask=-1.0, last=float("nan"))
+    spec = parse({"orderType": "LOC", "limitOffsetBps": 5})
+    (priced,) = limit_orders.with_type(ib, [request()], spec)
+    assert priced.limit is None  # a closed market's quote: whenClosed decides first
     with pytest.raises(IntentFailed) as failed:
-        limit_orders.with_type(ib, [request()], parse({"orderType": "LOC", "limitOffsetBps": 5}))
+        limit_orders.require_limits([priced], spec)
     assert failed.value.code == "no-limit-price" and "SPY" in str(failed.value)
+    assert failed.value.retryable
+    limit_orders.require_limits([request()], parse(None))  # a market order needs none
 
 
 def test_market_and_close_orders_need_no_quote():
