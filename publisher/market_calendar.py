@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import cache
+from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -155,7 +155,7 @@ def _library() -> Any:
     return exchange_calendars
 
 
-@cache
+@lru_cache(maxsize=8)
 def exchange_days(exchange: str, first: date, last: date) -> ExchangeDays:
     """`exchange`'s closed days and early closes from `first` to `last`, from `exchange_calendars`
     (an ISO 10383 MIC such as XNYS, XLON, XSWX). ValueError names an unknown exchange."""
