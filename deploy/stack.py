@@ -1,8 +1,9 @@
 """The local stack: one definition used by `make up`, `make demo` and the test fixtures.
 
 Pub/Sub and Firestore emulators on free ports of 127.0.0.1, the topics and subscriptions of
-production (a push subscription to the worker with retry and dead-letter policies), the worker run
-exactly as its container runs it, and seeded config.
+production (`stack_pubsub.py`), the worker run exactly as its container runs it (or in its image:
+`images/in_stack.py`), the dashboard, and seeded config. What to start is `StackOptions`
+(`stack_options.py`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy import emulators, logview
+from deploy import emulators, logview, stack_pubsub
+from deploy.images import in_stack
 from deploy.processes import (
     Child,
     StackError,
@@ -28,55 +29,18 @@ from deploy.processes import (
     remove_on_exit,
     signals_deferred,
 )
+from deploy.stack_options import ROOT, StackOptions
 from worker import names
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # The container's command (worker/Dockerfile's CMD): worker/server.py, one gunicorn worker
 # process serving one request at a time.
 WORKER_COMMAND = ("python", "-m", "worker.server")
 
+# For the tests and benchmarks that publish to the stack or read from it.
 INTENTS_TOPIC = names.INTENTS_TOPIC
 RESULTS_TOPIC = names.RESULTS_TOPIC
 DEAD_LETTER_TOPIC = names.DEAD_LETTER_TOPIC
 DEAD_LETTER_SUBSCRIPTION = names.DEAD_LETTER_KEEP_SUBSCRIPTION
-RESULTS_TAP = names.RESULTS_TAP_SUBSCRIPTION
-ACK_DEADLINE_SECONDS = names.ACK_DEADLINE_SECONDS
-
-
-@dataclass
-class StackOptions:
-    project: str = "local-ib"
-    trading_mode: str = "paper"
-    state_dir: Path = ROOT / ".devstack"
-    worker_env: dict[str, str] = field(default_factory=dict)
-    retry_backoff: tuple[int, int] = (1, 10)
-    max_delivery_attempts: int = 20
-    worker_output_to_console: bool = False
-    config_file: Path = ROOT / "config.yaml"  # the trading config, as `config apply` writes it
-    dashboard: bool = True  # `python -m dashboard` next to the worker, publishing for its mode
-    # Run the worker (dashboard) inside this image instead of from the source tree: `make up
-    # WORKER_IMAGE=localhost/ib-worker:local` (deploy/images/container.py). The worker's gateway
-    # mode is then `ibc`, on the image's IB Gateway and IBC (stand-ins when built here).
-    worker_image: str | None = None
-    dashboard_image: str | None = None
-    # The gateway in its own container of this image (`make up GATEWAY=container`), kept running
-    # by `python -m worker.gateway.always_on`; the worker then connects in `external` mode.
-    gateway_image: str | None = None
-
-
-def images_from_env() -> dict[str, str | None]:
-    """StackOptions' images from WORKER_IMAGE, DASHBOARD_IMAGE and GATEWAY=container (`make up`,
-    `make demo`); the gateway's image is the worker's, by default the one `make images` built."""
-    gateway = os.environ.get("GATEWAY", "")
-    if gateway not in ("", "container"):
-        raise StackError(f"GATEWAY={gateway!r}: give GATEWAY=container, or leave it unset")
-    worker = os.environ.get("WORKER_IMAGE") or None
-    return {
-        "worker_image": worker,
-        "dashboard_image": os.environ.get("DASHBOARD_IMAGE") or None,
-        "gateway_image": (worker or "localhost/ib-worker:local") if gateway else None,
-    }
 
 
 def _say(message: str) -> None:
@@ -94,7 +58,7 @@ class LocalStack:
         self.worker_port = free_port()
         self.gateway_port = free_port()
         self.dashboard_port = free_port()
-        self.log_dir = self.options.state_dir / "logs"
+        self.log_dir = self.options.log_dir
         self.children: dict[str, Child] = {}
         self._env_file: Path | None = None
 
@@ -113,10 +77,10 @@ class LocalStack:
         return f"http://127.0.0.1:{self.dashboard_port}/"
 
     def topic(self, name: str) -> str:
-        return f"projects/{self.options.project}/topics/{name}"
+        return stack_pubsub.topic(self.options.project, name)
 
     def subscription(self, name: str) -> str:
-        return f"projects/{self.options.project}/subscriptions/{name}"
+        return stack_pubsub.subscription(self.options.project, name)
 
     @property
     def push_subscription(self) -> str:
@@ -228,59 +192,14 @@ class LocalStack:
     # -- parts -----------------------------------------------------------------------------
 
     def _create_topics(self) -> None:
-        from google.api_core.exceptions import AlreadyExists
-        from google.cloud import pubsub_v1
-
-        publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
-        for name in (INTENTS_TOPIC, RESULTS_TOPIC, DEAD_LETTER_TOPIC):
-            with contextlib.suppress(AlreadyExists):
-                publisher.create_topic(name=self.topic(name))
-        for sub, topic in (
-            (DEAD_LETTER_SUBSCRIPTION, DEAD_LETTER_TOPIC),
-            (RESULTS_TAP, RESULTS_TOPIC),
-        ):
-            with contextlib.suppress(AlreadyExists):
-                subscriber.create_subscription(name=self.subscription(sub), topic=self.topic(topic))
-        self._progress(f"topics {INTENTS_TOPIC}, {RESULTS_TOPIC}, {DEAD_LETTER_TOPIC} created")
+        self._progress(stack_pubsub.create_topics(self.options.project))
 
     def _create_push_subscription(self) -> None:
-        from google.cloud import pubsub_v1
-
-        low, high = self.options.retry_backoff
-        pubsub_v1.SubscriberClient().create_subscription(
-            request={
-                "name": self.subscription(self.push_subscription),
-                "topic": self.topic(INTENTS_TOPIC),
-                "push_config": {"push_endpoint": self.worker_url},
-                "ack_deadline_seconds": ACK_DEADLINE_SECONDS,
-                "retry_policy": {
-                    "minimum_backoff": {"seconds": low},
-                    "maximum_backoff": {"seconds": high},
-                },
-                "dead_letter_policy": {
-                    "dead_letter_topic": self.topic(DEAD_LETTER_TOPIC),
-                    "max_delivery_attempts": self.options.max_delivery_attempts,
-                },
-            }
-        )
-        # Every dead letter ends in a result: the worker closes its intent.
-        closer = names.dead_letter_subscription(self.options.trading_mode)
-        endpoint = self.worker_url.rstrip("/") + names.DEAD_LETTER_PATH
-        pubsub_v1.SubscriberClient().create_subscription(
-            request={
-                "name": self.subscription(closer),
-                "topic": self.topic(DEAD_LETTER_TOPIC),
-                "push_config": {"push_endpoint": endpoint},
-                "ack_deadline_seconds": names.DEAD_LETTER_ACK_DEADLINE_SECONDS,
-                "retry_policy": {
-                    "minimum_backoff": {"seconds": low},
-                    "maximum_backoff": {"seconds": high},
-                },
-            }
-        )
+        o = self.options
         self._progress(
-            f"push subscriptions {self.push_subscription} -> {self.worker_url}, "
-            f"{closer} -> {endpoint}"
+            stack_pubsub.create_push_subscriptions(
+                o.project, o.trading_mode, self.worker_url, o.retry_backoff, o.max_delivery_attempts
+            )
         )
 
     def seed_config(self) -> None:
@@ -318,15 +237,14 @@ class LocalStack:
 
     @property
     def container_state(self) -> Path:
-        """The state folder of processes in containers (mounted at /run/stack/state)."""
-        return self.options.state_dir / "container-state"
+        return self.options.container_state
 
     def _start_worker(self) -> None:
         image = self.options.worker_image
         if image is not None:
-            from deploy.images import in_stack
-
-            worker: Child = self._spawn("worker", in_stack.worker(self, image))
+            worker: Child = self._spawn(
+                "worker", in_stack.worker(self.options, image, self.worker_environment())
+            )
         else:
             to_console = self.options.worker_output_to_console
             worker = self._spawn(
@@ -350,10 +268,10 @@ class LocalStack:
     def _start_gateway(self) -> None:
         """The always-on gateway in its own container (GATEWAY=container): the worker connects
         to it in `external` mode, as to the always-on VM's."""
-        from deploy.images import in_stack
-
-        assert self.options.gateway_image is not None
-        gateway = self._spawn("gateway", in_stack.gateway(self, self.options.gateway_image))
+        image = self.options.gateway_image
+        assert image is not None
+        child = in_stack.gateway(self.options, image, self.worker_environment(), self.gateway_port)
+        gateway = self._spawn("gateway", child)
         gateway.wait_until(lambda: port_open(self.gateway_port), 120, "serving the API port")
         self._progress(
             f"gateway up (in {self.options.gateway_image}, IBC, port {self.gateway_port})"
@@ -373,9 +291,9 @@ class LocalStack:
             "PYTHONUNBUFFERED": "1",
         }
         if self.options.dashboard_image is not None:
-            from deploy.images import in_stack
-
-            child: Child = in_stack.dashboard(self, self.options.dashboard_image, env)
+            child: Child = in_stack.dashboard(
+                self.options, self.options.dashboard_image, env, self.dashboard_port
+            )
         else:
             child = Child(
                 name="dashboard",

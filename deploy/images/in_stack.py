@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from deploy.images import container
 from deploy.processes import Child, StackError
-
-if TYPE_CHECKING:
-    from deploy.stack import LocalStack
+from deploy.stack_options import StackOptions
 
 GATEWAY_COMMAND = ("python", "-m", "worker.gateway.always_on")
 
@@ -26,11 +23,11 @@ def _need_root() -> None:
 
 
 def _state_mounts(
-    stack: LocalStack, image: str, env: dict[str, str]
+    options: StackOptions, image: str, env: dict[str, str]
 ) -> list[tuple[Path, str, bool]]:
     """The simulator's account file and state in a folder the image's user may write."""
     uid, gid = container.image_user(image)
-    state = stack.container_state
+    state = options.container_state
     state.mkdir(parents=True, exist_ok=True)
     os.chown(state, uid, gid)
     mounts: list[tuple[Path, str, bool]] = [(state, "/run/stack/state", False)]
@@ -41,38 +38,38 @@ def _state_mounts(
     return mounts
 
 
-def worker(stack: LocalStack, image: str) -> Child:
-    """The worker in `image`, as Cloud Run runs it: the image's user and command, PORT,
-    K_SERVICE and K_REVISION; gateway mode `ibc` unless GATEWAY_MODE says otherwise (or the
-    stack's gateway runs in a container of its own: `external`)."""
+def worker(options: StackOptions, image: str, worker_env: dict[str, str]) -> Child:
+    """The worker in `image` with the stack's `worker_env`, as Cloud Run runs it: the image's
+    user and command, PORT, K_SERVICE and K_REVISION; gateway mode `ibc` unless GATEWAY_MODE says
+    otherwise (or the stack's gateway runs in a container of its own: `external`)."""
     _need_root()
-    env = stack.worker_environment()
-    if stack.options.gateway_image is None:
+    env = dict(worker_env)
+    if options.gateway_image is None:
         env["GATEWAY_MODE"] = os.environ.get("GATEWAY_MODE", "ibc")
     credentials = env.pop("IB_CREDENTIALS_JSON", None)
     if credentials is None and env["GATEWAY_MODE"] == "ibc":
         credentials = container.fake_credentials()
-    mounts = _state_mounts(stack, image, env)
+    mounts = _state_mounts(options, image, env)
     return container.prepare(
         "worker",
         image,
         env,
-        stack.log_dir / "worker.log",
+        options.log_dir / "worker.log",
         mounts=mounts,
         credentials=credentials,
-        secrets_dir=stack.options.state_dir / "secrets",
+        secrets_dir=options.state_dir / "secrets",
     )
 
 
-def gateway(stack: LocalStack, image: str) -> Child:
+def gateway(options: StackOptions, image: str, source: dict[str, str], port: int) -> Child:
     """IB Gateway through IBC kept running (`python -m worker.gateway.always_on`) in `image`, on
-    the stack's gateway port, as the always-on VM runs it."""
+    the stack's gateway `port`, as the always-on VM runs it; simulator settings and credentials
+    from the worker's environment `source`."""
     _need_root()
-    source = stack.worker_environment()
     env = {
         "GATEWAY_MODE": "ibc",
-        "TRADING_MODE": stack.options.trading_mode,
-        "IB_GATEWAY_PORT": str(stack.gateway_port),
+        "TRADING_MODE": options.trading_mode,
+        "IB_GATEWAY_PORT": str(port),
         "PYTHONUNBUFFERED": "1",
         "SIMULATOR_STATE": source.get("SIMULATOR_STATE", ""),
     }
@@ -80,21 +77,21 @@ def gateway(stack: LocalStack, image: str) -> Child:
         if source.get(key):
             env[key] = source[key]
     credentials = source.get("IB_CREDENTIALS_JSON") or container.fake_credentials()
-    mounts = _state_mounts(stack, image, env)
+    mounts = _state_mounts(options, image, env)
     return container.prepare(
         "gateway",
         image,
         env,
-        stack.log_dir / "gateway.log",
+        options.log_dir / "gateway.log",
         mounts=mounts,
         credentials=credentials,
-        secrets_dir=stack.options.state_dir / "secrets",
+        secrets_dir=options.state_dir / "secrets",
         command=GATEWAY_COMMAND,
     )
 
 
-def dashboard(stack: LocalStack, image: str, env: dict[str, str]) -> Child:
-    """The dashboard in `image` with the image's command, on the stack's dashboard port."""
+def dashboard(options: StackOptions, image: str, env: dict[str, str], port: int) -> Child:
+    """The dashboard in `image` with the image's command, on the stack's dashboard `port`."""
     _need_root()
-    env = {**env, "HOST": "127.0.0.1", "PORT": str(stack.dashboard_port)}
-    return container.prepare("dashboard", image, env, stack.log_dir / "dashboard.log")
+    env = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
+    return container.prepare("dashboard", image, env, options.log_dir / "dashboard.log")
