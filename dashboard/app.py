@@ -17,7 +17,8 @@ from dashboard.routes import info, intents, portfolio, publish
 from dashboard.settings import Settings
 from publisher import digest
 from publisher.printable import visible
-from publisher.records import NoCredentials, Records, RecordsUnavailable
+from publisher.records import Records
+from worker.database import NoCredentials, StoreUnavailable
 
 log = logging.getLogger("dashboard")
 
@@ -78,8 +79,8 @@ def _visible(value: Any) -> Any:
 
 
 def _errors(app: Flask) -> None:
-    @app.errorhandler(RecordsUnavailable)
-    def unavailable(exc: RecordsUnavailable):  # type: ignore[no-untyped-def]
+    @app.errorhandler(StoreUnavailable)
+    def unavailable(exc: StoreUnavailable):  # type: ignore[no-untyped-def]
         if isinstance(exc, NoCredentials):  # not worth retrying: someone has to set them up
             return _problem(
                 503,

@@ -205,11 +205,12 @@ class LocalStack:
     def seed_config(self) -> None:
         from google.cloud import firestore
 
-        from publisher.trading_config import ConfigFileError, FirestoreUnavailable, seed
+        from publisher.trading_config import ConfigFileError, seed
+        from worker.database import StoreUnavailable
 
         try:
             seed(firestore.Client(project=self.options.project), self.options.config_file)
-        except (ConfigFileError, FirestoreUnavailable) as exc:
+        except (ConfigFileError, StoreUnavailable) as exc:
             raise StackError(f"seeding the trading config failed: {exc}") from None
         self._progress(f"config seeded from {self.options.config_file.relative_to(ROOT)}")
 

@@ -28,7 +28,8 @@ from publisher.client import (
     follow_results,
     publish_intent,
 )
-from publisher.records import Records, RecordsUnavailable
+from publisher.records import Records
+from worker.database import StoreUnavailable, deadlines
 
 # Documented in the README ("Publishing intents").
 EXIT_FAILED, EXIT_TIMEOUT, EXIT_INVALID, EXIT_UNAVAILABLE = 1, 2, 3, connection.EXIT_UNAVAILABLE
@@ -100,7 +101,8 @@ def cmd_results(args: argparse.Namespace) -> int:
             return 0
         return 0
     # A few more than asked: a record can be finished a moment before its result is recorded.
-    found = Records(timeout=30).finished(args.intent, None, args.limit + 10, args.status)
+    records = Records(timeout=deadlines.SCAN_SECONDS)
+    found = records.finished(args.intent, None, args.limit + 10, args.status)
     listed = [r["resultMessage"] for r in found if r.get("resultMessage")][: args.limit]
     if not args.json:
         print(RESULTS_HEADER)
@@ -217,7 +219,7 @@ def _run(args: argparse.Namespace) -> int:
     except (PublishError, schedules.ScheduleError, notify.NotifyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    except (connection.NotConnected, RecordsUnavailable) as exc:
+    except (connection.NotConnected, StoreUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     except Exception as exc:

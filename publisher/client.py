@@ -12,10 +12,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from worker.database import deadlines
 from worker.exceptions import Rejected
 from worker.message import intent_names, validate
 from worker.names import INTENTS_TOPIC, RESULTS_TOPIC
-from worker.store import record_key
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -186,19 +186,14 @@ def wait_for_result(
 
 
 def _recorded_result(intent_id: str, project: str | None, mode: str) -> dict[str, Any] | None:
-    try:
-        from google.cloud import firestore
+    from publisher.records import Records
 
-        doc = (
-            firestore.Client(project=_project(project))
-            .collection("intents")
-            .document(record_key(mode, intent_id))
-            .get(timeout=10)
-        )
+    try:
+        records = Records(project=_project(project), timeout=deadlines.CALL_SECONDS)
+        record = records.intent(mode, intent_id) or {}
     except Exception:  # no Firestore access: the results topic will do
         return None
-    record = doc.to_dict() if doc.exists else None
-    return (record or {}).get("resultMessage") if (record or {}).get("resultPublished") else None
+    return record.get("resultMessage") if record.get("resultPublished") else None
 
 
 def follow_results(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from worker.store import TERMINAL
+from worker.database import TERMINAL
 
 # Fields every event has; the rest say what happened.
 EVENT_COMMON = ("type", "at", "owner")

@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from publisher import connection, holdings_read, views
-from publisher.records import MODES, Records, RecordsUnavailable
+from publisher.records import MODES, Records
+from worker.database import StoreUnavailable, deadlines
 from worker.message import ID_PATTERN
 
 EXIT_NOT_FOUND = 1
@@ -17,7 +18,7 @@ HINT = (
 )
 
 
-def _unavailable(exc: RecordsUnavailable) -> int:
+def _unavailable(exc: StoreUnavailable) -> int:
     print(f"error: {exc}: {HINT}", file=sys.stderr)
     return EXIT_UNAVAILABLE
 
@@ -42,7 +43,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"error: no intent {args.id} in {args.mode}{hint}", file=sys.stderr)
             return EXIT_NOT_FOUND
         events = records.events(args.mode, args.id)
-    except RecordsUnavailable as exc:
+    except StoreUnavailable as exc:
         return _unavailable(exc)
     print(views.show_text(record, events))
     return 0
@@ -52,7 +53,7 @@ def cmd_holdings(args: argparse.Namespace) -> int:
     connection.check("firestore")
     try:
         found = holdings_read.read(Records(timeout=args.timeout), args.mode)
-    except RecordsUnavailable as exc:
+    except StoreUnavailable as exc:
         return _unavailable(exc)
     print(views.holdings_text(args.mode, found))
     return 0
@@ -62,9 +63,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     show = sub.add_parser("show", help="an intent: status, params, result, orders, timeline")
     show.add_argument("id")
     show.add_argument("--mode", choices=MODES, default="paper")
-    show.add_argument("--timeout", type=float, default=10, help=argparse.SUPPRESS)
+    show.add_argument(
+        "--timeout", type=float, default=deadlines.CALL_SECONDS, help=argparse.SUPPRESS
+    )
     show.set_defaults(func=cmd_show)
     held = sub.add_parser("holdings", help="the strategies' holdings and unreconciled orders")
     held.add_argument("--mode", choices=MODES, default="paper")
-    held.add_argument("--timeout", type=float, default=10, help=argparse.SUPPRESS)
+    held.add_argument(
+        "--timeout", type=float, default=deadlines.CALL_SECONDS, help=argparse.SUPPRESS
+    )
     held.set_defaults(func=cmd_holdings)

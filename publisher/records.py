@@ -2,33 +2,23 @@
 
 `intents/{mode}:{id}` and their `events`, the strategies' holdings and unreconciled orders under
 `positions/{mode}`, and the trading config (`config/common` merged with `config/{mode}`). Every
-call has a short deadline, and every Firestore error becomes `RecordsUnavailable`, so a caller
-can say "Firestore is not answering" instead of hanging or showing a traceback.
+call goes through the Firestore layer (`worker.database`) as a reader: a short deadline, and every
+Firestore error becomes StoreUnavailable (NoCredentials without credentials), so a caller can say
+"Firestore is not answering" instead of hanging or showing a traceback.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any
 
-from worker.store import TERMINAL, record_key
+from worker.config_rules import merge
+from worker.database import STATUSES as STATUSES
+from worker.database import Database, Options, deadlines, record_key
 
 MODES = ("paper", "live")
-STATUSES = ("running", "received", *TERMINAL)
-T = TypeVar("T")
-
-
-class RecordsUnavailable(RuntimeError):
-    """Firestore did not answer within the deadline (or refused); the message says which."""
-
-
-class NoCredentials(RecordsUnavailable):
-    """No Google credentials to reach Firestore with; the message says how to get them."""
 
 
 @dataclass(frozen=True)
@@ -54,75 +44,34 @@ class Records:
     """One Firestore client and deadline; `client` may be given (tests, an existing client)."""
 
     def __init__(
-        self, client: Any = None, project: str | None = None, timeout: float = 5.0
+        self, client: Any = None, project: str | None = None, timeout: float | None = None
     ) -> None:
-        self._client = client
         self.project = project
-        self.timeout = timeout
-
-    @cached_property
-    def client(self) -> Any:
-        if self._client is None:
-            from google.cloud import firestore
-
-            project = self.project or os.environ.get("GOOGLE_CLOUD_PROJECT") or None
-            with self._available():  # the credentials are looked up here
-                self._client = firestore.Client(project=project)
-        return self._client
-
-    @cached_property
-    def _call(self) -> dict[str, Any]:
-        from google.api_core.retry import Retry
-
-        retry = Retry(initial=0.1, maximum=1.0, multiplier=2.0, timeout=self.timeout)
-        return {"retry": retry, "timeout": self.timeout}
-
-    @contextmanager
-    def _available(self) -> Iterator[None]:
-        from google.api_core import exceptions
-        from google.auth import exceptions as auth_exceptions
-
-        try:
-            yield
-        except (exceptions.GoogleAPICallError, exceptions.RetryError) as exc:
-            raise RecordsUnavailable(
-                f"Firestore is not answering ({exc.__class__.__name__})"
-            ) from exc
-        except auth_exceptions.DefaultCredentialsError as exc:
-            raise NoCredentials(
-                "no Google credentials: run `gcloud auth application-default login` "
-                "(or source .devstack/env for the local stack)"
-            ) from exc
-
-    def _read(self, read: Callable[[], T]) -> T:
-        with self._available():
-            return read()
-
-    def _stream(self, query: Any) -> list[Any]:
-        with self._available():
-            return list(query.stream(**self._call))
+        self.timeout = deadlines.PAGE_SECONDS if timeout is None else timeout
+        where = Options(project or os.environ.get("GOOGLE_CLOUD_PROJECT") or None, self.timeout)
+        self.db = Database(where, client, decides_conflicts=False)
 
     # -- intents ---------------------------------------------------------------------------
 
     def _intent_ref(self, mode: str, intent_id: str) -> Any:
-        return self.client.collection("intents").document(record_key(mode, intent_id))
+        return self.db.collection("intents").document(record_key(mode, intent_id))
 
     def intent(self, mode: str, intent_id: str) -> dict[str, Any] | None:
         """The record of intent `intent_id` in trading mode `mode`, or None."""
-        snap = self._read(lambda: self._intent_ref(mode, intent_id).get(**self._call))
+        snap = self.db.get(self._intent_ref(mode, intent_id))
         return _with_key(snap) if snap.exists else None
 
     def events(self, mode: str, intent_id: str) -> list[dict[str, Any]]:
         """The intent's audit trail, oldest first."""
         query = self._intent_ref(mode, intent_id).collection("events").order_by("at")
-        return [d.to_dict() or {} for d in self._stream(query)]
+        return [d.to_dict() or {} for d in self.db.stream(query)]
 
     def list_intents(self, query: IntentQuery) -> Page:
         """A page of intent records, newest first (by receivedAt)."""
         from google.cloud import firestore
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        q: Any = self.client.collection("intents")
+        q: Any = self.db.collection("intents")
         for field, value in (
             ("tradingMode", query.mode),
             ("intent", query.intent),
@@ -136,13 +85,11 @@ class Records:
             q = q.where(filter=FieldFilter("receivedAt", "<", query.until))
         q = q.order_by("receivedAt", direction=firestore.Query.DESCENDING)
         if query.after is not None:
-            cursor = self._read(
-                lambda: self.client.collection("intents").document(query.after).get(**self._call)
-            )
+            cursor = self.db.get(self.db.collection("intents").document(query.after))
             if not cursor.exists:
                 raise LookupError(f"the intent {query.after} this page starts after is gone")
             q = q.start_after(cursor)
-        docs = self._stream(q.limit(query.limit + 1))
+        docs = self.db.stream(q.limit(query.limit + 1))
         items = [_with_key(d) for d in docs[: query.limit]]
         more = len(docs) > query.limit
         return Page(items, items[-1]["_key"] if more and items else None)
@@ -159,18 +106,18 @@ class Records:
         from google.cloud import firestore
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        q: Any = self.client.collection("intents")
+        q: Any = self.db.collection("intents")
         for field, value in (("intent", intent), ("tradingMode", mode), ("status", status)):
             if value is not None:
                 q = q.where(filter=FieldFilter(field, "==", value))
         q = q.order_by("finishedAt", direction=firestore.Query.DESCENDING).limit(limit)
-        return [_with_key(d) for d in self._stream(q)]
+        return [_with_key(d) for d in self.db.stream(q)]
 
     # -- holdings and config ---------------------------------------------------------------
 
     def holdings(self, mode: str) -> dict[str, dict[str, float]]:
         """{strategy: {conId: quantity}} of `positions/{mode}/holdings`."""
-        docs = self._stream(self._positions(mode).collection("holdings"))
+        docs = self.db.stream(self._positions(mode).collection("holdings"))
         return {
             d.id: {
                 str(k): float(v) for k, v in ((d.to_dict() or {}).get("positions") or {}).items()
@@ -180,7 +127,7 @@ class Records:
 
     def open_orders(self, mode: str) -> dict[str, dict[str, Any]]:
         """{orderRef: record} of `positions/{mode}/openOrders`: orders not yet reconciled."""
-        docs = self._stream(self._positions(mode).collection("openOrders"))
+        docs = self.db.stream(self._positions(mode).collection("openOrders"))
         return {d.id: d.to_dict() or {} for d in docs}
 
     def booked(self, mode: str, since: datetime) -> list[dict[str, Any]]:
@@ -194,28 +141,17 @@ class Records:
             .where(filter=FieldFilter("at", ">", since))
             .order_by("at")
         )
-        return [{**(d.to_dict() or {}), "orderRef": d.id} for d in self._stream(query)]
+        return [{**(d.to_dict() or {}), "orderRef": d.id} for d in self.db.stream(query)]
 
     def _positions(self, mode: str) -> Any:
-        return self.client.collection("positions").document(mode)
+        return self.db.collection("positions").document(mode)
 
     def config(self, mode: str) -> dict[str, Any]:
         """`config/common` merged with `config/{mode}` key by key (the mode wins), as the worker
         reads it (worker/trading/config.py)."""
-        docs = self.client.collection("config")
-        common = self._read(lambda: docs.document("common").get(**self._call))
-        own = self._read(lambda: docs.document(mode).get(**self._call))
-        return merge(common.to_dict() or {}, own.to_dict() or {})
-
-
-def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+        common, own = self.db.document("config", "common"), self.db.document("config", mode)
+        found = self.db.get_all([common, own])
+        return merge(found.get(common.path, {}), found.get(own.path, {}))
 
 
 def _with_key(snap: Any) -> dict[str, Any]:

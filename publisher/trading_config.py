@@ -13,13 +13,13 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
 
-from worker.trading.config import errors, merge
+from worker.config_rules import errors, merge
+from worker.database import Database, Options, StoreUnavailable, deadlines
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config.yaml"
 MODES = ("paper", "live")
@@ -37,10 +37,6 @@ class ConfigFileError(ValueError):
 
 class WrongTarget(ValueError):
     """--project names a real project while the emulators' variables are set."""
-
-
-class FirestoreUnavailable(RuntimeError):
-    """Firestore did not answer in time (or refused)."""
 
 
 def load_file(path: Path, strategy_names: list[str] | None = None) -> dict[str, dict[str, Any]]:
@@ -108,48 +104,25 @@ def _text(value: Any) -> str:
 
 
 class ConfigStore:
-    """The `config` collection, every call with a deadline; errors become FirestoreUnavailable."""
+    """The `config` collection through the Firestore layer (`worker.database`), as a reader:
+    every call with a deadline, every error StoreUnavailable."""
 
-    def __init__(self, client: Any = None, project: str | None = None, timeout: float = 10):
-        self._client, self.project, self.timeout = client, project, timeout
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from google.cloud import firestore
-
-            self._client = self._call(
-                lambda: firestore.Client(
-                    project=self.project or os.environ.get("GOOGLE_CLOUD_PROJECT")
-                )
-            )
-        return self._client
-
-    def _call(self, work: Callable[[], Any]) -> Any:
-        from google.api_core import exceptions
-        from google.auth import exceptions as auth_exceptions
-
-        try:
-            return work()
-        except (exceptions.GoogleAPICallError, exceptions.RetryError) as exc:
-            name = exc.__class__.__name__
-            raise FirestoreUnavailable(f"Firestore is not answering ({name})") from None
-        except auth_exceptions.DefaultCredentialsError:
-            raise FirestoreUnavailable("no Google credentials") from None
-
-    def _options(self) -> dict[str, Any]:
-        from google.api_core.retry import Retry
-
-        retry = Retry(initial=0.1, maximum=1.0, multiplier=2.0, timeout=self.timeout)
-        return {"retry": retry, "timeout": self.timeout}
+    def __init__(
+        self,
+        client: Any = None,
+        project: str | None = None,
+        timeout: float = deadlines.CALL_SECONDS,
+    ):
+        self.project, self.timeout = project, timeout
+        where = Options(project or os.environ.get("GOOGLE_CLOUD_PROJECT") or None, timeout)
+        self.db = Database(where, client, decides_conflicts=False)
 
     def read(self, name: str) -> dict[str, Any]:
-        ref = self.client.collection("config").document(name)
-        return self._call(lambda: ref.get(**self._options()).to_dict() or {})
+        return self.db.get(self.db.document("config", name)).to_dict() or {}
 
     def write(self, name: str, document: dict[str, Any]) -> None:
-        ref = self.client.collection("config").document(name)
-        self._call(lambda: ref.set(document, **self._options()))
+        ref = self.db.document("config", name)
+        self.db.do(ref.set, document)
 
 
 def apply(
@@ -180,7 +153,7 @@ def apply(
 
 def seed(client: Any, path: Path = DEFAULT_FILE) -> None:
     """Write every section of the file (the local stack, before the worker starts)."""
-    store = ConfigStore(client, timeout=60)  # an emulator that just started can be slow
+    store = ConfigStore(client, timeout=deadlines.EMULATOR_START_SECONDS)
     for name, document in load_file(path).items():
         store.write(name, document)
 
@@ -204,7 +177,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     except (ConfigFileError, WrongTarget) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    except FirestoreUnavailable as exc:
+    except StoreUnavailable as exc:
         print(f"error: {exc}: {HINT}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     return 0
@@ -255,5 +228,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "file); show: the mode whose config to show (default: paper)",
     )
     config.add_argument("--dry-run", action="store_true", help="apply: print, change nothing")
-    config.add_argument("--timeout", type=float, default=10, help=argparse.SUPPRESS)
+    config.add_argument(
+        "--timeout", type=float, default=deadlines.CALL_SECONDS, help=argparse.SUPPRESS
+    )
     config.set_defaults(func=cmd_config)

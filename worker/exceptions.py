@@ -71,7 +71,13 @@ class GatewayBusy(Exception):
 
 
 class StoreUnavailable(Exception):
-    """Firestore could not be reached in time; the delivery should be retried."""
+    """Firestore could not be reached in time (or refused the caller); the one error of the
+    Firestore layer (`worker.database`) for the worker, the publisher and the dashboard alike.
+    In the worker, the delivery should be retried."""
+
+
+class NoCredentials(StoreUnavailable):
+    """No Google credentials to reach Firestore with; the message says how to get them."""
 
 
 class StoreRefused(Exception):

@@ -16,17 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from worker.database import Database
+from worker.database.layout import record_key as record_key
 from worker.exceptions import StoreUnavailable
 
 _CONTENTION_RETRIES = 5
 T = TypeVar("T")
-
-
-def record_key(trading_mode: str, intent_id: str) -> str:
-    """The document key of an intent: `intents/{mode}:{id}`. The mode keeps paper and live apart
-    (the same id may run in both), and the prefix makes every valid id a key Firestore accepts
-    (never `.`, `..` or `__x__`)."""
-    return f"{trading_mode}:{intent_id}"
 
 
 def utcnow() -> datetime:
@@ -81,7 +75,7 @@ class RecordWriter:
         from google.api_core import exceptions
         from google.cloud import firestore
 
-        batch, ref, now = self.db.client.batch(), self.ref(intent_id), utcnow()
+        batch, ref, now = self.db.batch(), self.ref(intent_id), utcnow()
         if doc is not None and base is not None and not base.exists:
             batch.create(ref, {**doc, "updatedAt": now})
         elif doc is not None:
@@ -90,7 +84,7 @@ class RecordWriter:
                 doc = {**{k: firestore.DELETE_FIELD for k in base.data}, **doc}
             option = None
             if base is not None and base.update_time is not None:
-                option = self.db.client.write_option(last_update_time=base.update_time)
+                option = self.db.unchanged_since(base.update_time)
             batch.update(ref, {**doc, "updatedAt": now}, option=option)
         for i, event in enumerate(events):
             # Distinct times keep the audit trail in order when read back sorted by `at`.

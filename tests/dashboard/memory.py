@@ -11,7 +11,7 @@ from dashboard.app import create_app
 from dashboard.settings import Settings
 from publisher.client import build_message
 from publisher.records import IntentQuery, Page, Records
-from worker.store import record_key
+from worker.database import record_key
 
 
 class MemoryRecords(Records):

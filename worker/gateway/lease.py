@@ -39,7 +39,7 @@ class GatewayLease:
         }
 
     def _precondition(self, snap: Any) -> Any:
-        return self.db.client.write_option(last_update_time=snap.update_time)
+        return self.db.unchanged_since(snap.update_time)
 
     def acquire(self) -> None:
         """Take the lease or raise GatewayBusy (StoreUnavailable when Firestore is down); start

@@ -74,7 +74,7 @@ def write(db: Any, key: str, con_id: int, bars: list[Any], bar_size: str = DAILY
     in batches of at most BATCH_WRITES."""
     collection = db.collection("marketData").document(key).collection(collection_name(bar_size))
     for start in range(0, len(bars), BATCH_WRITES):
-        batch = db.client.batch()
+        batch = db.batch()
         for bar in bars[start : start + BATCH_WRITES]:
             batch.set(
                 collection.document(document_id(bar.date)),

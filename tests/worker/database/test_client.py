@@ -1,5 +1,5 @@
-"""The Firestore layer (worker/database.py) against the emulator: errors mapped to what they mean
-for a delivery, and one deadline for a transaction however often it is tried."""
+"""The Firestore layer (worker/database/client.py) against the emulator: errors mapped to what
+they mean for a delivery, and one deadline for a transaction however often it is tried."""
 
 from __future__ import annotations
 
