@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from deploy.processes import StackError
-from deploy.stack import ROOT, LocalStack, StackOptions, images_from_env
+from deploy.stack import LocalStack
+from deploy.stack_options import ROOT, StackOptions, images_from_env
 from deploy.stopping import Interrupted, StopSignals
 
 
@@ -20,11 +21,12 @@ def up(state_dir: Path) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     stack = LocalStack(
-        StackOptions(
-            trading_mode=os.environ.get("TRADING_MODE", "paper"),
-            worker_output_to_console=True,
-            state_dir=state_dir,
-            **images,
+        images.apply(
+            StackOptions(
+                trading_mode=os.environ.get("TRADING_MODE", "paper"),
+                worker_output_to_console=True,
+                state_dir=state_dir,
+            )
         )
     )
     try:

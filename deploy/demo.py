@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import time
@@ -10,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from deploy.processes import StackError
-from deploy.stack import INTENTS_TOPIC, RESULTS_TOPIC, LocalStack, StackOptions, images_from_env
+from deploy.stack import INTENTS_TOPIC, RESULTS_TOPIC, LocalStack
+from deploy.stack_options import StackOptions, images_from_env
 
 
 def _print_result(result: dict[str, Any], stack: LocalStack) -> None:
@@ -148,9 +150,10 @@ def _stay_up(stack: LocalStack, ok: bool, real: dict[str, Any]) -> int:
 
 
 def run(state_dir: Path) -> int:
-    sys.stdout.reconfigure(line_buffering=True)  # keep our lines in order with the stack's
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # keep our lines in order with the stack's
     try:
-        with LocalStack(StackOptions(state_dir=state_dir, **images_from_env())) as stack:
+        with LocalStack(images_from_env().apply(StackOptions(state_dir=state_dir))) as stack:
             print(f"dashboard: {stack.dashboard_url}", flush=True)
             ping = _step(stack, {"intent": "ping"}, "the walking pipeline")
             _print_result(ping, stack)

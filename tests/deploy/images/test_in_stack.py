@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from deploy.processes import StackError
-from deploy.stack import ROOT, images_from_env
+from deploy.stack_options import ROOT, images_from_env
 
 
 @pytest.mark.parametrize(
@@ -30,7 +30,7 @@ def test_images_come_from_the_variables(monkeypatch, env, expected):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     images = images_from_env()
-    assert (images["worker_image"], images["dashboard_image"], images["gateway_image"]) == expected
+    assert (images.worker_image, images.dashboard_image, images.gateway_image) == expected
 
 
 def test_an_unknown_gateway_is_one_line_before_anything_starts(monkeypatch, tmp_path):
