@@ -13,6 +13,8 @@ import base64
 import json
 import os
 import sys
+from collections.abc import Mapping
+from typing import NoReturn
 
 PROJECT_NUMBER = "123456789012"
 VERBS = (
@@ -30,9 +32,16 @@ VERBS = (
 )
 
 
-def fail(message: str, code: int = 1) -> None:
-    print(f"ERROR: (gcloud) {message}", file=sys.stderr)
-    sys.exit(code)
+class Refused(Exception):
+    """gcloud's refusal: `ERROR: (gcloud) message` on standard error and a non-zero exit."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    raise Refused(message, code)
 
 
 def parse(args: list[str]) -> tuple[list[str], dict[str, list]]:
@@ -45,20 +54,29 @@ def parse(args: list[str]) -> tuple[list[str], dict[str, list]]:
     return words, flags
 
 
-def main() -> None:
-    args = sys.argv[1:]
+def answer(args: list[str], env: Mapping[str, str], stdin: str) -> tuple[int, str, str]:
+    """One call: its exit code, standard output and standard error. `stdin` is what the call was
+    given on standard input, read only for `--data-file=-`, as gcloud does."""
     record: dict = {"argv": args}
     if "--data-file=-" in args:
-        record["stdin"] = sys.stdin.read()
-    with open(os.environ["FAKE_GCLOUD_LOG"], "a") as log:
+        record["stdin"] = stdin
+    with open(env["FAKE_GCLOUD_LOG"], "a") as log:
         log.write(json.dumps(record) + "\n")
-    if os.environ.get("FAKE_GCLOUD_FORBID"):
+    try:
+        out = _changed_state(args, env)
+    except Refused as refused:
+        return refused.code, "", f"ERROR: (gcloud) {refused}\n"
+    return 0, "" if out is None else f"{out}\n", ""
+
+
+def _changed_state(args: list[str], env: Mapping[str, str]) -> str | None:
+    if env.get("FAKE_GCLOUD_FORBID"):
         fail("this run must not call gcloud", 99)
     words, flags = parse(args)
-    failing = os.environ.get("FAKE_GCLOUD_FAIL", "")
+    failing = env.get("FAKE_GCLOUD_FAIL", "")
     if failing and " ".join(words).startswith(failing):
         fail("PERMISSION_DENIED: the fake refuses this command")
-    path = os.environ["FAKE_GCLOUD_STATE"]
+    path = env["FAKE_GCLOUD_STATE"]
     state = {}
     if os.path.exists(path):
         with open(path) as f:
@@ -70,8 +88,17 @@ def main() -> None:
     if json.dumps(state, sort_keys=True) != before:
         with open(path, "w") as f:
             json.dump(state, f)
-    if out is not None:
-        print(out if isinstance(out, str) else formatted(out, flags))
+    if out is None:
+        return None
+    return out if isinstance(out, str) else formatted(out, flags)
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    code, out, err = answer(args, os.environ, sys.stdin.read() if "--data-file=-" in args else "")
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    sys.exit(code)
 
 
 def formatted(out, flags: dict[str, list]) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from deploy.cloud import extras
-from tests.deploy import fake_gcloud
+from tests.deploy import fake_gcloud, fake_gcloud_server
 from worker import names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,10 +102,8 @@ class Sandbox:
         self.publisher = base / "publisher-python"
         self.publisher.write_text(PUBLISHER_STUB)
         self.publisher.chmod(0o755)
-        fake = self.bin / "gcloud"
-        # -S: no site packages, half the start-up time (the fake needs the standard library only).
-        fake.write_text(f"#!{sys.executable} -S\n" + Path(fake_gcloud.__file__).read_text())
-        fake.chmod(0o755)
+        # The fake answers from this process: a bash client per call, not a Python start-up.
+        fake_gcloud_server.install(self.bin / "gcloud", bash=shutil.which("bash") or "/bin/bash")
         for tool in TOOLS:
             found = shutil.which(tool)
             assert found, f"{tool} is needed to run setup.sh"
