@@ -30,6 +30,31 @@ def test_moc_after_the_cutoff_is_refused_and_nothing_is_placed(
     assert flat_sim.api.broker.orders == {}
 
 
+def test_a_dry_run_is_refused_at_the_cutoff_as_the_real_run_would_be(
+    make_worker, flat_sim, positions_root, results
+):
+    flat_sim.call("POST", "/clock", {"now": "2026-11-27T12:55:00-05:00"})  # early close 13:00
+    intent_id = unique("alloc-loc-late-dry")
+    properties = {"orderType": "LOC", "limitOffsetBps": 5}
+    run(make_worker(flat_sim), intent_id, dryRun=True, orderProperties=properties)
+    result = results.for_id(intent_id)
+    assert (result["status"], result["error"]["code"]) == ("failed", "close-cutoff")
+    assert "cut-off 12:50 US/Eastern" in result["error"]["message"]
+    assert flat_sim.api.broker.orders == {}
+
+
+def test_close_orders_are_not_queued_for_a_closed_market(
+    make_worker, flat_sim, positions_root, results
+):
+    flat_sim.call("POST", "/clock", {"now": "2026-12-05T15:45:00-05:00"})  # a Saturday
+    intent_id = unique("alloc-moc-queue")
+    run(make_worker(flat_sim), intent_id, whenClosed="queue", orderProperties={"orderType": "MOC"})
+    result = results.for_id(intent_id)
+    assert (result["status"], result["error"]["code"]) == ("failed", "bad-params")
+    assert "today's close" in result["error"]["message"]
+    assert flat_sim.api.broker.orders == {}
+
+
 def test_moc_before_the_cutoff_works_until_the_close_and_fills_there(
     make_worker, flat_sim, positions_root, results
 ):
