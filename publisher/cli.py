@@ -15,7 +15,7 @@ from publisher import (
     connection,
     digest,
     lookup,
-    notify,
+    notify_cli,
     schedules,
     schedules_apply,
     trading_config,
@@ -200,7 +200,7 @@ def parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=cmd_schedules)
     lookup.add_parsers(sub)
-    notify.add_parser(sub)
+    notify_cli.add_parser(sub)
     trading_config.add_parsers(sub)
     return main
 
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
-    except (PublishError, schedules.ScheduleError, notify.NotifyError) as exc:
+    except (PublishError, schedules.ScheduleError, notify_cli.NotifyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except (connection.NotConnected, StoreUnavailable) as exc:
