@@ -15,12 +15,12 @@ from worker import strategies
 from worker.exceptions import IntentFailed
 from worker.intent_registry import IntentContext, intent
 from worker.strategies import StrategyContext
-from worker.trading import broker_orders, market, observed
+from worker.trading import broker_orders, market, observed, stale_guard
 from worker.trading import config as trading_config
 from worker.trading.holdings import Holdings
 from worker.trading.order_desk import OrderDesk
 from worker.trading.order_plan import OrderPlan, OrderRequest, order_ref
-from worker.trading.price_age import PricePolicy
+from worker.trading.price_age import Observed
 from worker.trading.working import Pending, blockers, held_with_pending, pending_orders
 
 
@@ -48,6 +48,7 @@ class Inputs:
     # What the strategies hold (or have on the way) that their signals no longer name: target 0.
     unsignalled: dict[int, Quote] = field(default_factory=dict)  # conId -> quote
     priced_on: dict[str, str] = field(default_factory=dict)  # symbol -> price type (reported)
+    seen: tuple[Observed, ...] = ()  # every price above, for the stale-price check
 
 
 def plan(inputs: Inputs, intent_id: str, step: str = "alloc") -> OrderPlan:
@@ -147,13 +148,13 @@ def gather(ctx: IntentContext, ib: Any, config: dict[str, Any], names: list[str]
     by_id = market.by_con_id(ib, others)
     sized_on: dict[int, str] = {}
     priced = [*contracts.values(), *by_id.values()]
-    policy = PricePolicy.of(config)  # a stale price fails `stale-price` before any sizing
-    prices = market.prices(ib, priced, sized_on, policy) if keys or others else {}
+    seen: list[Observed] = []  # each price as stale_guard judges it once the plan is made
+    prices = market.prices(ib, priced, sized_on, seen) if keys or others else {}
     fx: dict[str, float] = {}
     fx_on: dict[str, str] = {}
 
     def quote(c: Any) -> Quote:
-        rate = market.fx_rate(ib, c.currency, base, fx, policy, fx_on)
+        rate = market.fx_rate(ib, c.currency, base, fx, fx_on, seen)
         return Quote(c, prices[c.conId], prices[c.conId] * float(c.multiplier or 1) * rate)
 
     return Inputs(
@@ -167,6 +168,7 @@ def gather(ctx: IntentContext, ib: Any, config: dict[str, Any], names: list[str]
         pending=tuple(pending),
         unsignalled={c: quote(contract) for c, contract in by_id.items()},
         priced_on={c.localSymbol or c.symbol: sized_on[c.conId] for c in priced} | fx_on,
+        seen=tuple(seen),
     )
 
 
@@ -185,5 +187,10 @@ def allocation(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
         ctx, ib, config, params.get("orderProperties"), params.get("whenClosed", "skip")
     )
     dry_run = bool(params.get("dryRun"))
-    result = {**desk.execute(plan(inputs, ctx.id), dry_run=dry_run), "pricedOn": inputs.priced_on}
+    order_plan = plan(inputs, ctx.id)
+    if (
+        skipped := stale_guard.check(ib, desk, order_plan, inputs.seen, config, dry_run)
+    ) is not None:
+        return {**skipped, "pricedOn": inputs.priced_on}
+    result = {**desk.execute(order_plan, dry_run=dry_run), "pricedOn": inputs.priced_on}
     return result if dry_run else {**result, **observed.read(ib).report()}

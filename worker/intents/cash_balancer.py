@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.intent_registry import IntentContext, intent
-from worker.trading import broker_orders, market
+from worker.trading import broker_orders, market, stale_guard
 from worker.trading import config as trading_config
 from worker.trading.holdings import Holdings
 from worker.trading.order_desk import OrderDesk
 from worker.trading.order_plan import OrderPlan, OrderRequest, order_ref
-from worker.trading.price_age import PricePolicy
+from worker.trading.price_age import Observed
 from worker.trading.working import pending_orders, unfilled_by_contract
 
 LOT = 1000
@@ -79,12 +79,12 @@ def gather(
     ib: Any,
     base: str,
     working: dict[int, float],
-    policy: PricePolicy | None = None,
     priced_on: dict[str, str] | None = None,
+    seen: list[Observed] | None = None,
 ) -> list[Balance]:
     """The balances other than the base; `working`: conId -> signed quantity still to fill.
-    Each rate is checked against `policy` (a stale one fails `stale-price`) and its price type
-    noted in `priced_on` by pair."""
+    Each rate's price type is noted in `priced_on` by pair, and the price in `seen` (for
+    `stale_guard`)."""
     import ib_async
 
     fx: dict[str, float] = {}
@@ -92,7 +92,7 @@ def gather(
     for v in ib.accountValues():
         if v.tag != "CashBalance" or v.currency in ("", "BASE", base):
             continue
-        rate = market.fx_rate(ib, v.currency, base, fx, policy, priced_on)
+        rate = market.fx_rate(ib, v.currency, base, fx, priced_on, seen)
         pair = ib_async.Forex(f"{v.currency}{base}")
         direct = bool(ib.qualifyContracts(pair) and pair.conId)  # EUR.USD: sell EUR
         if not direct:  # USD.CHF: buy USD with the CHF
@@ -113,9 +113,13 @@ def cash_balancer(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     records = Holdings(ctx.db, ctx.trading_mode).open_orders()
     pending = pending_orders(records, broker_orders.read(ib), ctx.id)
     priced_on: dict[str, str] = {}
-    balances = gather(ib, base, unfilled_by_contract(pending), PricePolicy.of(config), priced_on)
+    seen: list[Observed] = []
+    balances = gather(ib, base, unfilled_by_contract(pending), priced_on, seen)
     order_plan = plan(ctx.id, base, threshold, balances)
     order_plan.report["working"] = [p.describe() for p in pending if p.unfilled]
     order_plan.report["pricedOn"] = priced_on
     desk = OrderDesk(ctx, ib, config, when_closed=params.get("whenClosed", "skip"))
-    return desk.execute(order_plan, dry_run=bool(params.get("dryRun")))
+    dry_run = bool(params.get("dryRun"))
+    if (skipped := stale_guard.check(ib, desk, order_plan, seen, config, dry_run)) is not None:
+        return skipped
+    return desk.execute(order_plan, dry_run=dry_run)

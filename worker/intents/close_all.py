@@ -110,16 +110,14 @@ def gather(ctx: IntentContext, ib: Any) -> Inputs:
     }
     unpriced = [contracts[c] for c in con_ids if c not in priced]
     # Close-all's quantities do not depend on prices (it closes what is held): its prices only
-    # feed the notional risk limits, so a stale price does not stop it (no PricePolicy here).
+    # feed the notional risk limits, so a stale price does not stop it (no stale_guard here).
     sized_on: dict[int, str] = {}
     prices = priced | market.prices(ib, unpriced, sized_on)
     # The risk limits are in the base currency.
     _, base = market.account_value(ib, "NetLiquidation")
     fx: dict[str, float] = {}
     priced_on = {observed.symbol(contracts[c]): sized_on.get(c, PORTFOLIO) for c in con_ids}
-    rates = {
-        c: market.fx_rate(ib, contracts[c].currency, base, fx, None, priced_on) for c in con_ids
-    }
+    rates = {c: market.fx_rate(ib, contracts[c].currency, base, fx, priced_on) for c in con_ids}
     prices = {c: prices[c] * rates[c] for c in con_ids}
     return Inputs(
         held=held,

@@ -6,8 +6,7 @@ import math
 from typing import Any
 
 from worker.exceptions import IntentFailed
-from worker.trading.market_hours import gateway_now
-from worker.trading.price_age import DATA_TYPES, DELAYED, Observed, PricePolicy, Source, refusal
+from worker.trading.price_age import DATA_TYPES, DELAYED, Observed, Source
 
 CONTRACT_FIELDS = (
     "symbol",
@@ -122,13 +121,13 @@ def prices(
     ib: Any,
     contracts_: list[Any],
     sized_on: dict[int, str] | None = None,
-    policy: PricePolicy | None = None,
+    seen: list[Observed] | None = None,
 ) -> dict[int, float]:
     """conId -> a price to size orders with (ib_async's marketPrice, else the close);
-    `sized_on`, when given, gets conId -> the price's type (`price_type`). A market-data
-    permission error fails at once (`market-data-permission`, not retryable), naming each
-    instrument. With `policy`, a price it finds stale at IB's time (`price_age`) fails the
-    intent `stale-price` (not retryable), naming each, before any order is sized on it."""
+    `sized_on`, when given, gets conId -> the price's type (`price_type`), and `seen` each
+    price as `price_age` judges it (`worker/trading/stale_guard.py` decides once the plan is
+    made). A market-data permission error fails at once (`market-data-permission`, not
+    retryable), naming each instrument."""
     refused: dict[str, tuple[int, str]] = {}
 
     def on_error(req_id: int, code: int, text: str, contract: Any = None) -> None:
@@ -144,7 +143,6 @@ def prices(
     if problem := permission_problem(refused):
         raise IntentFailed("market-data-permission", f"no market data permission for {problem}")
     found = {}
-    seen = []
     for ticker in tickers:
         price = ticker.marketPrice()
         closed = not price or math.isnan(price)
@@ -154,11 +152,10 @@ def prices(
             name = ticker.contract.localSymbol or ticker.contract.symbol
             raise IntentFailed("no-price", f"no price for {name}", retryable=True)
         found[ticker.contract.conId] = price
-        seen.append(observed(ticker, closed))
+        if seen is not None:
+            seen.append(observed(ticker, closed))
         if sized_on is not None:
             sized_on[ticker.contract.conId] = price_type(ticker, closed)
-    if policy is not None and seen and (problem := refusal(seen, gateway_now(ib), policy)):
-        raise IntentFailed("stale-price", problem)
     return found
 
 
@@ -217,12 +214,12 @@ def fx_rate(
     currency: str,
     base: str,
     cache: dict[str, float],
-    policy: PricePolicy | None = None,
     priced_on: dict[str, str] | None = None,
+    seen: list[Observed] | None = None,
 ) -> float:
-    """Units of `base` per unit of `currency`, from the forex pair the gateway quotes; checked
-    against `policy` like any price (`prices`), and its price type noted in `priced_on` under
-    the pair's name (`EUR.USD`)."""
+    """Units of `base` per unit of `currency`, from the forex pair the gateway quotes; its
+    price type noted in `priced_on` under the pair's name (`EUR.USD`) and the price in `seen`,
+    as for any price (`prices`)."""
     import ib_async
 
     if currency == base:
@@ -232,7 +229,7 @@ def fx_rate(
             contract = ib_async.Forex(pair)
             if ib.qualifyContracts(contract) and contract.conId:
                 sized_on: dict[int, str] = {}
-                price = prices(ib, [contract], sized_on, policy)[contract.conId]
+                price = prices(ib, [contract], sized_on, seen)[contract.conId]
                 cache[currency] = 1 / price if invert else price
                 if priced_on is not None:
                     priced_on[contract.localSymbol or pair] = sized_on[contract.conId]

@@ -48,3 +48,24 @@ def test_a_stale_price_refuses_the_allocation_and_no_order_goes_out(
     assert result["status"] == "succeeded", result["error"]
     assert result["result"]["pricedOn"]["TLT"] == "live last"
     assert len(flat_sim.api.broker.orders) == 2
+
+
+def test_a_closed_market_skips_before_a_stale_price_matters_and_queue_refuses_it(
+    make_worker, flat_sim, positions_root, results
+):
+    flat_sim.call("POST", "/clock", {"now": OPEN})
+    worker = make_worker(flat_sim)
+    allocate(worker, unique("stale-fresh"), dryRun=True)  # SPY and TLT trade at OPEN
+    flat_sim.call("POST", "/faults", {"halted": ["SPY", "TLT"]})
+    flat_sim.call("POST", "/clock", {"now": "2026-12-12T12:00:00-05:00"})  # that Saturday
+    skipped = unique("stale-skip")
+    allocate(worker, skipped)  # whenClosed skip: nothing is sized, so nothing is stale
+    result = results.for_id(skipped)
+    assert result["status"] == "succeeded", result["error"]
+    assert result["result"]["orders"] == [] and sorted(result["result"]["closed"]) == ["SPY", "TLT"]
+    queued = unique("stale-queue")
+    allocate(worker, queued, whenClosed="queue")  # DAY orders sized on Monday's prices: no
+    result = results.for_id(queued)
+    assert (result["status"], result["error"]["code"]) == ("failed", "stale-price")
+    assert "SPY: live last price is" in result["error"]["message"]
+    assert flat_sim.api.broker.orders == {}
