@@ -89,6 +89,8 @@ class Settings:
     ibc_2fa_timeout_action: str = "restart"
     # A webhook for the worker's own notices (a login waiting for approval); a secret.
     notify_url: str = field(default="", repr=False)
+    # or the Secret Manager secret holding it (the always-on VM: a name in its metadata)
+    notify_url_secret: str | None = None
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @classmethod
@@ -167,6 +169,7 @@ class Settings:
             java_path=Path(env["JAVA_PATH"]) if env.get("JAVA_PATH") else None,
             ibc_2fa_timeout_action=env.get("IBC_2FA_TIMEOUT_ACTION", "restart"),
             notify_url=env.get("NOTIFY_URL", ""),
+            notify_url_secret=env.get("NOTIFY_URL_SECRET") or None,
         )
 
     @property

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deploy.cloud import iam
+from deploy.cloud import iam, notifier
 from deploy.cloud.gcloud import Command, Gcloud
 from deploy.cloud.options import Options
 from deploy.cloud.plan import Facts, Resource, Seen, static
@@ -83,6 +83,21 @@ def resources(o: Options, worker_key: str) -> list[Resource]:
         needs=(account.key,),
         note="this one secret only, read by the container at start",
     )
+    # With --notifier, the container may read the webhook address too: its notices ahead of the
+    # weekly approval and of a login waiting for one (worker/gateway/notify_secret.py).
+    notices = (
+        [
+            iam.binding(
+                "roles/secretmanager.secretAccessor",
+                member,
+                iam.secret(notifier.SECRET),
+                needs=(account.key, f"secret {notifier.SECRET}"),
+                note="the notifier's webhook address, for the gateway's approval notices",
+            )
+        ]
+        if o.notifier
+        else []
+    )
     pulls = iam.binding(
         "roles/artifactregistry.reader",
         member,
@@ -137,12 +152,12 @@ def resources(o: Options, worker_key: str) -> list[Resource]:
         probe=vm_probe,
         create=lambda facts: [_create_vm(o, email, facts["internal"])],
         delete=static(Command.of("compute", "instances", "delete", name, zone, "--quiet")),
-        needs=(reads.key, pulls.key, external.key, inside.key),
+        needs=(reads.key, pulls.key, external.key, inside.key, *(n.key for n in notices)),
         dry_facts=placeholder,
         note="a cold login waits for your IBKR Mobile approval",
     )
     worker = _worker_settings(o, worker_key, inside.key, locate_internal, placeholder)
-    return [account, reads, pulls, logs, external, inside, firewall, vm, worker]
+    return [account, reads, *notices, pulls, logs, external, inside, firewall, vm, worker]
 
 
 def _create_vm(o: Options, email: str, internal: str) -> Command:
@@ -156,6 +171,7 @@ def _create_vm(o: Options, email: str, internal: str) -> Command:
         "ib-port": str(API_PORTS[o.mode]),
         "ib-restart-time": Settings.gateway_restart_time,
         "ib-weekly-closedown": Settings.gateway_weekly_closedown,
+        **({"ib-notify-secret": notifier.SECRET} if o.notifier else {}),
         "google-logging-enabled": "true",
     }
     return Command.of(

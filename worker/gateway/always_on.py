@@ -7,8 +7,9 @@ AutoRestartTime from GATEWAY_RESTART_TIME) and keeps it running. The differences
 connections from other hosts (the VPC firewall rule lets only the worker's tag reach the port);
 IBC closes the gateway once a week after IB's token expiry (ClosedownAt from
 GATEWAY_WEEKLY_CLOSEDOWN), and when IBC stops, for that or any reason, the program exits non-zero
-so that systemd starts it again, with a fresh login and its push; with NOTIFY_URL set it tells
-the user ahead of that closedown and when a login waits for approval (approval_notices.py).
+so that systemd starts it again, with a fresh login and its push; with NOTIFY_URL, or the secret
+NOTIFY_URL_SECRET names (notify_secret.py), it tells the user ahead of that closedown and when a
+login waits for approval (approval_notices.py).
 SIGTERM (`docker stop`) stops the gateway and exits 0.
 """
 
@@ -24,7 +25,7 @@ from typing import Any
 
 from worker import logs
 from worker.exceptions import ConfigError, GatewayError
-from worker.gateway import approval_notices, second_factor
+from worker.gateway import approval_notices, notify_secret, second_factor
 from worker.gateway.credentials import CredentialSource
 from worker.gateway.launchers import IbcLauncher
 from worker.gateway.properties import properties_value
@@ -63,12 +64,11 @@ def run(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> int:
     """Run the gateway until `stop` is set (0) or IBC stops by itself (1)."""
-    mode = settings.trading_mode
-    waiting = approval_notices.WaitingOnce(
-        second_factor.announcer(mode, _no_audit, settings.notify_url), clock
-    )
+    mode, credentials = settings.trading_mode, CredentialSource(settings)
+    url = notify_secret.notify_url(settings, credentials)
+    waiting = approval_notices.WaitingOnce(second_factor.announcer(mode, _no_audit, url), clock)
     launcher = AlwaysOnLauncher(
-        settings, CredentialSource(settings), second_factor.SecondFactorWatch(waiting).line
+        settings, credentials, second_factor.SecondFactorWatch(waiting).line
     )
     calendar = settings.gateway_calendar
     reminder = approval_notices.ApprovalReminder(
@@ -86,7 +86,7 @@ def run(
         while not stop.wait(CHECK_SECONDS):
             closedown = reminder.due(clock())
             if closedown is not None:
-                _remind(mode, closedown, settings.notify_url)
+                _remind(mode, closedown, url)
             failure = launcher.failure()
             if failure:
                 log.error("the gateway stopped: %s\n%s", failure, launcher.log_tail())

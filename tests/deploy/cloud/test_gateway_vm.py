@@ -39,6 +39,7 @@ def test_the_live_dry_run_lists_the_vm_its_account_the_firewall_the_ip_and_the_w
     assert "ib-secret=ib-credentials-live" in metadata
     assert "ib-restart-time=23:15" in metadata
     assert "ib-weekly-closedown=Sun 01:30" in metadata  # IBC's ClosedownAt, New York
+    assert "ib-notify-secret" not in metadata  # no --notifier: no webhook to read
     assert find(cmds, "iam", "service-accounts", "create", "ib-gateway-live")
     granted = [c for c in cmds if f"--member=serviceAccount:{VM_ACCOUNT}" in c]
     (reads,) = [c for c in granted if c[0] == "secrets"]  # one secret, nothing project-wide
@@ -123,3 +124,24 @@ def test_without_the_option_there_is_no_vm(sandbox):
 def test_bad_gateway_options_are_refused_in_one_line(extra, words):
     with pytest.raises(UsageError, match=words):
         parse([*DEMO, *extra])
+
+
+def test_with_the_notifier_the_vm_may_read_the_webhook_secret_for_its_notices(sandbox):
+    run = sandbox.run(
+        *LIVE,
+        "--notifier",
+        "--dry-run",
+        stdin=FAKE_CREDENTIALS,
+        FAKE_GCLOUD_FORBID="1",
+        NOTIFY_URL="https://hooks.example.invalid/not-a-real-hook-7c",
+    )
+    assert run.returncode == 0, run.stderr
+    (vm,) = find(run.shown, "compute", "instances", "create", "ib-gateway-live")
+    metadata = next(a for a in vm if a.startswith("--metadata="))
+    assert "ib-notify-secret=ib-notify-url" in metadata  # the name only
+    assert "hooks.example.invalid" not in " ".join(" ".join(c) for c in run.shown)
+    granted = [c for c in run.shown if f"--member=serviceAccount:{VM_ACCOUNT}" in c]
+    secrets = sorted(c[2] for c in granted if c[0] == "secrets")
+    assert secrets == ["ib-credentials-live", "ib-notify-url"]  # those two, nothing wider
+    with open("deploy/cloud/gateway-vm.cloud-init.yaml") as cloud_init:
+        assert 'NOTIFY_URL_SECRET="$(md ib-notify-secret' in cloud_init.read()

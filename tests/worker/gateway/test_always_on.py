@@ -18,6 +18,7 @@ import pytest
 from deploy.processes import free_port
 from tests.conftest import leaked
 from tests.publisher import webhook_receiver
+from tests.worker.gateway.fake_secret_manager import FakeSecretManager
 from tests.worker.gateway.ibc_standin import FAKE, launcher
 from worker.gateway.always_on import AlwaysOnLauncher, run
 from worker.gateway.connect import connect
@@ -147,19 +148,43 @@ def test_a_bad_setting_is_one_line_and_exit_2(ibc_home, env, words):
     assert "Traceback" not in done.stdout + done.stderr
 
 
-def test_a_login_waiting_and_the_weekly_closedown_ahead_are_told_once_each(ibc_home, monkeypatch):
+@pytest.fixture
+def receiver():
+    running = webhook_receiver.start()
+    yield running
+    webhook_receiver.stop(running)
+
+
+@pytest.fixture
+def secret_manager():
+    with FakeSecretManager() as running:
+        yield running
+
+
+@pytest.mark.parametrize("via", ["NOTIFY_URL", "NOTIFY_URL_SECRET"])
+def test_a_login_waiting_and_the_weekly_closedown_ahead_are_told_once_each(
+    ibc_home, monkeypatch, receiver, secret_manager, via
+):
     """always_on with the stand-in IBC, which prints IBC's second-factor line twice for one
-    login; its clock passes the reminder time (3 h before Sunday 01:30 New York) while it runs."""
+    login; its clock passes the reminder time (3 h before Sunday 01:30 New York) while it runs.
+    The webhook's address is given as such or, as on the VM, in a secret (a local stand-in)."""
     closedown = datetime(2026, 12, 13, 1, 30, tzinfo=NEW_YORK)
     times = iter([closedown - timedelta(hours=3, seconds=1)])  # when it starts
-    receiver = webhook_receiver.start()
     monkeypatch.setenv("STANDIN_2FA", "2")
     monkeypatch.setenv("STANDIN_PYTHON", sys.executable)
-    stop = threading.Event()
-    settings = Settings.from_env(
-        environment(ibc_home, free_port(), NOTIFY_URL=receiver.url, TRADING_MODE="live")
+    path = "projects/local-ib/secrets/ib-notify-url/versions/latest"
+    secret_manager.secrets[path] = receiver.url.encode()
+    given = (
+        {"NOTIFY_URL": receiver.url}
+        if via == "NOTIFY_URL"
+        else {
+            "NOTIFY_URL_SECRET": "ib-notify-url",
+            "GOOGLE_CLOUD_PROJECT": "local-ib",
+            "SECRET_MANAGER_ENDPOINT": secret_manager.endpoint,
+        }
     )
-    codes: list[int] = []
+    settings = Settings.from_env(environment(ibc_home, free_port(), TRADING_MODE="live", **given))
+    stop, codes = threading.Event(), []
     worker = threading.Thread(
         target=lambda: codes.append(
             run(settings, stop, lambda: next(times, closedown - timedelta(hours=2, minutes=59)))
@@ -167,18 +192,16 @@ def test_a_login_waiting_and_the_weekly_closedown_ahead_are_told_once_each(ibc_h
     )
     worker.start()
     try:
-        posts = receiver.wait_for(2)
+        receiver.wait_for(2)
     finally:
         stop.set()
         worker.join(timeout=60)
-        webhook_receiver.stop(receiver)
-    assert codes == [0]
+    assert codes == [0]  # stopped, the gateway with it
     bodies = [json.loads(post.body) for post in receiver.posts]
     assert sorted(body["kind"] for body in bodies) == [
         "second-factor-waiting",
         "weekly-approval-ahead",
     ]
-    assert len(posts) == 2
     assert all(body["tradingMode"] == "live" for body in bodies)
     text = json.dumps(bodies)
     assert FAKE["userid"] not in text and FAKE["password"] not in text
