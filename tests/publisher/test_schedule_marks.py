@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from publisher import schedule_marks, schedules, schedules_apply
+from publisher import cli, schedule_marks, schedules, schedules_apply
 from publisher.cli import DEFAULT_SCHEDULES
+from tests.publisher.fake_scheduler import FakeScheduler
 from tests.publisher.test_schedules import write
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -111,3 +112,17 @@ def test_without_the_library_only_ib_s_windows_are_marked(monkeypatch, capsys):
     assert "against IB's reset windows only" in out
     assert "exchange_calendars is missing: holidays and early closes are not marked" in out
     assert "  rebalance-before-close: none of 260 runs marked" in out
+
+
+def test_the_real_apply_prints_the_same_section_and_the_cli_takes_the_exchange(monkeypatch, capsys):
+    fake = FakeScheduler()
+    monkeypatch.setattr(schedules, "real_client", lambda project, say: fake)
+    args = ["schedules", "apply", "--project=p", "--region=europe-west6"]
+    assert cli.main([*args, "--exchange", "XLON"]) == 0
+    out = capsys.readouterr().out
+    assert "against XLON and IB's reset windows" in out
+    assert re.search(r"  rebalance-before-close: \d+ of \d+ runs marked \(\d+ holiday", out)
+    assert out.index("calendar: ") < out.index("applied: 5 created")
+    assert cli.main([*args, "--exchange", "nope"]) == 3  # EXIT_INVALID, before anything applied
+    assert "--exchange: unknown exchange 'nope'" in capsys.readouterr().err
+    assert len(fake.jobs) == 5
