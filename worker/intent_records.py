@@ -10,14 +10,15 @@ What the records mean is decided in `worker.store_decisions`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from worker.database import Database
 from worker.database.layout import record_key as record_key
 from worker.exceptions import StoreUnavailable
+from worker.record_types import IntentRecord
 
 _CONTENTION_RETRIES = 5
 T = TypeVar("T")
@@ -32,7 +33,7 @@ class Doc:
     """A record as read (or as guessed): its data and the update time to write against."""
 
     exists: bool
-    data: dict[str, Any] = field(default_factory=dict)
+    data: IntentRecord = field(default_factory=lambda: IntentRecord())
     update_time: Any = None
 
 
@@ -59,14 +60,15 @@ class RecordWriter:
 
     def read(self, intent_id: str) -> Doc:
         snap = self.db.get(self.ref(intent_id))
-        return Doc(snap.exists, snap.to_dict() or {}, snap.update_time)
+        # Firestore hands back plain dicts: the record as this module wrote it.
+        return Doc(snap.exists, cast(IntentRecord, snap.to_dict() or {}), snap.update_time)
 
     def commit(
         self,
         intent_id: str,
         base: Doc | None,
         doc: dict[str, Any] | None,
-        events: list[dict[str, Any]],
+        events: Sequence[Mapping[str, Any]],
         remember: bool = False,
     ) -> None:
         """Write the record (created when `base` is absent, else updated when `base` is
@@ -117,7 +119,7 @@ class RecordWriter:
         """The guess for an intent this process claimed, ran or renewed last: unchanged since,
         holding what that write wrote."""
         written = self._written.get(intent_id)
-        return Doc(True, written[1], written[0]) if written else None
+        return Doc(True, cast(IntentRecord, written[1]), written[0]) if written else None
 
     def forget(self, intent_id: str) -> None:
         """This process is done writing the record: no more guesses about it."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from worker import store_decisions as decide
 from worker.database import Database
@@ -163,8 +163,7 @@ class IntentStore:
         read for as long as the write's precondition finds the record changed."""
 
         def attempt(doc: Doc) -> T:
-            # The document as read (or guessed): Firestore hands back plain dicts.
-            decision = decided(cast(IntentRecord, doc.data) if doc.exists else None)
+            decision = decided(doc.data if doc.exists else None)
             if decision.write is not None:
                 self._commit(intent_id, doc, decision.write)
             return decision.answer
@@ -180,8 +179,7 @@ class IntentStore:
         for name in write.drop:
             fields[name] = firestore.DELETE_FIELD
         try:
-            events = [cast(dict[str, Any], event) for event in write.events]
-            self.records.commit(intent_id, base, fields, events, remember=write.remember)
+            self.records.commit(intent_id, base, fields, write.events, remember=write.remember)
         except StoreRefused as exc:
             if not write.note:
                 raise
