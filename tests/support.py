@@ -20,6 +20,7 @@ from typing import Any
 
 from deploy.processes import free_port
 from deploy.stack import INTENTS_TOPIC, RESULTS_TOPIC, LocalStack
+from tests import proc_table
 
 
 def unique(prefix: str = "t") -> str:
@@ -278,17 +279,11 @@ def processes_with(key: str, value: str) -> list[int]:
     """Living processes of this user with `key=value` in their environment: a worker, its
     gateway and whatever they started inherit it."""
     needle = f"{key}={value}".encode()
-    found = []
-    for environ in Path("/proc").glob("[0-9]*/environ"):
-        try:
-            if needle not in environ.read_bytes().split(b"\0"):
-                continue
-            state = (environ.parent / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state not in ("Z", "X"):
-            found.append(int(environ.parent.name))
-    return found
+    return [
+        p.pid
+        for p in proc_table.processes()
+        if p.alive and proc_table.environment_has(p.pid, needle)
+    ]
 
 
 class Proxy:

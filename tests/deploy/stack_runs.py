@@ -26,6 +26,7 @@ from base64 import b64encode
 from pathlib import Path
 
 from deploy.stack import ROOT
+from tests import proc_table
 
 MARK = "IB_STACK_TEST_RUN"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -34,19 +35,11 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 def marked(mark: str) -> dict[int, str]:
     """pid -> command line of every live process whose environment has the marker."""
     entry = f"{MARK}={mark}".encode()
-    found = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if entry not in (proc / "environ").read_bytes().split(b"\0"):
-                continue
-            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                continue
-            found[int(proc.name)] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, IndexError):
-            continue
-    return found
+    return {
+        p.pid: proc_table.command_line(p.pid)
+        for p in proc_table.processes()
+        if p.alive and proc_table.environment_has(p.pid, entry)
+    }
 
 
 def ignores_sigint(pid: int) -> bool:

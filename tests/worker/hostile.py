@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from deploy.stack import DEAD_LETTER_SUBSCRIPTION, DEAD_LETTER_TOPIC, LocalStack
+from tests import proc_table
 from tests.support import unique
 
 # Every 400 answer is one of these, word for word: short, stable, nothing a library said.
@@ -99,14 +100,7 @@ def assert_stable_400(reply: Reply) -> None:
 def gunicorn_worker_pid(stack: LocalStack) -> int:
     """The pid of the process that serves requests: the gunicorn master's only child."""
     master = stack.children["worker"].proc.pid
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master:
-            children.append(int(stat.parent.name))
+    children = proc_table.children(master)
     assert len(children) == 1, f"gunicorn master {master} has workers {children}"
     return children[0]
 

@@ -22,6 +22,7 @@ from deploy.images import buildah, checks
 from deploy.images.build import BASE_IMAGE, DASHBOARD_IMAGE, WORKER_IMAGE
 from deploy.processes import free_port
 from deploy.stack import ROOT, WORKER_COMMAND, LocalStack, StackOptions
+from tests import proc_table
 from tests.conftest import TEST_WORKER_ENV, leaked
 from tests.support import Results, publish, unique, wait_until
 
@@ -53,16 +54,8 @@ def contained(pgid: int) -> dict[int, tuple[str, str]]:
 
 def alive(pids: object) -> list[str]:
     """The processes of `pids` still running (zombies, waiting for their reaper, are not)."""
-    left = []
-    for pid in pids:  # type: ignore[attr-defined]
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if state != "Z":
-            left.append(f"{pid} {state} {command}")
-    return left
+    found = (proc_table.read(int(pid)) for pid in pids)  # type: ignore[attr-defined]
+    return [f"{p.pid} {p.state} {proc_table.command_line(p.pid)}" for p in found if p and p.alive]
 
 
 def test_the_images_keep_dockers_shell_and_run_as_a_non_root_user_with_the_stacks_command():

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests import proc_table
 from tests.conftest import leaked
 from tests.worker.gateway.ibc_standin import CANARY_USERID, FAKE, launcher
 from worker.exceptions import GatewayError
@@ -25,17 +26,9 @@ from worker.gateway.properties import properties_value
 from worker.settings import Settings
 
 
-def living_in_group(pgid: int) -> list[str]:
+def living_in_group(pgid: int) -> list[int]:
     """Processes of the group that are not zombies (a zombie waits for its reaper)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            found.append(stat.parent.name)
-    return found
+    return proc_table.in_group(pgid)
 
 
 def wait_exit(ibc: IbcLauncher, timeout: float = 10) -> None:

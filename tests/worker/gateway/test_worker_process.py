@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+from tests import proc_table
 from tests.conftest import leaked
 from tests.support import (
     envelope,
@@ -108,18 +109,6 @@ def files_holding(secret: str, *folders: Path) -> list[Path]:
     return found
 
 
-def children_of(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
-
-
 def post_until_not_busy(stack, body: dict, timeout: float = 60) -> tuple[int, dict]:
     """POST a delivery again while the worker answers 429 (a dead worker's gateway lease)."""
     deadline = time.monotonic() + timeout
@@ -182,7 +171,7 @@ def test_sigkill_of_the_gunicorn_worker_takes_its_warm_gateway_along(stack, resu
     assert results.for_id(first, timeout=60)["status"] == "succeeded"
     assert simulators_on(stack.gateway_port), "the warm gateway runs"
     master = stack.children["worker"].proc
-    (gunicorn_worker,) = children_of(master.pid)
+    (gunicorn_worker,) = proc_table.children(master.pid)
     os.kill(gunicorn_worker, signal.SIGKILL)  # the master stays and forks a new worker
     deadline = time.monotonic() + 15
     while simulators_on(stack.gateway_port) and time.monotonic() < deadline:
