@@ -410,3 +410,20 @@ def test_a_login_waiting_for_approval_is_audited_on_the_intent_once_per_attempt(
     waiting(2)
     told = [(i, kind, d) for i, kind, d in h.audits if kind == "waiting for second-factor approval"]
     assert [(i, d["attempt"]) for i, _, d in told] == [("job-1", 1), ("job-1", 2)]
+
+
+def test_the_attempts_deadline_for_waits_is_the_deadline_less_the_margin_or_the_ttl() -> None:
+    from worker.runner import _deadline
+
+    def left(seconds: float, expires: datetime | None) -> tuple[float, float]:
+        """The seconds left by the deadline: bounds from the clock before and after the call."""
+        before = time.monotonic()
+        at = _deadline(seconds, expires)
+        return at - time.monotonic(), at - before
+
+    low, high = left(480, None)
+    assert low <= 470 <= high  # the result's 10 s margin
+    low, high = left(20, None)
+    assert low <= 15 <= high  # a quarter of a short deadline
+    assert left(480, datetime.now(UTC) + timedelta(seconds=30))[1] <= 30  # the TTL comes first
+    assert left(480, datetime.now(UTC) - timedelta(seconds=5))[1] < 0  # already expired
