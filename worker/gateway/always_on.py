@@ -88,6 +88,9 @@ def run(
             if closedown is not None:
                 _remind(mode, closedown, url)
             failure = launcher.failure()
+            if failure and calendar.just_closed_down(clock()):
+                log.info("the weekly closedown stopped the gateway: exiting for a fresh login")
+                return 1
             if failure:
                 log.error("the gateway stopped: %s\n%s", failure, launcher.log_tail())
                 return 1

@@ -20,6 +20,7 @@ BEFORE, AFTER = timedelta(minutes=5), timedelta(minutes=10)  # a job this close 
 # IBC reads ClosedownAt's day in the JVM's default locale; the image's is English.
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 CLOSEDOWN_AFTER_EXPIRY = timedelta(hours=24)  # the closedown is the first login after IB's expiry
+CLOSEDOWN_GRACE = timedelta(minutes=15)  # IBC stopping this soon after ClosedownAt is the closedown
 WEEKLY_CLOSEDOWN = "GATEWAY_WEEKLY_CLOSEDOWN"
 CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -136,6 +137,12 @@ class GatewayCalendar:
         the next closedown's day and time there (the container runs in New York time)."""
         local = self.next_closedown(now).astimezone()
         return f"{DAY_NAMES[local.weekday()]} {local:%H:%M}"
+
+    def just_closed_down(self, moment: datetime) -> bool:
+        """Whether IBC's weekly closedown happened in the 15 minutes before `moment` (its stop
+        is then expected, not a failure)."""
+        last = self.next_closedown(moment) - timedelta(days=7)
+        return last <= moment < last + CLOSEDOWN_GRACE
 
     def approval_reminder(self, now: datetime, lead: timedelta) -> datetime:
         """When to tell the user that the next weekly closedown asks for an approval."""

@@ -5,6 +5,7 @@ non-zero when IBC stops by itself (systemd then starts it again), never logs the
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -120,6 +121,25 @@ def test_ibc_stopping_by_itself_is_an_exit_code_for_systemd(ibc_home):
     finally:
         del os.environ["STANDIN_EXIT"]
     assert code == 1
+
+
+@pytest.mark.parametrize(
+    ("minutes_after", "code", "level", "words"),
+    [
+        (5, 1, logging.INFO, "the weekly closedown stopped the gateway"),
+        (60, 1, logging.ERROR, "the gateway stopped: ibc exited with code 0"),
+    ],
+)
+def test_ibc_s_weekly_closedown_exits_1_for_a_fresh_login_without_an_error(
+    ibc_home, monkeypatch, caplog, minutes_after, code, level, words
+):
+    monkeypatch.setenv("STANDIN_EXIT", "0")  # IBC closed the gateway and ended
+    closedown = datetime(2026, 12, 13, 1, 30, tzinfo=NEW_YORK)
+    settings = Settings.from_env(environment(ibc_home, free_port()))
+    with caplog.at_level(logging.INFO, logger="worker.gateway"):
+        got = run(settings, threading.Event(), lambda: closedown + timedelta(minutes=minutes_after))
+    assert got == code  # systemd starts it again either way
+    assert [r.levelno for r in caplog.records if words in r.getMessage()] == [level]
 
 
 @pytest.mark.parametrize(

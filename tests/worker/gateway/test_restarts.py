@@ -170,3 +170,17 @@ def test_ibc_gets_the_closedown_as_day_and_24_h_time_in_the_machine_s_zone(
     finally:
         monkeypatch.delenv("TZ")
         clock.tzset()
+
+
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        (datetime(2026, 12, 13, 1, 29, tzinfo=NEW_YORK), False),
+        (datetime(2026, 12, 13, 1, 30, tzinfo=NEW_YORK), True),
+        (datetime(2026, 12, 13, 1, 44, tzinfo=NEW_YORK), True),
+        (datetime(2026, 12, 13, 1, 45, tzinfo=NEW_YORK), False),
+        (datetime(2026, 12, 9, 1, 35, tzinfo=NEW_YORK), False),  # a Wednesday
+    ],
+)
+def test_just_closed_down_is_the_quarter_hour_after_the_weekly_closedown(moment, expected):
+    assert CALENDAR.just_closed_down(moment) is expected
