@@ -5,6 +5,7 @@ job, with counts."""
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,6 @@ import pytest
 from publisher import cli, schedule_marks, schedules, schedules_apply
 from publisher.cli import DEFAULT_SCHEDULES
 from tests.publisher.fake_scheduler import FakeScheduler
-from tests.publisher.test_schedules import write
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -31,6 +31,12 @@ def dry_run(path: Path, capsys, exchange: str = "XNYS") -> str:
     )
     assert schedules_apply.run(args, now=NOW) == 0
     return capsys.readouterr().out
+
+
+def write(tmp_path: Path, jobs: list[dict], **top: object) -> Path:
+    path = tmp_path / "schedules.yaml"
+    path.write_text(json.dumps({"location": "europe-west6", **top, "jobs": jobs}))
+    return path
 
 
 def section(out: str, job: str) -> list[str]:
