@@ -49,22 +49,30 @@ class Answer:
 def ask(ib: Any, contract: Any, duration: str, bar_size: str, timeout: float) -> Answer:
     """One reqHistoricalData. ib_async returns an empty list both for a request IB answered with
     no bars and for one it cancelled after `timeout`: an empty answer without an error that took
-    the whole timeout is the latter."""
+    the whole timeout is the latter. The session's shorter RequestTimeout (which would raise
+    and leave the request uncancelled) is lifted for the call, so ib_async cancels it itself."""
     from worker.gateway.connect import ErrorLog
 
     errors = ErrorLog()
     ib.errorEvent += errors
-    started = time.monotonic()
+    session_timeout = ib.RequestTimeout
+    if session_timeout:
+        ib.RequestTimeout = max(session_timeout, timeout + 5)
+    started, unanswered = time.monotonic(), False
     try:
         found = ib.reqHistoricalData(
             contract, "", duration, bar_size, "TRADES", True, timeout=timeout
         )
+    except TimeoutError:  # not cancelled by ib_async: no answer all the same
+        found, unanswered = [], True
     finally:
         ib.errorEvent -= errors
+        ib.RequestTimeout = session_timeout
     bars = list(found or [])
     if errors.seen:
         return Answer(bars, errors.seen[-1])
-    return Answer(bars, timed_out=not bars and time.monotonic() - started >= timeout * 0.99)
+    waited = time.monotonic() - started
+    return Answer(bars, timed_out=unanswered or (not bars and waited >= timeout * 0.99))
 
 
 @dataclass

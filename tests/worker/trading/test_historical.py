@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import ib_async
 import pytest
 
 from worker.exceptions import IntentFailed
-from worker.trading.historical import Answer, Gate, is_pacing
+from worker.trading.historical import Answer, Gate, ask, is_pacing
 from worker.trading.pacing import IDENTICAL_SECONDS, PENALTY_SECONDS, Pacing
 
 VIOLATION = (
@@ -95,3 +96,20 @@ def test_the_gate_waits_between_identical_requests() -> None:
     gate.bars(None, SPY, "1 D", "1 min", "SPY")
     assert gate.bars(None, SPY, "1 D", "1 min", "SPY") == [2]
     assert fake.asked == [0.0, IDENTICAL_SECONDS]
+
+
+def test_a_request_the_simulator_never_answers_is_seen_as_unanswered(ib) -> None:
+    ib.sim.call("POST", "/faults", {"pacing_silent": True})
+    (spy,) = ib.qualifyContracts(ib_async.Stock("SPY", "SMART", "USD"))
+    assert ask(ib, spy, "5 D", "1 day", 1.0).bars  # answered
+    ib.RequestTimeout = 0.5  # the session's own limit is shorter than the request's
+    answer = ask(ib, spy, "5 D", "1 day", 1.0)  # identical within 15 s: no answer at all
+    assert answer.timed_out and answer.error is None and answer.bars == []
+    assert ib.RequestTimeout == 0.5  # the session's limit is back
+
+
+def test_the_simulators_violation_comes_back_as_pacing(ib) -> None:
+    (spy,) = ib.qualifyContracts(ib_async.Stock("SPY", "SMART", "USD"))
+    ask(ib, spy, "5 D", "1 day", 5.0)
+    answer = ask(ib, spy, "5 D", "1 day", 5.0)
+    assert answer.error is not None and is_pacing(*answer.error) and not answer.timed_out
