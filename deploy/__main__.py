@@ -11,6 +11,7 @@ from deploy.processes import StackError
 from deploy.stack import LocalStack
 from deploy.stack_options import ROOT, StackOptions, images_from_env
 from deploy.stopping import Interrupted, StopSignals
+from worker import names
 
 
 def up(state_dir: Path) -> int:
@@ -31,14 +32,12 @@ def up(state_dir: Path) -> int:
     )
     try:
         stack.start()
-        env_file = stack.write_env_file()
-        here = Path.cwd()
-        shown = env_file.relative_to(here) if env_file.is_relative_to(here) else env_file
         print(
             f"\nLocal stack is up. Dashboard: {stack.dashboard_url}\nIn another terminal:\n"
-            f"  set -a; . {shown}; set +a\n"
-            f'  gcloud pubsub topics publish intents --message=\'{{"intent":"ping"}}\'\n'
-            f"  gcloud pubsub subscriptions pull intent-results-tap --auto-ack\n"
+            f"  {stack.env_file_line()}\n"
+            f"  gcloud pubsub topics publish {names.INTENTS_TOPIC} "
+            f'--message=\'{{"intent":"ping"}}\'\n'
+            f"  gcloud pubsub subscriptions pull {names.RESULTS_TAP_SUBSCRIPTION} --auto-ack\n"
             f"Ctrl-C stops everything.\n",
             file=sys.stderr,
             flush=True,

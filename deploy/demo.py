@@ -130,13 +130,10 @@ def _stay_up(stack: LocalStack, ok: bool, real: dict[str, Any]) -> int:
     """At a terminal: keep the stack and its dashboard up for a look, until Ctrl-C."""
     import signal
 
-    env_file = stack.write_env_file()
-    here = Path.cwd()
-    shown = env_file.relative_to(here) if env_file.is_relative_to(here) else env_file
     print(
         f"\ndemo {'succeeded' if ok else 'FAILED'}. The dashboard shows its intents, their "
         f"timelines, the holdings and the account chart:\n  {stack.dashboard_url}\n"
-        f"Or from another terminal:\n  set -a; . {shown}; set +a\n"
+        f"Or from another terminal:\n  {stack.env_file_line()}\n"
         f"  .venv/bin/python -m publisher show {real.get('id')}\n"
         f"  .venv/bin/python -m publisher holdings\n"
         f"The stack stays up until Ctrl-C.",

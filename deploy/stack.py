@@ -189,6 +189,14 @@ class LocalStack:
         path.write_text("\n".join(lines) + "\n")
         return path
 
+    def env_file_line(self) -> str:
+        """Writes the env file; the shell line that loads it in another terminal (its path
+        relative to the working folder when it is below it, as a person would type it)."""
+        path = self.write_env_file()
+        here = Path.cwd()
+        shown = path.relative_to(here) if path.is_relative_to(here) else path
+        return f"set -a; . {shlex.quote(str(shown))}; set +a"
+
     # -- parts -----------------------------------------------------------------------------
 
     def _create_topics(self) -> None:
