@@ -136,7 +136,9 @@ def gather(ctx: IntentContext, ib: Any, config: dict[str, Any], names: list[str]
     signals = {}
     for name, run in runs.items():
         settings = (config.get("strategies") or {}).get(name) or {}
-        signals[name] = run(StrategyContext(name, settings, ctx.trading_mode, ib, instruments))
+        signals[name] = run(
+            StrategyContext(name, settings, ctx.trading_mode, ib, instruments, ctx.deadline)
+        )
     keys = sorted({k for s in signals.values() for k in s})
     contracts = market.contracts(ib, instruments, keys)
     holdings = Holdings(ctx.db, ctx.trading_mode)

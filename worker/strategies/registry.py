@@ -29,6 +29,7 @@ class StrategyContext:
     trading_mode: str
     ib: Any
     instruments: dict[str, Any] = field(default_factory=dict)  # config.instruments
+    deadline: float | None = None  # the intent's (IntentContext.deadline): pacing waits end there
     _contracts: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def setting(self, key: str, default: Any = _MISSING) -> Any:
@@ -57,8 +58,9 @@ class StrategyContext:
 
     def daily_bars(self, key: str, duration: str = "1 M") -> list[Any]:
         """Daily bars (ib_async BarData: date, open, high, low, close, volume), oldest first;
-        an error from IB fails the intent naming the instrument."""
-        return market.daily_bars(self.ib, self.contract(key), duration, name=key)
+        an error from IB fails the intent naming the instrument. Paced to IB's limits within
+        the intent's deadline (docs/market-data.md)."""
+        return market.daily_bars(self.ib, self.contract(key), duration, key, self.deadline)
 
 
 _strategies: dict[str, StrategyFunction] = {}

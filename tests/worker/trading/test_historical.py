@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import ib_async
@@ -113,3 +114,15 @@ def test_the_simulators_violation_comes_back_as_pacing(ib) -> None:
     ask(ib, spy, "5 D", "1 day", 5.0)
     answer = ask(ib, spy, "5 D", "1 day", 5.0)
     assert answer.error is not None and is_pacing(*answer.error) and not answer.timed_out
+
+
+def test_a_strategys_daily_bars_keep_to_the_intents_deadline(ib) -> None:
+    from worker.strategies import StrategyContext
+
+    instruments = {"SPY": {"symbol": "SPY", "secType": "STK", "exchange": "SMART"}}
+    spent = StrategyContext("s", {}, "paper", ib, instruments, deadline=time.monotonic() - 1)
+    with pytest.raises(IntentFailed) as failed:
+        spent.daily_bars("SPY", "5 D")
+    assert failed.value.code == "pacing" and failed.value.retryable
+    fresh = StrategyContext("s", {}, "paper", ib, instruments, deadline=time.monotonic() + 60)
+    assert len(fresh.daily_bars("SPY", "5 D")) == 3
