@@ -12,11 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 
-class ConfigError(ValueError):
+class WorkerError(Exception):
+    """The base of every error the project raises on purpose (but Interrupted, which must not be
+    an Exception): `except WorkerError` catches what the worker, the publisher's use of the
+    Firestore layer and the dashboard mean, and nothing a bug raised."""
+
+
+class ConfigError(WorkerError, ValueError):
     """A setting in the environment has a value the worker cannot run with."""
 
 
-class NotADelivery(ValueError):
+class NotADelivery(WorkerError, ValueError):
     """The HTTP request is not a Pub/Sub delivery at all (answered with 400).
 
     The message is short and stable (it is the answer); `detail`, for the log only, may quote
@@ -27,7 +33,7 @@ class NotADelivery(ValueError):
         self.detail = detail
 
 
-class Rejected(ValueError):
+class Rejected(WorkerError, ValueError):
     """The message can never run; it is acked with status `rejected` and this reason."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -35,7 +41,7 @@ class Rejected(ValueError):
         self.code = code
 
 
-class IntentFailed(Exception):
+class IntentFailed(WorkerError):
     """An intent ended in failure; `retryable` says whether another attempt could succeed."""
 
     def __init__(
@@ -66,11 +72,11 @@ class CredentialsError(GatewayError):
         super().__init__("credentials", message, retryable=False)
 
 
-class GatewayBusy(Exception):
+class GatewayBusy(WorkerError):
     """Another instance holds the gateway lease; the delivery should come back later (429)."""
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailable(WorkerError):
     """Firestore could not be reached in time (or refused the caller); the one error of the
     Firestore layer (`worker.database`) for the worker, the publisher and the dashboard alike.
     In the worker, the delivery should be retried."""
@@ -80,12 +86,12 @@ class NoCredentials(StoreUnavailable):
     """No Google credentials to reach Firestore with; the message says how to get them."""
 
 
-class StoreRefused(Exception):
+class StoreRefused(WorkerError):
     """Firestore refused a write as invalid (a document too large): trying again cannot help,
     so it ends the intent `failed` instead of asking for a redelivery."""
 
 
-class PublishFailed(Exception):
+class PublishFailed(WorkerError):
     """The result could not be published in time; the delivery should be retried."""
 
 

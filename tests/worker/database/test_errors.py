@@ -174,3 +174,19 @@ def test_a_process_without_credentials_hears_no_credentials(monkeypatch) -> None
     db = Database(Options("p", 1.0), decides_conflicts=False)
     with pytest.raises(NoCredentials):
         db.get(db.document("config", "common"))
+
+
+def test_the_layer_s_errors_are_the_project_s() -> None:
+    from worker import exceptions as project
+
+    for error in (StoreUnavailable, NoCredentials, StoreRefused):
+        assert issubclass(error, project.WorkerError)
+    # Every error of the project's has the one base, but the interruptions, which intent code's
+    # `except Exception` must not swallow.
+    for name, value in vars(project).items():
+        if inspect.isclass(value) and issubclass(value, BaseException):
+            if value.__module__ != project.__name__:
+                continue
+            assert issubclass(value, project.WorkerError) != issubclass(
+                value, project.Interrupted
+            ), name
