@@ -50,6 +50,7 @@ def _overhead(way, runs: int) -> list[float]:
         sim.start(wait=False)
         try:
             way("127.0.0.1", sim.port)
+            assert sim.ready_at is not None, "the simulator said it was ready"
             overheads.append((time.monotonic() - sim.ready_at) * 1000)
         finally:
             sim.stop()

@@ -50,7 +50,7 @@ def _post(stack: LocalStack, data: dict[str, Any]) -> tuple[int, dict[str, Any]]
     """POST a delivery on a connection of its own (the worker closes each) with http.client:
     lighter than urllib, so that the client takes less of the machine the worker shares."""
     url = urlsplit(stack.worker_url)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
     try:
         headers = {"Content-Type": "application/json"}
         conn.request("POST", "/", body=json.dumps(data).encode(), headers=headers)

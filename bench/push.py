@@ -148,7 +148,7 @@ def _gaps_socket(stack: LocalStack, count: int, close: bool) -> list[float]:
     the earlier connections are closed at once (`close`) or left open, as a keep-alive push
     client leaves them. A gap is from one answer to the next."""
     url = urlsplit(stack.worker_url)
-    address = (url.hostname, url.port)
+    address = (url.hostname or "127.0.0.1", url.port or 80)
     kept: list[socket.socket] = []
     gaps = []
     try:
@@ -175,7 +175,8 @@ def _gaps_http_client(stack: LocalStack, count: int) -> list[float]:
     itself when the worker says `Connection: close`)."""
     url = urlsplit(stack.worker_url)
     gaps = []
-    with closing(http.client.HTTPConnection(url.hostname, url.port, timeout=30)) as conn:
+    host = url.hostname or "127.0.0.1"
+    with closing(http.client.HTTPConnection(host, url.port, timeout=30)) as conn:
         last = time.perf_counter()
         for _ in range(count):
             headers = {"Content-Type": "application/json", "Connection": "keep-alive"}

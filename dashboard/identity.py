@@ -10,7 +10,10 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from werkzeug.datastructures import Headers as RequestHeaders
 
 log = logging.getLogger("dashboard")
 
@@ -43,7 +46,7 @@ class Iap:
     request: Callable[..., Any] = field(default_factory=_google_request)
     certs_url: str = CERTS_URL
 
-    def user(self, headers: Mapping[str, str]) -> str | None:
+    def user(self, headers: Mapping[str, str] | RequestHeaders) -> str | None:
         """The signed-in account's email, when IAP's JWT verifies; else None."""
         token = headers.get(JWT_HEADER, "")
         if not self.audience or not token or len(token) > MAX_TOKEN:
@@ -53,7 +56,10 @@ class Iap:
 
         try:
             claims = id_token.verify_token(
-                token, self.request, audience=self.audience, certs_url=self.certs_url
+                token,
+                self.request,  # type: ignore[arg-type]  # google-auth only calls its Request
+                audience=self.audience,
+                certs_url=self.certs_url,
             )
         except (ValueError, KeyError, TypeError, exceptions.GoogleAuthError) as exc:
             log.warning("IAP's JWT was not accepted (%s): publishing as `dashboard`", _why(exc))
@@ -70,6 +76,6 @@ def _why(exc: Exception) -> str:
     return exc.__class__.__name__
 
 
-def requested_by(iap: Iap, headers: Mapping[str, str]) -> str:
+def requested_by(iap: Iap, headers: Mapping[str, str] | RequestHeaders) -> str:
     who = iap.user(headers)
     return f"dashboard:{who}" if who else "dashboard"

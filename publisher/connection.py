@@ -90,7 +90,7 @@ def credentials_usable(timeout: float = 5.0) -> str:
             f"Google's sign-in service did not answer within {timeout:g} s: check the network, "
             f"or use the local stack ({LOCAL})"
         ) from None
-    return project or found
+    return str(project or found)
 
 
 def _timed(request, timeout: float):

@@ -8,7 +8,7 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from worker.alert_formats import Alert, email
+from worker.alert_formats import Alert, Notice, email
 from worker.alert_send import DEFAULT_POLICY, TIMEOUT_SECONDS, NotSent, RetryPolicy
 
 
@@ -55,7 +55,7 @@ class EmailSender:
             raise ValueError("--to mailto:ADDRESS needs an address")
         self.settings, self.policy = settings, policy
 
-    def send(self, alert: Alert) -> None:
+    def send(self, alert: Alert | Notice) -> None:
         import time
 
         message = email(alert, self.to, self.settings.sender)

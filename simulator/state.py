@@ -39,7 +39,7 @@ class Faults:
 
 def fault_problem(values: dict[str, Any]) -> str | None:
     """Why `values` cannot be set as faults (unknown, wrongly typed, out of range), or None."""
-    types = {f.name: f.type for f in fields(Faults)}
+    types = {f.name: str(f.type) for f in fields(Faults)}
     unknown = sorted(set(values) - set(types))
     if unknown:
         return f"unknown faults {unknown}; known {sorted(types)}"

@@ -99,14 +99,14 @@ class Outgoing:
 
 def category(result: dict[str, Any]) -> Category | None:
     """Which kind of trouble a result reports (None: a success, or not a result at all)."""
-    status = result.get("status")
+    status: object = result.get("status")
     code = (result.get("error") or {}).get("code") if isinstance(result.get("error"), dict) else ""
     if status == "failed" and code == DEAD_LETTER_CODE:
         return "dead-lettered"
     if status == "failed" and code == SILENT_CODE:
         return "silent"
-    if status in ("failed", "rejected", "expired"):
-        return status  # type: ignore[return-value]
+    if status == "failed" or status == "rejected" or status == "expired":
+        return status
     return None
 
 
@@ -127,7 +127,9 @@ def alert(result: dict[str, Any], dashboard: str) -> Alert | None:
     intent_id, mode = result.get("id"), result.get("tradingMode")
     if kind is None or not isinstance(intent_id, str) or not isinstance(mode, str):
         return None
-    error = result.get("error") if isinstance(result.get("error"), dict) else {}
+    error = result.get("error")
+    if not isinstance(error, dict):
+        error = {}
     message = redact(str(error.get("message") or ""))[:MAX_ERROR]
     code = str(error.get("code") or "")
     return Alert(

@@ -123,7 +123,7 @@ def _message_id(value: object) -> str:
     return value
 
 
-def _first(mapping: dict, *keys: str) -> object:
+def _first(mapping: dict[str, object], *keys: str) -> object:
     for key in keys:
         if mapping.get(key) is not None:
             return mapping[key]

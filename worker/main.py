@@ -12,7 +12,7 @@ import logging
 import sys
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if __package__ in (None, ""):  # loaded by path, as functions-framework does with --source
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -63,7 +63,7 @@ def handle(request: flask.Request) -> flask.Response:
         if request.method != "POST":
             return _json(405, {"error": "POST a Pub/Sub push or a CloudEvent"})
         try:
-            delivery = decode(request.headers, _body(request))
+            delivery = decode(dict(request.headers), _body(request))
         except NotADelivery as exc:
             log.warning("not a Pub/Sub delivery: %s (%s)", exc, exc.detail or "")
             return _json(400, {"error": str(exc)})
@@ -90,5 +90,5 @@ def _body(request: flask.Request) -> bytes:
     return body
 
 
-def _json(status: int, body: dict) -> flask.Response:
+def _json(status: int, body: dict[str, Any]) -> flask.Response:
     return flask.Response(json.dumps(body), status=status, mimetype="application/json")

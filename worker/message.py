@@ -16,7 +16,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
 from worker.exceptions import Rejected
-from worker.settings import TRADING_MODES
+from worker.names import TRADING_MODES
 
 DEFAULT_MODE = "paper"
 # The whole string (fullmatch): `$` alone would let a final line break through. Not `.` or `..`:

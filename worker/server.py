@@ -94,7 +94,7 @@ def _close_at_once(sock: Any, *args: Any, **kwargs: Any) -> None:
     util.close(sock)
 
 
-class DeliveryWorker(SyncWorker):
+class DeliveryWorker(SyncWorker):  # type: ignore[misc]  # gunicorn has no type information
     """gunicorn's sync worker with a deadline for the whole request and an immediate close."""
 
     def handle(self, listener: Any, client: socket.socket, addr: Any) -> None:

@@ -88,7 +88,9 @@ def detail(mode: str, intent_id: str):  # type: ignore[no-untyped-def]
             return render_template(template, **args, poll_ms=_poll())
         return _missing(mode, intent_id, f"No intent {intent_id} in {mode}.")
     events = records.events(mode, intent_id)
-    result = record.get("result") if isinstance(record.get("result"), dict) else {}
+    result = record.get("result")
+    if not isinstance(result, dict):
+        result = {}
     args = {
         "mode": mode,
         "intent_id": intent_id,

@@ -56,10 +56,15 @@ def dashboard_access(o: Options, project_number: str, service_key: str) -> list[
     )
     # IAP's service agent may not exist yet in a new project: create it first (idempotent).
     identity = Command.of("beta", "services", "identity", "create", "--service=iap.googleapis.com")
+    made = invoker.create
+
+    def create(facts: Facts) -> list[Command]:
+        return [identity, *made(facts)]
+
     invoker = Resource(
         key=invoker.key,
         probe=invoker.probe,
-        create=lambda facts, made=invoker.create: [identity, *made(facts)],
+        create=create,
         delete=invoker.delete,
         scope="shared",
         needs=invoker.needs,
@@ -113,9 +118,11 @@ def _index(file: str, n: int, item: Any) -> tuple[str, tuple[tuple[str, str], ..
 
 
 def _field(where: str, raw: Any) -> tuple[str, str]:
+    name: object
+    order: object
     if isinstance(raw, str):
         name, _, order = raw.partition(" ")
-        order = {"": "ascending", "asc": "ascending", "desc": "descending"}.get(order, order)
+        order = {"": "ascending", "asc": "ascending", "desc": "descending"}.get(str(order), order)
     elif isinstance(raw, dict):
         name, order = raw.get("field") or raw.get("fieldPath"), raw.get("order", "ascending")
     else:

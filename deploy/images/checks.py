@@ -41,7 +41,8 @@ def gateway_start_stop(image: str, timeout: float = 180) -> GatewayProbe:
             credentials=container.fake_credentials(),
             secrets_dir=Path(tmp) / "secrets",
         )
-        child.command[child.command.index("--") + 1 :] = ["python", "/run/probe/gateway_probe.py"]
+        run = list(child.command)
+        child.command = [*run[: run.index("--") + 1], "python", "/run/probe/gateway_probe.py"]
         try:
             child.start()
             assert child.proc is not None

@@ -46,16 +46,20 @@ class ContainerChild(Child):
 def image_user(image: str) -> tuple[int, int]:
     """The numeric uid and gid an image runs as (its USER); a name-only user is refused."""
     info = buildah.config(image)
-    user = (info.get("User") or "0").split(":")
+    user = str(info.get("User") or "0").split(":")
     if not all(part.isdigit() for part in user):
         raise StackError(f"{image} runs as user {':'.join(user)!r}: give a numeric USER")
     uid = int(user[0])
     return uid, int(user[1]) if len(user) > 1 else uid
 
 
+def _strings(value: object) -> list[object]:
+    return list(value) if isinstance(value, list) else []
+
+
 def image_command(image: str) -> list[str]:
     info = buildah.config(image)
-    command = [*(info.get("Entrypoint") or []), *(info.get("Cmd") or [])]
+    command = [str(part) for key in ("Entrypoint", "Cmd") for part in _strings(info.get(key))]
     if not command:
         raise StackError(f"{image} has no CMD")
     return command

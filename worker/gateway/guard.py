@@ -60,7 +60,12 @@ def main(argv: list[str]) -> int:
     if os.getppid() != worker:
         return 1  # the worker died before the guard started: start nothing
     child = subprocess.Popen(argv[3:], close_fds=False)  # keeps the fds the worker passed
-    signal.signal(signal.SIGTERM, lambda *_: child.poll() is None and child.terminate())
+
+    def stop(*_: object) -> None:
+        if child.poll() is None:
+            child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
         try:

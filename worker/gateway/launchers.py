@@ -238,7 +238,7 @@ class IbcLauncher(Launcher):
         xvfb = shutil.which("Xvfb")
         if xvfb is None:
             return None  # IBC will say it has no display; the log tail shows it
-        self._xvfb = GatewayProcess(
+        self._xvfb: GatewayProcess | None = GatewayProcess(
             "xvfb", [xvfb, ":99", "-screen", "0", "1024x768x24", "-nolisten", "tcp"]
         ).start()
         return ":99"

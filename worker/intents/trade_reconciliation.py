@@ -77,7 +77,7 @@ def trade_reconciliation(ctx: IntentContext, params: dict[str, Any]) -> dict[str
         kind = "fill" if done else "order closed unfilled"
         event = {"orderRef": order_ref, "shares": done, "of": quantity_, "reconciledBy": ctx.id}
         ctx.audit(kind, event)
-        if ctx.audit_intent and _elsewhere(ctx, owner):
+        if ctx.audit_intent and owner and _elsewhere(ctx, owner):
             ctx.audit_intent(owner, kind, event)  # the intent that placed it
     current = store.all()
     consolidated: dict[int, float] = {}

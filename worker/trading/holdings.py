@@ -74,8 +74,8 @@ class Holdings:
                 tx.delete(self._doc("openOrders", booking.order_ref))
                 done.append(booking.order_ref)
             for ref in held:
-                positions = {str(k): v for k, v in current[ref.id].items() if v}
-                tx.set(ref, {"positions": positions})
+                stored = {str(k): v for k, v in current[ref.id].items() if v}
+                tx.set(ref, {"positions": stored})
             return done
 
         return self.db.transact(write)

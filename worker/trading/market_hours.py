@@ -97,7 +97,7 @@ def closed_now(now: datetime, details: dict[str, Any]) -> list[Closed]:
 
 def gateway_now(ib: Any) -> datetime:
     """IB's clock (the gateway's), not this machine's."""
-    now = ib.reqCurrentTime()
+    now: datetime = ib.reqCurrentTime()
     return now if now.tzinfo else now.replace(tzinfo=UTC)
 
 
