@@ -142,7 +142,8 @@ def _send_ticks(s: Session, req_id: int, instrument: Instrument) -> None:
         ("close", instrument.price),
     ):
         tick = DELAYED_TICKS[name] if s.market_data_type in (3, 4) else TICKS[name][0]
-        s.send(Out.TICK_PRICE, 6, req_id, tick, price, 100 if name != "close" else 0, 0)
+        size = 0 if name == "close" or (halted and name in ("bid", "ask")) else 100
+        s.send(Out.TICK_PRICE, 6, req_id, tick, price, size, 0)  # halted: no quote (size 0)
     traded = s.server.market.traded(instrument, clock.now(s.state), halted)
     if s.market_data_type in (3, 4):  # delayed: the market as it was 15 minutes ago
         s.send(Out.TICK_STRING, 6, req_id, 88, int(traded.timestamp()) - DELAY_SECONDS)

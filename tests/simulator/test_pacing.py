@@ -70,11 +70,13 @@ def test_quotes_carry_the_last_trade_time_which_stands_while_halted(connect, sim
     ib = connect()
     contract = spy(ib)
     (ticker,) = ib.reqTickers(contract)
+    traded, quoted, price = ticker.lastTimestamp, ticker.hasBidAsk(), ticker.last
     assert abs(ticker.lastTimestamp - datetime(2026, 12, 7, 15, tzinfo=UTC)) < timedelta(minutes=1)
     sim.call("POST", "/faults", {"halted": ["SPY"]})
     sim.call("POST", "/clock", {"now": "2026-12-07T16:00:00Z"})
     (halted,) = ib.reqTickers(contract)
-    assert halted.lastTimestamp == ticker.lastTimestamp and halted.last == ticker.last
+    assert halted.lastTimestamp == traded and halted.last == price
+    assert quoted and not halted.hasBidAsk()  # a halted symbol has no quote
     ib.reqMarketDataType(3)
     sim.call("POST", "/faults/reset", {})
     (delayed,) = ib.reqTickers(contract)

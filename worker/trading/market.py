@@ -114,7 +114,7 @@ def observed(ticker: Any, closed: bool) -> Observed:
     at = ticker.delayedLastTimestamp if kind in DELAYED else ticker.lastTimestamp
     contract = ticker.contract
     name = (contract.localSymbol or contract.symbol) if contract is not None else "?"
-    return Observed(name, kind, source, at)
+    return Observed(name, kind, source, at, ticker.hasBidAsk())
 
 
 def prices(

@@ -3,7 +3,8 @@
 A price's time is IB's: the last trade's timestamp (tick 45, or 88 for delayed data), against
 IB's clock (reqCurrentTime), never this machine's. The rules, money first:
 - `allowStalePrices: true` in the trading config accepts any price (the age is still reported);
-- live data: a midpoint of the live bid and ask is current; a last price is as old as its trade;
+- live data with a live bid and ask is current (the midpoint, or a last price inside them:
+  the quote confirms it); a last price without a quote is as old as its trade;
 - frozen data (the last price of a closed market) is as old as its trade; its time unknown, it
   is refused;
 - delayed data (IB: 15-20 minutes late) is accepted only when `marketDataType` asks for it
@@ -53,6 +54,7 @@ class Observed:
     data_type: DataType
     source: Source
     at: datetime | None  # IB's time of the last trade, None when IB sent none
+    quoted: bool = False  # a bid and an ask came with it
 
     def age(self, now: datetime) -> float | None:
         return None if self.at is None else (now - self.at).total_seconds()
@@ -69,7 +71,7 @@ def stale(price: Observed, now: datetime, policy: PricePolicy) -> str | None:
         )
     if price.source == "close":
         return f"{price.name}: only the previous close, no last price or quote"
-    if price.data_type == "live" and price.source == "midpoint":
+    if price.data_type == "live" and (price.quoted or price.source == "midpoint"):
         return None  # the live bid and ask are now
     age = price.age(now)
     if age is None:

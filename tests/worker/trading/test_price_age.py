@@ -38,8 +38,12 @@ def test_a_live_last_price_older_than_the_limit_is_stale() -> None:
     assert reason == "SPY: live last price is 301 s old (limit 300 s)"
 
 
-def test_a_live_midpoint_is_current_whatever_the_last_trade() -> None:
+def test_a_live_quote_is_current_whatever_the_last_trade() -> None:
     assert stale(seen(86_400, source="midpoint"), NOW, LIVE) is None
+    inside_the_quote = Observed("SPY", "live", "last", NOW - timedelta(hours=1), quoted=True)
+    assert stale(inside_the_quote, NOW, LIVE) is None
+    frozen_quote = Observed("SPY", "frozen", "last", NOW - timedelta(hours=1), quoted=True)
+    assert "3600 s old" in stale(frozen_quote, NOW, LIVE)  # a closed market's last quote
     assert stale(seen(None), NOW, LIVE) is None  # a live price without IB's trade time
 
 
