@@ -78,7 +78,8 @@ def test_the_strategy_example_trades_against_the_simulator(
     )
     result = results.for_id(intent_id)
     assert result["status"] == "succeeded", result["error"]
-    # The same bars, asked for independently.
+    # The same bars, asked for independently (at once: the simulator's pacing would refuse it).
+    flat_sim.state.faults.pacing_limits = False
     client = ib_async.IB()
     client.connect("127.0.0.1", flat_sim.port, clientId=91, timeout=5)
     try:
