@@ -30,11 +30,13 @@ def collect_market_data(ctx: IntentContext, params: dict[str, Any]) -> dict[str,
     bar_size = params.get("barSize") or settings.get("barSize", DAILY)
     contracts = market.contracts(ib, config.get("instruments") or {}, keys)
     stored: dict[str, Any] = {}
+    codes: dict[str, str] = {}  # instrument -> the error's code
     for key, contract in contracts.items():
         try:
             bars = market.bars(ib, contract, duration, bar_size, key, ctx.deadline)
         except IntentFailed as exc:
             stored[key] = {"bars": 0, "error": str(exc), "retryable": exc.retryable}
+            codes[key] = exc.code
             continue
         write(ctx.db, key, contract.conId, bars, bar_size)
         stored[key] = {
@@ -46,7 +48,8 @@ def collect_market_data(ctx: IntentContext, params: dict[str, Any]) -> dict[str,
     failed = {k: v for k, v in stored.items() if "error" in v}
     if failed:
         raise IntentFailed(
-            "market-data",
+            # every failure a pacing wait past the deadline: say so (retryable, docs/market-data.md)
+            "pacing" if set(codes.values()) == {"pacing"} else "market-data",
             f"{len(failed)} of {len(stored)} instruments failed: "
             + "; ".join(v["error"] for v in failed.values()),
             retryable=all(v["retryable"] for v in failed.values()),

@@ -45,3 +45,22 @@ def test_a_violation_the_simulator_reports_is_recognised_and_waited_out(
     assert (result["status"], result["attempts"]) == ("succeeded", 1), result["error"]
     assert result["result"]["stored"]["SPY"]["bars"] == 3
     assert sim_pacing.log_of(flat_sim.api).violations == 1  # IB's 162, then asked again
+
+
+def test_a_wait_past_the_deadline_fails_retryably_as_pacing_without_asking_ib(
+    make_worker, flat_sim, results
+):
+    worker = make_worker(flat_sim, INTENT_DEADLINE_SECONDS="8")  # 6 s for waits
+    assert collect(worker, results, unique("paced-first"), ["SPY", "TLT"])["status"] == "succeeded"
+    again = {
+        "intent": "collect-market-data",
+        "id": unique("paced-again"),
+        "params": {"instruments": ["SPY", "TLT"], "duration": "5 D"},
+    }
+    answer = worker.handle(delivery(again))  # identical requests within 15 s: a wait of ~15 s
+    assert answer.status == 503, answer.body  # Pub/Sub delivers it again later
+    error = answer.body["error"]
+    assert error["code"] == "pacing" and error["retryable"] is True
+    assert "IB's pacing limits for historical data hold SPY" in error["message"]
+    log = sim_pacing.log_of(flat_sim.api)
+    assert log.violations == 0 and len(log.answered) == 2  # nothing was sent to be refused
