@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from deploy.processes import StackError
 from deploy.stack import LocalStack, StackOptions
@@ -28,6 +29,12 @@ TEST_PASSWORDS = (
 TEST_USERIDS = ("canary-userid-NOT-REAL-5q", "fixture-user", "other-userid-NOT-REAL-9z")
 TEST_SECRETS = TEST_PASSWORDS + TEST_USERIDS
 _leaks: list[str] = []
+
+# No timed assertions (speed figures belong to `make bench`): a property test never fails because
+# one example took longer than hypothesis' default 200 ms, which on this shared machine, or beside
+# the fast lane's second worker, says nothing about the code.
+hypothesis_settings.register_profile("project", deadline=None)
+hypothesis_settings.load_profile("project")
 
 
 def leaked(text: str) -> list[str]:
