@@ -96,7 +96,8 @@ def run(args: argparse.Namespace, now: datetime | None = None) -> int:
     exchange = getattr(args, "exchange", None) or market_calendar.DEFAULT_EXCHANGE
     marks = calendar_report(jobs, exchange, now)
     if args.dry_run:
-        topic = f"projects/{project or 'PROJECT'}/topics/{settings.get('topic', 'intents')}"
+        named = settings.get("topic", names.INTENTS_TOPIC)
+        topic = f"projects/{project or 'PROJECT'}/topics/{named}"
         print(
             f"dry run: the {len(jobs)} jobs of {args.file.name} for Cloud Scheduler, project "
             f"{project or 'PROJECT'}, location {location or 'LOCATION'} (nothing is contacted)\n"
