@@ -95,7 +95,8 @@ def publish_intent(
     body, attributes = build_message(intent, params, mode, intent_id, ttl, expires_at, requested_by)
     publisher = pubsub_v1.PublisherClient()
     path = publisher.topic_path(_project(project), topic)
-    future = publisher.publish(path, json.dumps(body).encode(), timeout=timeout, **attributes)
+    extra: dict[str, Any] = dict(attributes)  # message attributes, publish's **kwargs
+    future = publisher.publish(path, json.dumps(body).encode(), timeout=timeout, **extra)
     future.result(timeout=timeout)
     return intent_id
 

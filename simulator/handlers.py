@@ -11,12 +11,12 @@ from simulator.catalogue import NO_SECURITY, RefusedContract, find
 from simulator.instruments import Instrument
 from simulator.order_handlers import (
     all_open_orders,
-    publish_fill,
     cancel_order,
     completed_orders,
     executions,
     open_orders,
     place_order,
+    publish_fill,
 )
 from simulator.orders import Fields
 from simulator.protocol import In, Out

@@ -105,8 +105,9 @@ def category(result: dict[str, Any]) -> Category | None:
         return "dead-lettered"
     if status == "failed" and code == SILENT_CODE:
         return "silent"
-    if status == "failed" or status == "rejected" or status == "expired":
-        return status
+    for kind in ("failed", "rejected", "expired"):
+        if status == kind:
+            return kind
     return None
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import worker.intents  # importing the plugin package registers every intent
 import worker.message
-from worker import intent_registry, logs, results
+from worker import intent_registry, logs, names, results
 from worker.delivery import Delivery, parse_time, to_ms
 from worker.exceptions import (
     Interrupted,
@@ -131,7 +131,7 @@ class Pipeline:
         # message whose mode cannot be read belongs to the default mode, so only one of two
         # workers records its rejection.
         hint = delivery.attributes.get("tradingMode")
-        mode = hint if hint in worker.message.TRADING_MODES else None
+        mode = hint if hint in names.TRADING_MODES else None
         if mode and mode != own:
             return self._other_mode(mode)
         body: dict[str, Any] = {}

@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 
 from worker import __version__, names
+from worker.database.deadlines import CALL_SECONDS
 from worker.exceptions import ConfigError
 from worker.gateway.restarts import GatewayCalendar
 from worker.names import TRADING_MODES
@@ -57,7 +58,7 @@ class Settings:
     lease_seconds: int = 60
     max_message_bytes: int = 64 * 1024
     record_ttl_days: int = 30
-    firestore_timeout_seconds: float = 10.0
+    firestore_timeout_seconds: float = CALL_SECONDS
     publish_timeout_seconds: float = 10.0
     schemas_dir: Path = Path(__file__).resolve().parent.parent / "schemas"
     gateway_mode: str = "ibc"
@@ -132,7 +133,7 @@ class Settings:
             lease_seconds=_int(env, "LEASE_SECONDS", 60, minimum=6),
             max_message_bytes=_int(env, "MAX_MESSAGE_BYTES", 64 * 1024, minimum=1),
             record_ttl_days=_int(env, "INTENT_RECORD_TTL_DAYS", 30, minimum=1),
-            firestore_timeout_seconds=_float(env, "FIRESTORE_TIMEOUT_SECONDS", 10.0),
+            firestore_timeout_seconds=_float(env, "FIRESTORE_TIMEOUT_SECONDS", CALL_SECONDS),
             publish_timeout_seconds=_float(env, "PUBLISH_TIMEOUT_SECONDS", 10.0),
             schemas_dir=Path(schemas) if schemas else cls.schemas_dir,
             gateway_mode=gateway,

@@ -159,7 +159,8 @@ class CredentialSource:
             raise GatewayError(
                 "secret-manager", f"Secret Manager unavailable ({exc.__class__.__name__})"
             ) from None
-        return response.payload.data
+        data: bytes = response.payload.data
+        return data
 
     @property
     def client(self) -> Any:
@@ -170,9 +171,11 @@ class CredentialSource:
             if endpoint:  # a local stand-in (tests): plain-text gRPC, no Google credentials
                 import grpc
                 from google.auth.credentials import AnonymousCredentials
-                from google.cloud.secretmanager_v1.services import secret_manager_service as sms
+                from google.cloud.secretmanager_v1.services.secret_manager_service import (
+                    transports,
+                )
 
-                transport = sms.transports.SecretManagerServiceGrpcTransport(
+                transport = transports.SecretManagerServiceGrpcTransport(
                     channel=grpc.insecure_channel(endpoint), credentials=AnonymousCredentials()
                 )
                 self._client = secretmanager.SecretManagerServiceClient(transport=transport)

@@ -121,8 +121,9 @@ def plan(inputs: Inputs, intent_id: str, step: str = "alloc") -> OrderPlan:
 
 
 def gather(ctx: IntentContext, ib: Any, config: dict[str, Any], names: list[str]) -> Inputs:
-    runs = {name: strategies.get(name) for name in names}
-    unknown = [name for name, run in runs.items() if run is None]
+    found = {name: strategies.get(name) for name in names}
+    runs = {name: run for name, run in found.items() if run is not None}
+    unknown = [name for name in names if name not in runs]
     if unknown:
         raise IntentFailed(
             "unknown-strategy",

@@ -90,7 +90,8 @@ def watched(raw: dict[str, Any], deadline_seconds: int) -> WatchedJob:
 def ended_runs(job: WatchedJob, now: datetime, lookback: timedelta) -> list[Run]:
     """The job's fire times whose window ended in (now - lookback, now], oldest first (at most
     MAX_RUNS_PER_JOB, the latest)."""
-    after, runs = now - lookback - job.window, deque(maxlen=MAX_RUNS_PER_JOB)
+    after = now - lookback - job.window
+    runs: deque[Run] = deque(maxlen=MAX_RUNS_PER_JOB)
     while True:
         chunk = cron.next_runs(job.schedule, job.zone, after, count=64)
         runs.extend(Run(job, f, f + job.window) for f in chunk if f + job.window <= now)
