@@ -50,9 +50,11 @@ bench: $(STAMP)
 conformance: $(STAMP)
 	$(BIN)/python -m simulator.conformance $(or $(CONFORMANCE),--simulator)
 
+# mypy: worker/ strictly, the other packages at mypy's default level (pyproject.toml [tool.mypy]).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy worker simulator publisher dashboard deploy bench
 	bash deploy/lint.sh
 
 format: $(STAMP)
