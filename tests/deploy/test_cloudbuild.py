@@ -310,7 +310,7 @@ def test_lint_and_tests_install_hash_pinned_tools():
 def test_the_fast_lane_is_one_expression_everywhere():
     makefile = (ROOT / "Makefile").read_text()
     assert f"FAST_LANE := {FAST_LANE}\n" in makefile
-    assert 'pytest -q -m "$(FAST_LANE)"' in makefile
+    assert 'pytest -q -n 2 -m "$(FAST_LANE)"' in makefile  # make test-fast, on two workers
 
 
 def test_push_pushes_both_images(ws):
