@@ -21,6 +21,7 @@ class BrokerOrder:
     quantity: float
     filled: float
     is_open: bool
+    status: str = ""  # IB's status of a working order (PreSubmitted, Submitted, ...)
 
     @property
     def sign(self) -> int:
@@ -45,13 +46,18 @@ def read(ib: Any) -> list[BrokerOrder]:
             quantity=max(before.quantity, trade_like.quantity),
             filled=max(before.filled, trade_like.filled),
             is_open=before.is_open or trade_like.is_open,
+            status=before.status or trade_like.status,
             con_id=before.con_id or trade_like.con_id,
             # Another client's completed order says orderId 0; its executions carry the id.
             order_id=before.order_id or trade_like.order_id,
         )
 
     for t in ib.reqAllOpenOrders():
-        add(_from_trade(t, float(t.orderStatus.filled or 0), is_open=True))
+        add(
+            _from_trade(
+                t, float(t.orderStatus.filled or 0), is_open=True, status=t.orderStatus.status
+            )
+        )
     for t in ib.reqCompletedOrders(apiOnly=False):
         filled = ib_quantity(t.order.filledQuantity)
         if not filled and t.orderStatus.status == "Filled":  # filledQuantity left unset
@@ -79,7 +85,7 @@ def read(ib: Any) -> list[BrokerOrder]:
     return list(found.values())
 
 
-def _from_trade(t: Any, filled: float, *, is_open: bool) -> BrokerOrder:
+def _from_trade(t: Any, filled: float, *, is_open: bool, status: str = "") -> BrokerOrder:
     return BrokerOrder(
         order_ref=t.order.orderRef or "",
         perm_id=t.order.permId,
@@ -90,4 +96,5 @@ def _from_trade(t: Any, filled: float, *, is_open: bool) -> BrokerOrder:
         quantity=ib_quantity(t.order.totalQuantity),
         filled=filled,
         is_open=is_open,
+        status=status or "",
     )

@@ -10,6 +10,10 @@ from typing import Any
 from worker.trading.broker_orders import BrokerOrder
 from worker.trading.order_plan import OrderRequest, placed_by, scale
 
+# IB's statuses of an order that can still fill; an open order reported otherwise (no status
+# yet) is told as Submitted.
+WORKING = ("PendingSubmit", "ApiPending", "PreSubmitted", "Submitted", "PendingCancel")
+
 
 @dataclass
 class Sent:
@@ -24,12 +28,15 @@ class Sent:
     quantity: float
     filled: float
     is_open: bool
+    broker_status: str = ""  # IB's status of the working order, as IB reports it
 
     @property
     def status(self) -> str:
         if self.filled >= self.quantity:
             return "Filled"
-        return "Submitted" if self.is_open else "Cancelled"
+        if not self.is_open:
+            return "Cancelled"
+        return self.broker_status if self.broker_status in WORKING else "Submitted"
 
     def _broker(self) -> dict[str, Any]:
         return {
@@ -90,9 +97,12 @@ def sent_before(broker: list[BrokerOrder], intent_id: str) -> dict[str, Sent]:
                 max(o.quantity, o.filled),
                 o.filled,
                 o.is_open,
+                o.status if o.is_open else "",
             )
             continue
         before.quantity += max(o.quantity, o.filled)
         before.filled += o.filled
         before.is_open = before.is_open or o.is_open
+        if o.is_open and not before.broker_status:
+            before.broker_status = o.status
     return found

@@ -38,3 +38,22 @@ class FakeIB:
 def test_an_order_known_by_its_completed_record_and_its_execution_keeps_its_order_id():
     (order,) = read(FakeIB())
     assert (order.perm_id, order.order_id, order.filled, order.is_open) == (1000001, 9, 66, False)
+
+
+def test_a_working_order_keeps_the_status_ib_reports():
+    class Held(FakeIB):
+        def reqAllOpenOrders(self) -> list[Any]:
+            order = SimpleNamespace(
+                orderRef="i1:alloc:SPY", permId=7, orderId=3, action="BUY", totalQuantity=66
+            )
+            status = SimpleNamespace(status="PreSubmitted", filled=0)
+            return [SimpleNamespace(order=order, contract=SPY, orderStatus=status)]
+
+        def reqCompletedOrders(self, apiOnly: bool) -> list[Any]:
+            return []
+
+        def reqExecutions(self, _filter: Any) -> list[Any]:
+            return []
+
+    (order,) = read(Held())
+    assert (order.is_open, order.status) == (True, "PreSubmitted")

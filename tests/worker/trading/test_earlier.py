@@ -60,3 +60,17 @@ def test_an_id_containing_a_colon_is_matched_whole():
     ]
     assert list(sent_before(broker, "rebal")) == ["rebal:alloc:1"]
     assert list(sent_before(broker, "rebal:2")) == ["rebal:2:alloc:1"]
+
+
+def test_an_order_ib_holds_for_the_open_is_reported_as_ib_has_it():
+    held = BrokerOrder("i1:alloc:1", 1, 1, SPY, "SPY", "BUY", 66, 0, True, "PreSubmitted")
+    (sent,) = sent_before([held], "i1").values()
+    assert sent.status == "PreSubmitted"
+    request = OrderRequest(ib_async.Contract(conId=SPY, symbol="SPY"), "BUY", 66, "i1:alloc:1")
+    assert sent.outcome(request, None)["status"] == "PreSubmitted"
+    assert sent.alone(None)["status"] == "PreSubmitted"
+    # part filled and still held: IB's status; ended short: Cancelled, as before
+    part = BrokerOrder("i1:alloc:1", 1, 1, SPY, "SPY", "BUY", 66, 6, True, "Submitted")
+    assert sent_before([part], "i1")["i1:alloc:1"].status == "Submitted"
+    gone = BrokerOrder("i1:alloc:1", 1, 1, SPY, "SPY", "BUY", 66, 6, False, "")
+    assert sent_before([gone], "i1")["i1:alloc:1"].status == "Cancelled"
