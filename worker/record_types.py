@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Required, TypedDict, get_args
+from typing import Any, Literal, Required, TypedDict
 
-from worker.results import ResultMessage, ResultStatus
-
-Status = Literal["received", "running"] | ResultStatus
-TERMINAL: tuple[ResultStatus, ...] = get_args(ResultStatus)  # a result's statuses end the intent
+# The statuses are the Firestore layer's (what the publisher and the dashboard read too).
+from worker.database.layout import TERMINAL as TERMINAL
+from worker.database.layout import Status as Status
+from worker.results import ResultMessage
 
 ClaimKind = Literal["run", "ended", "busy", "exhausted", "reused", "lost"]
 """`run`: this attempt owns the intent, or the result in the claim's record is to be published;

@@ -6,13 +6,14 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
+from worker.database.layout import Terminal
 from worker.exceptions import PublishFailed
 from worker.logs import redact
 from worker.settings import Settings
 
-ResultStatus = Literal["succeeded", "failed", "rejected", "expired"]
+ResultStatus = Terminal  # a result's statuses are the ones that end an intent
 
 
 class ResultMessage(TypedDict):

@@ -3,6 +3,8 @@ the dashboard read, agree with the worker's own."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -10,10 +12,11 @@ from worker.database import STATUSES, TERMINAL, record_key
 from worker.message import ID_PATTERN
 
 
-def test_the_terminal_statuses_are_the_worker_s() -> None:
-    from worker import record_types
+def test_the_terminal_statuses_are_defined_once_and_are_a_result_s() -> None:
+    from worker import record_types, results
 
-    assert set(TERMINAL) == set(record_types.TERMINAL)
+    assert record_types.TERMINAL is TERMINAL  # one definition, not two kept in step
+    assert set(get_args(results.ResultStatus)) == set(TERMINAL)
     assert set(STATUSES) == {"running", "received", *TERMINAL}
 
 
