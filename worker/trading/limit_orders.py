@@ -109,7 +109,7 @@ def settle(
     trades = {t.order.orderRef: t for t in ib.trades() if t.order.orderRef in fresh}
     notes: dict[str, str] = {}
     started, repriced = clock(), 0
-    while working := [t for t in trades.values() if t.orderStatus.status not in DONE]:
+    while working := still_working(list(trades.values())):
         step = unfilled_step(spec, clock() - started, repriced)
         if step == "leave":
             break
@@ -121,12 +121,14 @@ def settle(
                 limit = reprice(trade)
                 if limit is None:
                     continue  # cancelled below, once the wait is over
+                if trade.orderStatus.status in DONE:
+                    continue  # filled (or ended) while the new quote was asked for
                 trade.order.lmtPrice = limit
                 ib.placeOrder(trade.contract, trade.order)  # a modification: same orderId
                 notes[trade.order.orderRef] = f"repriced to {limit:g}"
             started, repriced = clock(), 1
             continue
-        _cancel(ib, working)
+        cancel_and_wait(ib, working)
         for trade in working:
             before = notes.get(trade.order.orderRef)
             notes[trade.order.orderRef] = (f"{before}, then " if before else "") + (
@@ -136,12 +138,19 @@ def settle(
     return [_updated(o, trades.get(o["orderRef"]), notes.get(o["orderRef"])) for o in outcomes]
 
 
-def _cancel(ib: Any, trades: list[Any]) -> None:
+def cancel_and_wait(ib: Any, trades: list[Any]) -> list[Any]:
+    """Cancel `trades` and wait up to CANCEL_SECONDS until none can fill any more; those still
+    working then."""
     for trade in trades:
         ib.cancelOrder(trade.order)
     deadline = time.monotonic() + CANCEL_SECONDS
-    while any(t.orderStatus.status not in DONE for t in trades) and time.monotonic() < deadline:
+    while (working := still_working(trades)) and time.monotonic() < deadline:
         ib.sleep(0.1)
+    return working
+
+
+def still_working(trades: list[Any]) -> list[Any]:
+    return [t for t in trades if t.orderStatus.status not in DONE]
 
 
 def _updated(outcome: dict[str, Any], trade: Any, note: str | None) -> dict[str, Any]:

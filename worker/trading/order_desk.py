@@ -27,9 +27,7 @@ from worker.trading.risk import RiskLimits, check_limits
 log = logging.getLogger("worker.trading")
 ACK_SECONDS = 10.0  # an order the gateway has not acknowledged by then fails the attempt
 REFUSED = (200, 201, 321)  # IB refused the order: nothing went out
-CANCEL_SECONDS = 5.0
 WHAT_IF_SECONDS = 10.0
-DONE = ("Cancelled", "ApiCancelled", "Filled", "Inactive")
 UNANSWERED = ("PendingSubmit", "ApiPending", "")
 LATE = (
     "sent by an earlier attempt, never acknowledged and not known to the broker: counted as "
@@ -173,12 +171,7 @@ class OrderDesk:
         """
         if not trades:
             return
-        for trade in trades:
-            self.ib.cancelOrder(trade.order)
-        deadline = time.monotonic() + CANCEL_SECONDS
-        while (working := _still_working(trades)) and time.monotonic() < deadline:
-            self.ib.sleep(0.1)
-        if working:
+        if working := limit_orders.cancel_and_wait(self.ib, trades):
             refs = ", ".join(t.order.orderRef or str(t.order.orderId) for t in working)
             raise IntentFailed(
                 "cancel-failed",
@@ -373,14 +366,16 @@ class OrderDesk:
         self, requests: list[OrderRequest], outcomes: list[dict[str, Any]], fresh: set[str]
     ) -> list[dict[str, Any]]:
         """LMT orders' unfilled remainders, by orderProperties.unfilled (limit_orders.settle)."""
-
-        def check(request: OrderRequest) -> None:
-            self.ctx.check_owner()  # a reprice is a modification sent to the broker
-            check_limits([request], self.limits)
-
-        reprice = limit_orders.repricer(self.ib, self.spec, requests, check)
+        reprice = limit_orders.repricer(self.ib, self.spec, requests, self.check_reprice)
         return limit_orders.settle(self.ib, self.spec, outcomes, fresh, reprice)
 
-
-def _still_working(trades: list[Any]) -> list[Any]:
-    return [t for t in trades if t.orderStatus.status not in DONE]
+    def check_reprice(self, request: OrderRequest) -> None:
+        """A new limit for one of the intent's orders, checked against every risk limit with
+        the intent's other orders (a batch's earlier steps included) at their limits; kept as
+        the order's limit for the next check. IntentFailed: not repriced."""
+        self.ctx.check_owner()  # a reprice is a modification sent to the broker
+        placed = self.ctx.placed
+        at = next((i for i, r in enumerate(placed) if r.order_ref == request.order_ref), None)
+        check_limits([request], self.limits, [r for i, r in enumerate(placed) if i != at])
+        if at is not None:
+            placed[at] = request

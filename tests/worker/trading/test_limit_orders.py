@@ -188,3 +188,30 @@ def test_a_reprice_breaking_a_risk_limit_is_not_sent():
     reprice = limit_orders.repricer(ib, spec, [request()], check)
     assert reprice(trade(1, "i:alloc:756733")) is None
     assert reprice(trade(2, "someone:else:1")) is None
+
+
+def test_an_order_filled_while_its_reprice_is_priced_is_not_modified():
+    """The fill arrives during the reprice's quote request (the event loop runs there): IB
+    cannot modify a filled order (ib_async asserts), and the result says filled, not repriced."""
+
+    class StrictIB(FakeIB):
+        def placeOrder(self, contract, order):
+            (found,) = [t for t in self.open if t.order.orderId == order.orderId]
+            assert found.orderStatus.status not in ("Filled", "Cancelled"), "modified a done order"
+            super().placeOrder(contract, order)
+
+    ib, clock = StrictIB(), Clock()
+    ib.open = [trade(1, "i:alloc:1")]
+    ib.on_sleep = lambda: setattr(clock, "now", clock.now + 10)
+    spec = parse(
+        {"orderType": "LMT", "limitOffsetBps": 5, "unfilledAfterSeconds": 20, "unfilled": "reprice"}
+    )
+
+    def reprice(t):
+        t.orderStatus.status, t.orderStatus.filled = "Filled", 10.0  # the fill came meanwhile
+        return 100.25
+
+    done = limit_orders.settle(ib, spec, [outcome("i:alloc:1")], {"i:alloc:1"}, reprice, clock)
+    assert ib.placed == [] and ib.cancelled == []
+    assert (done[0]["status"], done[0]["filled"], done[0]["limitPrice"]) == ("Filled", 10.0, 100.05)
+    assert "unfilled" not in done[0]

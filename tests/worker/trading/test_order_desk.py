@@ -3,6 +3,7 @@ every call it gets, so a refused plan is seen to reach nothing)."""
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import ib_async
@@ -83,3 +84,28 @@ def test_a_dry_run_needs_no_live_guard_nor_configured_limits():
 def test_an_explicit_live_message_within_its_limits_passes_the_checks():
     order_desk, _ = desk(ctx("live", explicit=True), {"riskLimits": LIMITS})
     order_desk.check(plan())  # raises nothing
+
+
+def test_a_reprice_counts_the_intents_other_orders_towards_its_limits():
+    """Two LMT buys of 10,000 and 9,900 at their limits within maxNotionalPerIntent 20,000: a
+    reprice of the first to 102 keeps its own limit (10,200 < 10,500) but takes the intent to
+    20,100, so it is refused; a smaller one passes and is kept for the next check."""
+    context = ctx("paper", explicit=True)
+    context.check_owner = lambda: None
+    first = OrderRequest(SPY, "BUY", 100, "i-1:alloc:1", 100.0, limit=100.0)
+    second = OrderRequest(SPY, "BUY", 99, "i-1:alloc:2", 100.0, limit=100.0)
+    context.placed = [first, second]
+    limits = {
+        "maxNotionalPerOrder": 10_500,
+        "maxNotionalPerIntent": 20_000,
+        "maxOrdersPerIntent": 3,
+    }
+    order_desk, ib = desk(context, {"riskLimits": limits})
+    with pytest.raises(IntentFailed) as refused:
+        order_desk.check_reprice(dataclasses.replace(first, limit=102.0))
+    assert refused.value.code == "risk-limit" and "maxNotionalPerIntent" in str(refused.value)
+    order_desk.check_reprice(dataclasses.replace(first, limit=101.0))  # 20,000: within
+    assert [r.limit for r in context.placed] == [101.0, 100.0]
+    with pytest.raises(IntentFailed):  # the second's reprice counts the first at 101
+        order_desk.check_reprice(dataclasses.replace(second, limit=100.5))
+    assert ib.calls == []
