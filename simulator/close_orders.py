@@ -16,6 +16,7 @@ from simulator.instruments import Instrument
 
 ORDER_TYPES = ("MKT", "LMT", "MOC", "LOC")
 AT_CLOSE = ("MOC", "LOC")
+CLOSE_ORDER_SEC_TYPES = ("STK",)  # IB lists MOC and LOC for stocks, not for forex
 CUTOFF_BEFORE_CLOSE = timedelta(minutes=10)
 STAMP = "%Y%m%d %H:%M:%S %Z"
 
@@ -71,6 +72,8 @@ def check(
         raise Refused(320, f"Limit price missing for {order_type} order")
     if order_type not in AT_CLOSE:
         return None
+    if instrument.secType not in CLOSE_ORDER_SEC_TYPES:
+        raise Refused(387, f"Unsupported order type {order_type} for {instrument.secType}")
     if tif != "DAY":
         raise Refused(387, f"{order_type} orders must be DAY orders, not {tif or 'no tif'}")
     close = close_for(instrument, now, calendar)
@@ -84,6 +87,14 @@ def check(
             f"{close.tzname()}",
         )
     return close
+
+
+def listed(sec_type: str) -> str:
+    """ContractDetails.orderTypes as IB sends them (comma separated, alphabetical), narrowed to
+    what this broker executes: for a stock on NYSE/NASDAQ IB lists, among many, ALGO (the
+    Adaptive algo on a MKT order), LMT, LOC, MKT and MOC; for others LMT and MKT."""
+    types = {t for t in ORDER_TYPES if t not in AT_CLOSE or sec_type in CLOSE_ORDER_SEC_TYPES}
+    return ",".join(sorted(types | ({"ALGO"} if sec_type == "STK" else set())))
 
 
 def fills_at_close(order_type: str, action: str, limit: float | None, close: float) -> bool:

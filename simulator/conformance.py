@@ -113,7 +113,7 @@ def contract_details(run: Run) -> None:
     assert len(details) == 1, details
     d = details[0]
     assert d.minTick > 0 and "SMART" in d.validExchanges.split(","), d
-    assert {"LMT", "MKT"} <= set(d.orderTypes.split(",")), d.orderTypes
+    assert {"LMT", "MKT", "MOC", "LOC"} <= set(d.orderTypes.split(",")), d.orderTypes
     assert d.longName and d.timeZoneId, d
 
 

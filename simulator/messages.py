@@ -6,6 +6,7 @@ pendingPriceRevision).
 
 from __future__ import annotations
 
+from simulator import close_orders
 from simulator.broker import Execution, Order
 from simulator.instruments import Instrument
 from simulator.margin import WhatIf
@@ -320,7 +321,7 @@ def contract_details(
 ) -> list[object]:
     """`hours`: (timeZoneId, tradingHours, liquidHours)."""
     min_tick = 0.00005 if i.secType == "CASH" else 0.25 if i.secType == "FUT" else 0.01
-    order_types = "LMT,MKT,STP,TRAIL"
+    order_types = close_orders.listed(i.secType)
     exchanges = "SMART,ARCA,NASDAQ,NYSE" if i.secType == "STK" else i.exchange
     return [
         Out.CONTRACT_DATA,

@@ -142,3 +142,15 @@ def test_a_marketable_limit_fills_at_once_at_the_better_market_price(connect, si
     trade = ib.placeOrder(contract, ib_async.LimitOrder("BUY", 4, limit))
     assert wait_for(ib, trade, ("Filled",)) == "Filled"
     assert trade.fills[0].execution.price < limit
+
+
+def test_contract_details_list_the_order_types_ib_lists_and_the_broker_takes():
+    listed = close_orders.listed("STK").split(",")
+    assert listed == sorted(listed) and {"MKT", "LMT", "MOC", "LOC", "ALGO"} <= set(listed)
+    for kind in set(listed) - {"ALGO"}:  # every type listed is accepted (ALGO rides on MKT)
+        close_orders.check(kind, "DAY", 500.0, SPY, at(NORMAL), True)
+    forex = next(i for i in default_instruments() if i.secType == "CASH")
+    assert close_orders.listed("CASH") == "LMT,MKT"
+    with pytest.raises(close_orders.Refused) as refused:
+        close_orders.check("MOC", "DAY", None, forex, at(NORMAL), True)
+    assert refused.value.code == 387
