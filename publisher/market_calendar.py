@@ -34,10 +34,9 @@ LABELS: dict[Kind, str] = {
     "ib-weekend-maintenance": "IB's weekend maintenance",
 }
 DEFAULT_EXCHANGE = "XNYS"
-# From the start of the window long quoted for North America (restarts.RESET_WINDOW, 23:45-00:45)
-# to the end of the one IB's system status page gives today (00:15-01:45 ET): a run in either
-# may find IB's servers resetting.
-DAILY_RESET = (RESET_WINDOW[0], time(1, 45))
+# IB's daily reset window as the gateway's settings refuse it (worker/gateway/restarts.py): a run
+# in it may find IB's servers resetting.
+DAILY_RESET = RESET_WINDOW
 # IB's weekend restart/maintenance for North America: Friday 23:00 ET to Saturday 03:00 ET.
 WEEKEND_MAINTENANCE = ((4, time(23, 0)), (5, time(3, 0)))
 

@@ -68,7 +68,7 @@ class Settings:
     gateway_connect_timeout_seconds: float = 120.0
     gateway_restart_time: str = "23:15"  # New York; IBC's daily AutoRestartTime
     gateway_weekly_approval: str = "Sun 01:00"  # New York; IB's weekly token expiry
-    gateway_weekly_closedown: str = "Sun 01:30"  # New York; IBC's ClosedownAt (fresh login)
+    gateway_weekly_closedown: str = "Sun 03:00"  # New York; IBC's ClosedownAt (fresh login)
     gateway_approval_notice_hours: float = 3.0  # tell the user this long before the closedown
     gateway_client_id: int = 1
     gateway_lease_seconds: int = 60
@@ -110,7 +110,7 @@ class Settings:
         deadline = _int(env, "INTENT_DEADLINE_SECONDS", 480, minimum=1)
         restart = env.get("GATEWAY_RESTART_TIME", "23:15")
         approval = env.get("GATEWAY_WEEKLY_APPROVAL", "Sun 01:00")
-        closedown = env.get("GATEWAY_WEEKLY_CLOSEDOWN") or "Sun 01:30"  # unset metadata: ""
+        closedown = env.get("GATEWAY_WEEKLY_CLOSEDOWN") or "Sun 03:00"  # unset metadata: ""
         notice_hours = _float(env, "GATEWAY_APPROVAL_NOTICE_HOURS", 3.0, allow_zero=True)
         if not 0 <= notice_hours < 7 * 24:  # NaN and a week or more too
             raise ConfigError(

@@ -15,7 +15,14 @@ from zoneinfo import ZoneInfo
 
 NEW_YORK = ZoneInfo("America/New_York")
 MARKET_HOURS = (time(9, 30), time(16, 0))  # regular hours: no restart then
-RESET_WINDOW = (time(23, 45), time(0, 45))  # IB's daily server reset (wraps midnight)
+# IB's daily server reset, North America (wraps midnight): from the start of the window long quoted
+# (23:45-00:45) to the end of the one IB's system status page gives today (00:15-01:45). One
+# definition for the gateway's restart and closedown times and the planner's marks
+# (publisher/market_calendar.py).
+RESET_WINDOW = (time(23, 45), time(1, 45))
+# New York's clock changes on a Sunday at 02:00: in March 02:00-03:00 never happens, in November
+# 01:00-02:00 happens twice. A restart or closedown then would be skipped or doubled.
+CLOCK_CHANGE = (time(1, 0), time(3, 0))
 BEFORE, AFTER = timedelta(minutes=5), timedelta(minutes=10)  # a job this close meets a restart
 # IBC reads ClosedownAt's day in the JVM's default locale; the image's is English.
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -38,15 +45,29 @@ def _within(moment: time, start: time, end: time) -> bool:
     return moment >= start or moment < end
 
 
+def span(window: tuple[time, time]) -> str:
+    """`23:45-01:45`: a window as the messages and the docs give it."""
+    return f"{window[0]:%H:%M}-{window[1]:%H:%M}"
+
+
+def _outside_windows(at: time, what: str, *, sunday: bool = True) -> None:
+    """Refuse a time in IB's reset window, or on a Sunday in New York's clock-change hours."""
+    if _within(at, *RESET_WINDOW):
+        raise ValueError(f"{what} is in IB's daily reset window ({span(RESET_WINDOW)} New York)")
+    if sunday and _within(at, *CLOCK_CHANGE):
+        raise ValueError(
+            f"{what} is in the hours a daylight saving change skips or repeats "
+            f"({span(CLOCK_CHANGE)} New York on a Sunday)"
+        )
+
+
 def restart_time(text: str) -> time:
-    """GATEWAY_RESTART_TIME: outside regular market hours and IB's reset window."""
+    """GATEWAY_RESTART_TIME: outside regular market hours, IB's reset window and the hours a
+    daylight saving change skips or repeats (the restart is daily, so some Sunday has one)."""
     at = _clock(text, "GATEWAY_RESTART_TIME")
     if _within(at, *MARKET_HOURS):
         raise ValueError(f"GATEWAY_RESTART_TIME {text} is in market hours (09:30-16:00 New York)")
-    if _within(at, *RESET_WINDOW):
-        raise ValueError(
-            f"GATEWAY_RESTART_TIME {text} is in IB's daily reset window (23:45-00:45 New York)"
-        )
+    _outside_windows(at, f"GATEWAY_RESTART_TIME {text}")
     return at
 
 
@@ -74,13 +95,13 @@ class GatewayCalendar:
     approval_day: int = 6
     approval_at: time = time(1, 0)
     closedown_day: int = 6
-    closedown_at: time = time(1, 30)
+    closedown_at: time = time(3, 0)
 
     @classmethod
-    def parse(cls, restart: str, approval: str, closedown: str = "Sun 01:30") -> GatewayCalendar:
+    def parse(cls, restart: str, approval: str, closedown: str = "Sun 03:00") -> GatewayCalendar:
         """The settings, checked: the closedown comes after IB's weekly expiry (within a day, so
-        it is that week's fresh login), outside IB's reset window and away from the daily
-        restart (the two would overlap)."""
+        it is that week's fresh login), outside IB's reset window and a Sunday's clock-change
+        hours, and away from the daily restart (the two would overlap)."""
         day, at = weekly(approval)
         calendar = cls(restart_time(restart), day, at, *weekly(closedown, WEEKLY_CLOSEDOWN))
         after = (
@@ -91,11 +112,11 @@ class GatewayCalendar:
                 f"{WEEKLY_CLOSEDOWN} {closedown} must be within a day after IB's weekly expiry "
                 f"(GATEWAY_WEEKLY_APPROVAL {approval}): the fresh login needs the new week's push"
             )
-        if _within(calendar.closedown_at, *RESET_WINDOW):
-            raise ValueError(
-                f"{WEEKLY_CLOSEDOWN} {closedown} is in IB's daily reset window (23:45-00:45 "
-                f"New York)"
-            )
+        _outside_windows(
+            calendar.closedown_at,
+            f"{WEEKLY_CLOSEDOWN} {closedown}",
+            sunday=calendar.closedown_day == 6,
+        )
         closedown_day = datetime(2026, 1, 5 + calendar.closedown_day, tzinfo=NEW_YORK)
         if calendar.near_restart(calendar._at(closedown_day, calendar.closedown_at)):
             raise ValueError(
@@ -133,7 +154,7 @@ class GatewayCalendar:
         return self._at(local + timedelta(days=ahead + 7), self.closedown_at)
 
     def ibc_closedown_at(self, now: datetime) -> str:
-        """IBC's ClosedownAt (`Sunday 01:30`, 24 h), in this machine's time zone, as IBC reads it:
+        """IBC's ClosedownAt (`Sunday 03:00`, 24 h), in this machine's time zone, as IBC reads it:
         the next closedown's day and time there (the container runs in New York time)."""
         local = self.next_closedown(now).astimezone()
         return f"{DAY_NAMES[local.weekday()]} {local:%H:%M}"

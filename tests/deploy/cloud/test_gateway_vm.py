@@ -38,7 +38,7 @@ def test_the_live_dry_run_lists_the_vm_its_account_the_firewall_the_ip_and_the_w
     metadata = next(a for a in vm if a.startswith("--metadata="))
     assert "ib-secret=ib-credentials-live" in metadata
     assert "ib-restart-time=23:15" in metadata
-    assert "ib-weekly-closedown=Sun 01:30" in metadata  # IBC's ClosedownAt, New York
+    assert "ib-weekly-closedown=Sun 03:00" in metadata  # IBC's ClosedownAt, New York
     assert "ib-notify-secret" not in metadata  # no --notifier: no webhook to read
     assert find(cmds, "iam", "service-accounts", "create", "ib-gateway-live")
     granted = [c for c in cmds if f"--member=serviceAccount:{VM_ACCOUNT}" in c]

@@ -134,7 +134,7 @@ def test_ibc_s_weekly_closedown_exits_1_for_a_fresh_login_without_an_error(
     ibc_home, monkeypatch, caplog, minutes_after, code, level, words
 ):
     monkeypatch.setenv("STANDIN_EXIT", "0")  # IBC closed the gateway and ended
-    closedown = datetime(2026, 12, 13, 1, 30, tzinfo=NEW_YORK)
+    closedown = datetime(2026, 12, 13, 3, 0, tzinfo=NEW_YORK)
     settings = Settings.from_env(environment(ibc_home, free_port()))
     with caplog.at_level(logging.INFO, logger="worker.gateway"):
         got = run(settings, threading.Event(), lambda: closedown + timedelta(minutes=minutes_after))
@@ -186,9 +186,9 @@ def test_a_login_waiting_and_the_weekly_closedown_ahead_are_told_once_each(
     ibc_home, monkeypatch, receiver, secret_manager, via
 ):
     """always_on with the stand-in IBC, which prints IBC's second-factor line twice for one
-    login; its clock passes the reminder time (3 h before Sunday 01:30 New York) while it runs.
+    login; its clock passes the reminder time (3 h before Sunday 03:00 New York) while it runs.
     The webhook's address is given as such or, as on the VM, in a secret (a local stand-in)."""
-    closedown = datetime(2026, 12, 13, 1, 30, tzinfo=NEW_YORK)
+    closedown = datetime(2026, 12, 13, 3, 0, tzinfo=NEW_YORK)
     times = iter([closedown - timedelta(hours=3, seconds=1)])  # when it starts
     monkeypatch.setenv("STANDIN_2FA", "2")
     monkeypatch.setenv("STANDIN_PYTHON", sys.executable)
@@ -225,4 +225,4 @@ def test_a_login_waiting_and_the_weekly_closedown_ahead_are_told_once_each(
     assert all(body["tradingMode"] == "live" for body in bodies)
     text = json.dumps(bodies)
     assert FAKE["userid"] not in text and FAKE["password"] not in text
-    assert "Sun 13 Dec 01:30 New York" in text
+    assert "Sun 13 Dec 03:00 New York" in text

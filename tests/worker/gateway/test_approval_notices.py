@@ -18,8 +18,8 @@ from worker.gateway.approval_notices import (
 )
 from worker.gateway.restarts import NEW_YORK, GatewayCalendar
 
-CALENDAR = GatewayCalendar()  # closedown Sunday 01:30 New York
-CLOSEDOWN = datetime(2026, 12, 13, 1, 30, tzinfo=NEW_YORK)
+CALENDAR = GatewayCalendar()  # closedown Sunday 03:00 New York
+CLOSEDOWN = datetime(2026, 12, 13, 3, 0, tzinfo=NEW_YORK)
 LEAD = timedelta(hours=3)
 
 
@@ -69,7 +69,7 @@ def test_each_closedown_is_reminded_at_most_once_and_never_late(start, steps, ho
 def test_the_reminder_says_when_in_new_york_and_utc_and_names_no_account():
     notice = reminder_notice("live", CLOSEDOWN)
     assert notice.kind == REMINDER_CODE and notice.mode == "live"
-    assert "Sun 13 Dec 01:30 New York (06:30 UTC)" in notice.title
+    assert "Sun 13 Dec 03:00 New York (08:00 UTC)" in notice.title
     assert "IBKR Mobile" in notice.text and "180 s" in notice.text
     assert CANARY_USERID not in notice.title + notice.text
     assert "DU" not in notice.text  # no account id (IB's paper accounts start DU, live U)

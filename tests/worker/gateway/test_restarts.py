@@ -26,6 +26,9 @@ CALENDAR = GatewayCalendar()  # 23:15, Sunday 01:00
         ("09:30", "market hours"),
         ("23:50", "reset window"),
         ("00:30", "reset window"),
+        ("01:30", "reset window"),  # IB's status page: 00:15-01:45
+        ("02:30", "daylight saving"),  # skipped on a March Sunday
+        ("01:44", "reset window"),
         ("25:00", "HH:MM"),
         ("11 PM", "HH:MM"),
         ("", "HH:MM"),
@@ -38,7 +41,7 @@ def test_a_restart_time_in_market_hours_or_ib_s_reset_window_is_refused(text, wo
         Settings.from_env({"GATEWAY_RESTART_TIME": text})
 
 
-@pytest.mark.parametrize("text", ["16:00", "23:15", "00:45", "05:00", "9:29"])
+@pytest.mark.parametrize("text", ["16:00", "23:15", "04:00", "05:00", "9:29"])
 def test_times_outside_both_windows_are_accepted(text):
     assert Settings.from_env({"GATEWAY_RESTART_TIME": text}).gateway_calendar.restart == (
         restart_time(text)
@@ -118,6 +121,10 @@ def test_ibc_gets_the_time_in_the_machine_s_zone(monkeypatch):
         ("Sun 01:00", "within a day after"),  # at the expiry itself
         ("Mon 02:00", "within a day after"),  # more than a day later
         ("Sun 23:50", "reset window"),
+        ("Sun 01:30", "reset window"),  # IB's status page: 00:15-01:45
+        ("Mon 00:59", "reset window"),
+        ("Sun 02:30", "daylight saving"),  # never happens on a March Sunday
+        ("Sun 01:50", "daylight saving"),  # happens twice on a November Sunday
         ("Sun 23:20", "daily restart"),  # five minutes after the 23:15 restart
         ("Sunday", "HH:MM"),
         ("Sundae 01:30", "like 'Sun 01:00'"),
@@ -132,16 +139,16 @@ def test_a_weekly_closedown_outside_the_day_after_ib_s_expiry_is_refused(closedo
         Settings.from_env({"GATEWAY_WEEKLY_CLOSEDOWN": closedown})
 
 
-@pytest.mark.parametrize("closedown", ["Sun 01:30", "sunday 09:00", "Sun 13:00", "Mon 00:59"])
+@pytest.mark.parametrize("closedown", ["Sun 03:00", "sunday 09:00", "Sun 13:00", "Sun 23:40"])
 def test_a_weekly_closedown_within_the_day_after_the_expiry_is_accepted(closedown):
     calendar = GatewayCalendar.parse("23:15", "Sun 01:00", closedown)
     assert Settings.from_env({"GATEWAY_WEEKLY_CLOSEDOWN": closedown}).gateway_calendar == calendar
 
 
 @given(moments)
-def test_the_next_closedown_is_the_first_sunday_01_30_after_now(now):
+def test_the_next_closedown_is_the_first_sunday_03_00_after_now(now):
     due = CALENDAR.next_closedown(now).astimezone(NEW_YORK)
-    assert (due.weekday(), due.time()) == (6, time(1, 30))
+    assert (due.weekday(), due.time()) == (6, time(3, 0))
     assert now < due <= now + timedelta(days=7, hours=1)  # an hour more across a DST change
     assert due > CALENDAR.next_approval(now) - timedelta(days=7)  # after the expiry it follows
 
@@ -149,13 +156,13 @@ def test_the_next_closedown_is_the_first_sunday_01_30_after_now(now):
 @pytest.mark.parametrize(
     ("zone", "now", "expected"),
     [
-        ("America/New_York", datetime(2026, 3, 4, 12, tzinfo=UTC), "Sunday 01:30"),
+        ("America/New_York", datetime(2026, 3, 4, 12, tzinfo=UTC), "Sunday 03:00"),
         # Zurich: 07:30 in winter; in March Europe is still on winter time a week after the US
-        ("Europe/Zurich", datetime(2026, 1, 7, 12, tzinfo=UTC), "Sunday 07:30"),
-        ("Europe/Zurich", datetime(2026, 3, 11, 12, tzinfo=UTC), "Sunday 06:30"),
-        ("Asia/Tokyo", datetime(2026, 1, 7, 12, tzinfo=UTC), "Sunday 15:30"),
-        ("Pacific/Auckland", datetime(2026, 7, 1, 12, tzinfo=UTC), "Sunday 17:30"),
-        ("Pacific/Honolulu", datetime(2026, 7, 1, 12, tzinfo=UTC), "Saturday 19:30"),
+        ("Europe/Zurich", datetime(2026, 1, 7, 12, tzinfo=UTC), "Sunday 09:00"),
+        ("Europe/Zurich", datetime(2026, 3, 11, 12, tzinfo=UTC), "Sunday 08:00"),
+        ("Asia/Tokyo", datetime(2026, 1, 7, 12, tzinfo=UTC), "Sunday 17:00"),
+        ("Pacific/Auckland", datetime(2026, 7, 1, 12, tzinfo=UTC), "Sunday 19:00"),
+        ("Pacific/Honolulu", datetime(2026, 7, 1, 12, tzinfo=UTC), "Saturday 21:00"),
     ],
 )
 def test_ibc_gets_the_closedown_as_day_and_24_h_time_in_the_machine_s_zone(
@@ -175,12 +182,61 @@ def test_ibc_gets_the_closedown_as_day_and_24_h_time_in_the_machine_s_zone(
 @pytest.mark.parametrize(
     ("moment", "expected"),
     [
-        (datetime(2026, 12, 13, 1, 29, tzinfo=NEW_YORK), False),
-        (datetime(2026, 12, 13, 1, 30, tzinfo=NEW_YORK), True),
-        (datetime(2026, 12, 13, 1, 44, tzinfo=NEW_YORK), True),
-        (datetime(2026, 12, 13, 1, 45, tzinfo=NEW_YORK), False),
-        (datetime(2026, 12, 9, 1, 35, tzinfo=NEW_YORK), False),  # a Wednesday
+        (datetime(2026, 12, 13, 2, 59, tzinfo=NEW_YORK), False),
+        (datetime(2026, 12, 13, 3, 0, tzinfo=NEW_YORK), True),
+        (datetime(2026, 12, 13, 3, 14, tzinfo=NEW_YORK), True),
+        (datetime(2026, 12, 13, 3, 15, tzinfo=NEW_YORK), False),
+        (datetime(2026, 12, 9, 3, 5, tzinfo=NEW_YORK), False),  # a Wednesday
     ],
 )
 def test_just_closed_down_is_the_quarter_hour_after_the_weekly_closedown(moment, expected):
     assert CALENDAR.just_closed_down(moment) is expected
+
+
+def _happens_once(day: datetime, at: time) -> bool:
+    """Whether New York's wall time `at` on `day` exists and is not repeated."""
+    first = datetime.combine(day.date(), at, NEW_YORK)
+    second = first.replace(fold=1)
+    exists = first.astimezone(UTC).astimezone(NEW_YORK).replace(tzinfo=None) == first.replace(
+        tzinfo=None
+    )
+    return exists and first.utcoffset() == second.utcoffset()
+
+
+CLOCK_CHANGE_SUNDAYS = [datetime(2026, 3, 8), datetime(2026, 11, 1)]
+
+
+@given(st.integers(min_value=0, max_value=24 * 60 - 1))
+def test_an_accepted_closedown_happens_once_on_the_clock_change_sundays(minute):
+    """Before, the default `Sun 01:30` was accepted: on 1 Nov 2026 01:30 happens twice (IBC would
+    close down twice, two pushes), and `Sun 02:30` never happens on 8 Mar (no closedown)."""
+    closedown = f"Sun {minute // 60:02d}:{minute % 60:02d}"
+    try:
+        calendar = GatewayCalendar.parse("23:15", "Sun 00:00", closedown)
+    except ValueError:
+        return
+    for sunday in CLOCK_CHANGE_SUNDAYS:
+        assert _happens_once(sunday, calendar.closedown_at), closedown
+
+
+@given(st.integers(min_value=0, max_value=24 * 60 - 1))
+def test_an_accepted_restart_time_happens_once_on_the_clock_change_sundays(minute):
+    text = f"{minute // 60:02d}:{minute % 60:02d}"
+    try:
+        at = restart_time(text)
+    except ValueError:
+        return
+    for sunday in CLOCK_CHANGE_SUNDAYS:
+        assert _happens_once(sunday, at), text
+
+
+def test_one_reset_window_for_the_gateway_s_settings_and_the_planner():
+    from publisher import market_calendar
+    from worker.gateway import restarts
+
+    assert market_calendar.DAILY_RESET == restarts.RESET_WINDOW == (time(23, 45), time(1, 45))
+    for moment in (time(23, 45), time(0, 15), time(1, 44)):
+        with pytest.raises(ValueError, match="reset window"):
+            restart_time(f"{moment:%H:%M}")
+        planned = datetime.combine(datetime(2026, 12, 9).date(), moment, NEW_YORK)  # a Wednesday
+        assert [m.kind for m in market_calendar.ib_marks(planned)] == ["ib-daily-reset"]
