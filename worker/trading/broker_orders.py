@@ -22,6 +22,7 @@ class BrokerOrder:
     filled: float
     is_open: bool
     status: str = ""  # IB's status of a working order (PreSubmitted, Submitted, ...)
+    limit: float | None = None  # the limit price IB holds (LMT, LOC)
 
     @property
     def sign(self) -> int:
@@ -47,6 +48,7 @@ def read(ib: Any) -> list[BrokerOrder]:
             filled=max(before.filled, trade_like.filled),
             is_open=before.is_open or trade_like.is_open,
             status=before.status or trade_like.status,
+            limit=before.limit if before.limit is not None else trade_like.limit,
             con_id=before.con_id or trade_like.con_id,
             # Another client's completed order says orderId 0; its executions carry the id.
             order_id=before.order_id or trade_like.order_id,
@@ -97,4 +99,13 @@ def _from_trade(t: Any, filled: float, *, is_open: bool, status: str = "") -> Br
         filled=filled,
         is_open=is_open,
         status=status or "",
+        limit=_limit(t.order),
     )
+
+
+def _limit(order: Any) -> float | None:
+    """The order's limit price, None for a type without one (IB's unset is a huge sentinel)."""
+    if getattr(order, "orderType", "") not in ("LMT", "LOC"):
+        return None
+    price = ib_quantity(getattr(order, "lmtPrice", None))
+    return price or None

@@ -29,6 +29,7 @@ class Sent:
     filled: float
     is_open: bool
     broker_status: str = ""  # IB's status of the working order, as IB reports it
+    limit: float | None = None  # the limit price IB holds (LMT, LOC), not this attempt's quote
 
     @property
     def status(self) -> str:
@@ -46,6 +47,7 @@ class Sent:
             "permId": self.perm_id,
             "orderId": self.order_id,
             "placedBefore": True,
+            **({"limitPrice": self.limit} if self.limit is not None else {}),
         }
 
     def outcome(self, request: OrderRequest, record: dict[str, Any] | None) -> dict[str, Any]:
@@ -98,6 +100,7 @@ def sent_before(broker: list[BrokerOrder], intent_id: str) -> dict[str, Sent]:
                 o.filled,
                 o.is_open,
                 o.status if o.is_open else "",
+                o.limit,
             )
             continue
         before.quantity += max(o.quantity, o.filled)
@@ -105,4 +108,6 @@ def sent_before(broker: list[BrokerOrder], intent_id: str) -> dict[str, Sent]:
         before.is_open = before.is_open or o.is_open
         if o.is_open and not before.broker_status:
             before.broker_status = o.status
+        if before.limit is None:
+            before.limit = o.limit
     return found

@@ -57,3 +57,31 @@ def test_a_working_order_keeps_the_status_ib_reports():
 
     (order,) = read(Held())
     assert (order.is_open, order.status) == (True, "PreSubmitted")
+
+
+def test_a_limit_order_carries_the_limit_ib_holds_and_a_market_order_none():
+    def open_order(kind: str, limit: float) -> Any:
+        order = SimpleNamespace(
+            orderRef=f"i1:alloc:{kind}",
+            permId={"LMT": 1, "MKT": 2}[kind],
+            orderId=3,
+            action="BUY",
+            totalQuantity=1,
+            orderType=kind,
+            lmtPrice=limit,
+        )
+        status = SimpleNamespace(status="Submitted", filled=0)
+        return SimpleNamespace(order=order, contract=SPY, orderStatus=status)
+
+    class Working(FakeIB):
+        def reqAllOpenOrders(self) -> list[Any]:
+            return [open_order("LMT", 100.05), open_order("MKT", 1.7976931348623157e308)]
+
+        def reqCompletedOrders(self, apiOnly: bool) -> list[Any]:
+            return []
+
+        def reqExecutions(self, _filter: Any) -> list[Any]:
+            return []
+
+    found = {o.order_ref: o.limit for o in read(Working())}
+    assert found == {"i1:alloc:LMT": 100.05, "i1:alloc:MKT": None}

@@ -74,3 +74,15 @@ def test_an_order_ib_holds_for_the_open_is_reported_as_ib_has_it():
     assert sent_before([part], "i1")["i1:alloc:1"].status == "Submitted"
     gone = BrokerOrder("i1:alloc:1", 1, 1, SPY, "SPY", "BUY", 66, 6, False, "")
     assert sent_before([gone], "i1")["i1:alloc:1"].status == "Cancelled"
+
+
+def test_an_adopted_limit_order_is_reported_at_the_limit_ib_holds():
+    """Attempt 2 computes a new limit from a new quote; the order at IB keeps attempt 1's."""
+    held = BrokerOrder("i1:alloc:1", 1, 1, SPY, "SPY", "BUY", 66, 0, True, "Submitted", 100.05)
+    (sent,) = sent_before([held], "i1").values()
+    request = OrderRequest(
+        ib_async.Contract(conId=SPY, symbol="SPY"), "BUY", 66, "i1:alloc:1", order_type="LMT"
+    )
+    request.limit = 100.30
+    assert sent.outcome(request, None)["limitPrice"] == 100.05
+    assert sent.alone(None)["limitPrice"] == 100.05
