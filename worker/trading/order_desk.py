@@ -33,6 +33,10 @@ LATE = (
     "sent by an earlier attempt, never acknowledged and not known to the broker: counted as "
     "working until trade-reconciliation closes it (config.unacknowledgedOrderGraceSeconds)"
 )
+QUEUED = (
+    "held by IB for the open (whenClosed queue): the unfilled policy does not apply; it works "
+    "as a DAY order"
+)
 
 
 class OrderDesk:
@@ -365,7 +369,11 @@ class OrderDesk:
     def _settle(
         self, requests: list[OrderRequest], outcomes: list[dict[str, Any]], fresh: set[str]
     ) -> list[dict[str, Any]]:
-        """LMT orders' unfilled remainders, by orderProperties.unfilled (limit_orders.settle)."""
+        """LMT orders' unfilled remainders, by orderProperties.unfilled (limit_orders.settle).
+        Not for orders IB holds for the open (whenClosed queue): the wait would cancel them
+        before they could fill; they work as DAY orders."""
+        if self._queued and self.spec.unfilled is not None:
+            return [{**o, "unfilled": QUEUED} if o["orderRef"] in fresh else o for o in outcomes]
         reprice = limit_orders.repricer(self.ib, self.spec, requests, self.check_reprice)
         return limit_orders.settle(self.ib, self.spec, outcomes, fresh, reprice)
 

@@ -109,3 +109,21 @@ def test_a_reprice_counts_the_intents_other_orders_towards_its_limits():
     with pytest.raises(IntentFailed):  # the second's reprice counts the first at 101
         order_desk.check_reprice(dataclasses.replace(second, limit=100.5))
     assert ib.calls == []
+
+
+def test_orders_queued_for_the_open_are_not_cancelled_by_the_unfilled_policy():
+    """whenClosed queue on a closed market: the LMT orders IB holds for the open would be
+    cancelled unfilled after unfilledAfterSeconds, long before the open. They are left working
+    (no call reaches the gateway) and the result says why."""
+    context = ctx("paper", explicit=True)
+    properties = {
+        "orderType": "LMT",
+        "limitOffsetBps": 5,
+        "unfilledAfterSeconds": 30,
+        "unfilled": "cancel",
+    }
+    order_desk = OrderDesk(context, RecordingIB(), {"riskLimits": LIMITS}, properties, "queue")
+    order_desk._queued = {"note": "market closed for SPY: DAY orders IB holds for the open"}
+    outcomes = [{"orderRef": "i-1:alloc:756733", "status": "PreSubmitted"}]
+    (settled,) = order_desk._settle([plan().orders[0]], outcomes, {"i-1:alloc:756733"})
+    assert settled["status"] == "PreSubmitted" and "does not apply" in settled["unfilled"]
