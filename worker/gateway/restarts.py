@@ -153,6 +153,10 @@ class GatewayCalendar:
             return due
         return self._at(local + timedelta(days=ahead + 7), self.closedown_at)
 
+    def last_closedown(self, now: datetime) -> datetime:
+        """The weekly closedown at or before `now` (its fresh login started the week's session)."""
+        return self.next_closedown(now) - timedelta(days=7)  # New York wall time, a week before
+
     def ibc_closedown_at(self, now: datetime) -> str:
         """IBC's ClosedownAt (`Sunday 03:00`, 24 h), in this machine's time zone, as IBC reads it:
         the next closedown's day and time there (the container runs in New York time)."""
@@ -162,7 +166,7 @@ class GatewayCalendar:
     def just_closed_down(self, moment: datetime) -> bool:
         """Whether IBC's weekly closedown happened in the 15 minutes before `moment` (its stop
         is then expected, not a failure)."""
-        last = self.next_closedown(moment) - timedelta(days=7)
+        last = self.last_closedown(moment)
         return last <= moment < last + CLOSEDOWN_GRACE
 
     def approval_reminder(self, now: datetime, lead: timedelta) -> datetime:

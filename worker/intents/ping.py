@@ -42,12 +42,15 @@ def _now() -> datetime:
 
 
 def calendar_report(calendar: GatewayCalendar, now: datetime) -> dict[str, Any]:
-    """The session's age (since the last daily restart, when IBC logs in again), the next
-    restart, and when IB next asks for the weekly second-factor approval."""
-    since = calendar.last_restart(now)
+    """The session's age (since IBC last logged in: the last daily restart, or the weekly
+    closedown's fresh login if that came later), the next restart, when IB's weekly token expires
+    (`weeklyApprovalDue`) and when the weekly closedown's login sends the push to approve
+    (`weeklyClosedown`, GATEWAY_WEEKLY_CLOSEDOWN)."""
+    since = max(calendar.last_restart(now), calendar.last_closedown(now))
     return {
         "sessionSince": since.astimezone(UTC).isoformat(),
         "sessionAgeSeconds": int((now - since).total_seconds()),
         "nextRestart": calendar.next_restart(now).astimezone(UTC).isoformat(),
         "weeklyApprovalDue": calendar.next_approval(now).astimezone(UTC).isoformat(),
+        "weeklyClosedown": calendar.next_closedown(now).astimezone(UTC).isoformat(),
     }
