@@ -38,8 +38,12 @@ class OrderRequest:
 
     @property
     def notional(self) -> float:
-        """In the base currency, at the limit price when the order has one (risk limits)."""
-        price = self.limit * self.fx if self.limit is not None else self.price
+        """In the base currency, for the risk limits: a buy with a limit at its limit (the most
+        it pays); a sell fills at or above its limit, so at the higher of limit and price."""
+        price = self.price
+        if self.limit is not None:
+            at_limit = self.limit * self.fx
+            price = at_limit if self.action == "BUY" else max(at_limit, self.price)
         return abs(self.quantity) * price * self.multiplier
 
     @property

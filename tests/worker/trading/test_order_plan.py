@@ -75,3 +75,16 @@ def test_an_order_ref_that_is_not_ours_names_no_intent():
     assert placed_by("manual") is None
     assert placed_by("a:b") is None
     assert placed_by("::") is None
+
+
+def test_a_limit_sells_notional_is_never_below_its_price():
+    """A marketable sell's limit lies below the market and it fills at or above it: the risk
+    limits count it at the sizing price (a 5 % offset would otherwise pass a sell 5 % over
+    maxNotionalPerOrder); a sell limit above the price counts at the limit."""
+    stock = ib_async.Contract(conId=1, symbol="SPY")
+    sell = OrderRequest(stock, "SELL", 100, "i:alloc:1", 104.0, order_type="LMT", limit=98.8)
+    assert sell.notional == pytest.approx(100 * 104.0)
+    above = OrderRequest(stock, "SELL", 100, "i:alloc:1", 104.0, order_type="LOC", limit=105.0)
+    assert above.notional == pytest.approx(100 * 105.0)
+    buy = OrderRequest(stock, "BUY", 100, "i:alloc:1", 104.0, order_type="LMT", limit=104.1)
+    assert buy.notional == pytest.approx(100 * 104.1)
