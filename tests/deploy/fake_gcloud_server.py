@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socketserver
 import threading
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -53,7 +54,7 @@ class _Call(socketserver.StreamRequestHandler):
             code, out, err = fake_gcloud.answer(args, env, stdin)
         self.wfile.write(b"".join(f"{part}\0".encode() for part in (code, out, err)))
 
-    def _fields(self):  # type: ignore[no-untyped-def]
+    def _fields(self) -> Iterator[str]:
         buffered = b""
         while True:
             while b"\0" in buffered:
