@@ -121,7 +121,10 @@ def limit_price(action: str, reference: float, offset_bps: float, min_tick: floa
     tick = Decimal(str(min_tick)) if _usable(min_tick) else Decimal("0.01")
     sign = 1 if action == "BUY" else -1
     raw = Decimal(str(reference)) * (1 + Decimal(sign) * Decimal(str(offset_bps)) / 10_000)
-    steps = (raw / tick).to_integral_value(ROUND_CEILING if sign > 0 else ROUND_FLOOR)
+    # A float's error (a mid of 1.10 and 1.30 is 1.2000000000000002) must not move the limit a
+    # whole tick: to a millionth of a tick first, then onto the grid.
+    exact = (raw / tick).quantize(Decimal("1e-6"))
+    steps = exact.to_integral_value(ROUND_CEILING if sign > 0 else ROUND_FLOOR)
     return float(max(steps, Decimal(1)) * tick)
 
 

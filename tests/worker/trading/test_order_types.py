@@ -175,6 +175,34 @@ def test_a_limit_is_on_the_grid_at_most_one_tick_past_the_offset(action, referen
         assert max(target - slack, tick) - 1e-9 <= limit <= max(target, tick) + 1e-9 * reference
 
 
+def test_a_float_error_in_the_mid_does_not_move_the_limit_a_tick():
+    mid = reference_price(1.10, 1.30, None)  # 1.2000000000000002 in binary floating point
+    assert (limit_price("BUY", mid, 0, 0.01), limit_price("SELL", mid, 0, 0.01)) == (1.2, 1.2)
+    assert limit_price("BUY", 123.455, 0, 0.01) == 123.46  # a true half tick: the buy's side
+    assert limit_price("SELL", 123.455, 0, 0.01) == 123.45
+
+
+@given(
+    action=st.sampled_from(["BUY", "SELL"]),
+    bid_cents=st.integers(1, 10_000_000),
+    spread_cents=st.integers(0, 500),
+    bps=st.integers(0, int(MAX_OFFSET_BPS)),
+)
+def test_a_limit_from_a_quote_in_cents_is_exactly_the_next_tick_on_its_side(
+    action, bid_cents, spread_cents, bps
+):
+    """Quotes in cents: the exact limit (decimal arithmetic) rounded up for a buy, down for a
+    sell, never a tick further because the mid or the offset was computed in binary floats."""
+    bid, ask = bid_cents / 100, (bid_cents + spread_cents) / 100
+    mid = Decimal(2 * bid_cents + spread_cents) / 200
+    sign = 1 if action == "BUY" else -1
+    exact = mid * (1 + Decimal(sign * bps) / 10_000) * 100
+    steps = math.ceil(exact) if action == "BUY" else math.floor(exact)
+    reference = reference_price(bid, ask, None)
+    assert reference is not None
+    assert Decimal(str(limit_price(action, reference, bps, 0.01))) == Decimal(max(steps, 1)) / 100
+
+
 def test_the_cutoff_is_1550_on_a_normal_day_and_ten_minutes_before_an_early_close():
     found = sessions(WEEK, "US/Eastern")
     rule = (time(15, 50), timedelta(minutes=10))
