@@ -98,12 +98,16 @@ def settle(
     fresh: set[str],
     reprice: Callable[[Any], float | None],
     clock: Callable[[], float] = time.monotonic,
+    deadline: float | None = None,
 ) -> list[dict[str, Any]]:
     """Apply the LMT `unfilled` policy to the orders this attempt sent (`fresh` orderRefs; an
     earlier attempt's orders are left as they are): wait `unfilledAfterSeconds`, then cancel
     the remainder, or reprice it once (`reprice(trade)` gives the new limit, None: cancel
     instead) and cancel what is left after another wait. A reprice modifies the same order
-    (same orderId and orderRef), so nothing can double. The outcomes get the end state."""
+    (same orderId and orderRef), so nothing can double. The outcomes get the end state.
+    `deadline` (on `clock`): a wait that would run into the attempt's deadline cancels the
+    remainder instead, so the policy is kept rather than cut short by the attempt's end (a
+    retried attempt adopts the order and leaves it working)."""
     if spec.unfilled is None or not fresh:
         return outcomes
     trades = {t.order.orderRef: t for t in ib.trades() if t.order.orderRef in fresh}
@@ -113,6 +117,9 @@ def settle(
         step = unfilled_step(spec, clock() - started, repriced)
         if step == "leave":
             break
+        late = deadline is not None and clock() + POLL_SECONDS + CANCEL_SECONDS >= deadline
+        if step == "wait" and late:
+            step = "cancel"
         if step == "wait":
             ib.sleep(POLL_SECONDS)
             continue
@@ -132,7 +139,9 @@ def settle(
         for trade in working:
             before = notes.get(trade.order.orderRef)
             notes[trade.order.orderRef] = (f"{before}, then " if before else "") + (
-                f"remainder cancelled after {spec.unfilled_after_seconds} s unfilled"
+                "remainder cancelled at the attempt's deadline"
+                if late
+                else f"remainder cancelled after {spec.unfilled_after_seconds} s unfilled"
             )
         break
     return [_updated(o, trades.get(o["orderRef"]), notes.get(o["orderRef"])) for o in outcomes]

@@ -375,7 +375,9 @@ class OrderDesk:
         if self._queued and self.spec.unfilled is not None:
             return [{**o, "unfilled": QUEUED} if o["orderRef"] in fresh else o for o in outcomes]
         reprice = limit_orders.repricer(self.ib, self.spec, requests, self.check_reprice)
-        return limit_orders.settle(self.ib, self.spec, outcomes, fresh, reprice)
+        return limit_orders.settle(
+            self.ib, self.spec, outcomes, fresh, reprice, deadline=self.ctx.deadline
+        )
 
     def check_reprice(self, request: OrderRequest) -> None:
         """A new limit for one of the intent's orders, checked against every risk limit with

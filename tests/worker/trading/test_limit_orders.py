@@ -215,3 +215,21 @@ def test_an_order_filled_while_its_reprice_is_priced_is_not_modified():
     assert ib.placed == [] and ib.cancelled == []
     assert (done[0]["status"], done[0]["filled"], done[0]["limitPrice"]) == ("Filled", 10.0, 100.05)
     assert "unfilled" not in done[0]
+
+
+def test_the_remainder_is_cancelled_before_the_attempts_deadline_rather_than_left_working():
+    """unfilledAfterSeconds 120 with 25 s left in the attempt: waiting would let the attempt be
+    cut short and the retry adopt the order and leave it working all day; it is cancelled while
+    the attempt can still say so."""
+    ib, clock = FakeIB(), Clock()
+    ib.open = [trade(1, "i:alloc:1", filled=4.0)]
+    ib.on_sleep = lambda: setattr(clock, "now", clock.now + 10)
+    spec = parse(
+        {"orderType": "LMT", "limitOffsetBps": 5, "unfilledAfterSeconds": 120, "unfilled": "cancel"}
+    )
+    done = limit_orders.settle(
+        ib, spec, [outcome("i:alloc:1")], {"i:alloc:1"}, lambda t: None, clock, deadline=25.0
+    )
+    assert ib.cancelled == [1] and clock.now < 25.0
+    assert done[0]["status"] == "Cancelled" and done[0]["filled"] == 4.0
+    assert done[0]["unfilled"] == "remainder cancelled at the attempt's deadline"
