@@ -25,6 +25,7 @@ CLOUD_INIT = Path(__file__).with_name("gateway-vm.cloud-init.yaml")
 NETWORK = "default"
 API_PORTS = {"live": 4001, "paper": 4002}  # IB Gateway's own defaults
 EGRESS = "private-ranges-only"  # only the VM's private address goes through the VPC
+ALLOW_PRIORITY, DENY_PRIORITY = 900, 1000  # the worker's tag first; both before 65534's defaults
 
 
 def vm_name(mode: str) -> str:
@@ -121,26 +122,26 @@ def resources(o: Options, worker_key: str) -> list[Resource]:
         ),
         delete=static(Command.of("compute", "addresses", "delete", internal, region, "--quiet")),
     )
-    firewall = Resource(
-        key=f"firewall rule {name}-api (tcp:{port} from {worker_tag(o.mode)} only)",
-        probe=lambda gcloud: Seen(
-            gcloud.read_json("compute", "firewall-rules", "describe", f"{name}-api") is not None
-        ),
-        create=static(
-            Command.of(
-                "compute",
-                "firewall-rules",
-                "create",
-                f"{name}-api",
-                f"--network={NETWORK}",
-                "--direction=INGRESS",
-                "--action=ALLOW",
-                f"--rules=tcp:{port}",
-                f"--source-tags={worker_tag(o.mode)}",
-                f"--target-tags={name}",
-            )
-        ),
-        delete=static(Command.of("compute", "firewall-rules", "delete", f"{name}-api", "--quiet")),
+    firewall = _rule(
+        f"{name}-api",
+        f"firewall rule {name}-api (tcp:{port} from {worker_tag(o.mode)} only)",
+        "--action=ALLOW",
+        f"--rules=tcp:{port}",
+        f"--source-tags={worker_tag(o.mode)}",
+        f"--target-tags={name}",
+        f"--priority={ALLOW_PRIORITY}",
+    )
+    # The default network's default-allow-internal (priority 65534) lets every address in the
+    # VPC reach every port, and the API takes orders from whoever connects: deny the port to all
+    # but the worker's tag, which the allow rule above lets in first.
+    deny = _rule(
+        f"{name}-api-deny",
+        f"firewall rule {name}-api-deny (tcp:{port} from anywhere else)",
+        "--action=DENY",
+        f"--rules=tcp:{port}",
+        "--source-ranges=0.0.0.0/0",
+        f"--target-tags={name}",
+        f"--priority={DENY_PRIORITY}",
     )
 
     def vm_probe(gcloud: Gcloud) -> Seen:
@@ -152,12 +153,41 @@ def resources(o: Options, worker_key: str) -> list[Resource]:
         probe=vm_probe,
         create=lambda facts: [_create_vm(o, email, facts["internal"])],
         delete=static(Command.of("compute", "instances", "delete", name, zone, "--quiet")),
-        needs=(reads.key, pulls.key, external.key, inside.key, *(n.key for n in notices)),
+        needs=(
+            reads.key,
+            pulls.key,
+            external.key,
+            inside.key,
+            firewall.key,
+            deny.key,
+            *(n.key for n in notices),
+        ),
         dry_facts=placeholder,
         note="a cold login waits for your IBKR Mobile approval",
     )
     worker = _worker_settings(o, worker_key, inside.key, locate_internal, placeholder)
-    return [account, reads, *notices, pulls, logs, external, inside, firewall, vm, worker]
+    return [account, reads, *notices, pulls, logs, external, inside, firewall, deny, vm, worker]
+
+
+def _rule(rule: str, key: str, *flags: str) -> Resource:
+    return Resource(
+        key=key,
+        probe=lambda gcloud: Seen(
+            gcloud.read_json("compute", "firewall-rules", "describe", rule) is not None
+        ),
+        create=static(
+            Command.of(
+                "compute",
+                "firewall-rules",
+                "create",
+                rule,
+                f"--network={NETWORK}",
+                "--direction=INGRESS",
+                *flags,
+            )
+        ),
+        delete=static(Command.of("compute", "firewall-rules", "delete", rule, "--quiet")),
+    )
 
 
 def _create_vm(o: Options, email: str, internal: str) -> Command:

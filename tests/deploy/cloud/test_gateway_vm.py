@@ -55,6 +55,20 @@ def test_the_live_dry_run_lists_the_vm_its_account_the_firewall_the_ip_and_the_w
     ):
         assert flag in rule, flag
     assert not [a for a in rule if a.startswith("--source-ranges")]
+    # The default network's default-allow-internal (priority 65534) lets every address of the
+    # VPC reach every port: a deny rule for the API port keeps all but the worker's tag out,
+    # below the allow rule's priority and above the default one's.
+    (deny,) = find(cmds, "compute", "firewall-rules", "create", "ib-gateway-live-api-deny")
+    for flag in (
+        "--action=DENY",
+        "--rules=tcp:4001",
+        "--source-ranges=0.0.0.0/0",
+        "--target-tags=ib-gateway-live",
+    ):
+        assert flag in deny, flag
+    allow_priority = int(next(a for a in rule if a.startswith("--priority="))[11:])
+    deny_priority = int(next(a for a in deny if a.startswith("--priority="))[11:])
+    assert allow_priority < deny_priority < 65534
     (address,) = find(cmds, "compute", "addresses", "create", "ib-gateway-live")
     assert not [a for a in address if a.startswith("--subnet")]  # external
     assert find(cmds, "compute", "addresses", "create", "ib-gateway-live-internal")
@@ -104,6 +118,7 @@ def test_teardown_removes_the_vm_the_addresses_the_rule_and_the_account(sandbox)
     deleted = [c["argv"][:4] for c in down.calls if "delete" in c["argv"]]
     assert ["compute", "instances", "delete", "ib-gateway-live"] in deleted
     assert ["compute", "firewall-rules", "delete", "ib-gateway-live-api"] in deleted
+    assert ["compute", "firewall-rules", "delete", "ib-gateway-live-api-deny"] in deleted
 
 
 def test_without_the_option_there_is_no_vm(sandbox):
