@@ -1,4 +1,5 @@
-"""From a decoded delivery to an HTTP answer: validate, claim, run, record, publish.
+"""From a decoded delivery to an HTTP answer: admit (`worker.admission`), claim, run, record,
+publish.
 
 The answer follows the ack rules of docs/architecture.md: 2xx acks (terminal, rejected,
 expired, duplicate, other mode), 429 asks for a later retry (busy), 503 counts a transient
@@ -15,9 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import worker.intents  # importing the plugin package registers every intent
-import worker.message
-from worker import intent_registry, logs, names, results
+from worker import admission, intent_registry, logs, results
 from worker.delivery import Delivery, parse_time, to_ms
 from worker.exceptions import (
     Interrupted,
@@ -35,7 +34,6 @@ from worker.settings import Settings
 from worker.store import Claim, IntentStore
 
 log = logging.getLogger("worker")
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")  # how much of a rejected message's intent is kept
 _REMEMBERED = 1024  # rejections whose result this process published, by message id
 
 
@@ -126,39 +124,13 @@ class Pipeline:
 
     def _read(self, arrival: _Arrival) -> IntentMessage | Answer:
         """The validated message, or the answer for a message this worker does not run."""
-        delivery, own = arrival.delivery, self.settings.trading_mode
-        # The attribute decides which worker owns a message; without one the body does, and a
-        # message whose mode cannot be read belongs to the default mode, so only one of two
-        # workers records its rejection.
-        hint = delivery.attributes.get("tradingMode")
-        mode = hint if hint in names.TRADING_MODES else None
-        if mode and mode != own:
-            return self._other_mode(mode)
-        body: dict[str, Any] = {}
-        try:
-            if delivery.problem:
-                raise Rejected("bad-encoding", delivery.problem)
-            size, limit = len(delivery.data), self.settings.max_message_bytes
-            if size > limit:
-                raise Rejected("too-large", f"message data is {size} bytes; the limit is {limit}")
-            body = worker.message.parse_json(delivery.data)
-            mode = worker.message.trading_mode(body, delivery.attributes)
-            if mode != own:
-                return self._other_mode(mode)
-            message = worker.message.validate(
-                body,
-                delivery.attributes,
-                message_id=delivery.message_id,
-                known_intents=intent_registry.names(),
-                schemas_dir=self.settings.schemas_dir,
-                published_at=delivery.publish_time,
-            )
-        except Rejected as exc:
-            if (mode or worker.message.DEFAULT_MODE) != own:
-                return self._other_mode(mode or worker.message.DEFAULT_MODE)
-            return self._reject(arrival, _rejected_message(body, delivery, own), exc)
-        logs.bind(intentId=message.id, intent=message.intent)
-        return message
+        admitted = admission.admit(arrival.delivery, self.settings)
+        if isinstance(admitted, admission.OtherMode):
+            return self._other_mode(admitted.mode)
+        if isinstance(admitted, admission.Refusal):
+            return self._reject(arrival, admitted.message, admitted.error)
+        logs.bind(intentId=admitted.id, intent=admitted.intent)
+        return admitted
 
     def _other_mode(self, mode: str) -> Answer:
         own = self.settings.trading_mode
@@ -399,21 +371,4 @@ class Pipeline:
 def _refusal(exc: StoreRefused) -> dict[str, Any]:
     return results.error(
         "store-refused", f"{exc}: the intent ends failed, and what it produced is not kept"
-    )
-
-
-def _rejected_message(body: dict[str, Any], delivery: Delivery, mode: str) -> IntentMessage:
-    """What can be told of a message that was rejected: its id if it has a usable one, its
-    intent name and requester if they are plain short strings (nothing else of it is kept)."""
-    try:
-        intent_id = worker.message.intent_id(body, delivery.attributes, delivery.message_id)
-    except Rejected:
-        intent_id = delivery.message_id
-    name = body.get("intent", delivery.attributes.get("intent"))
-    by = body.get("requestedBy")
-    return IntentMessage(
-        id=intent_id,
-        intent=name if isinstance(name, str) and _NAME.match(name) else "",
-        trading_mode=mode,
-        requested_by=by if isinstance(by, str) and len(by) <= 200 else None,
     )
