@@ -110,6 +110,11 @@ class Broker:
             raise OrderError(exc.code, str(exc)) from None
         order.closesAt = close.isoformat() if close else ""
         existing = self.orders.get((order.clientId, order.orderId))
+        if existing is not None:  # a modification: IB keeps what filled, and a done order stays
+            if existing.status not in WORKING:
+                raise OrderError(104, f"Can't modify a {existing.status.lower()} order")
+            order.filled, order.avgFillPrice = existing.filled, existing.avgFillPrice
+            order.lastFillPrice = existing.lastFillPrice
         order.permId = existing.permId if existing else next(self._perm_ids)
         order.account = order.account or self.state.account
         order.status = "Submitted"

@@ -11,6 +11,7 @@ import ib_async
 import pytest
 
 from simulator import close_orders
+from simulator.broker import Order, OrderError
 from simulator.market import default_instruments
 
 SPY = default_instruments()[0]
@@ -154,3 +155,28 @@ def test_contract_details_list_the_order_types_ib_lists_and_the_broker_takes():
     with pytest.raises(close_orders.Refused) as refused:
         close_orders.check("MOC", "DAY", None, forex, at(NORMAL), True)
     assert refused.value.code == 387
+
+
+def test_a_modification_keeps_what_filled_and_a_done_order_is_not_modified(sim):
+    """A reprice is the same order sent again: IB keeps its fills (only the remainder can fill)
+    and refuses to modify a filled or cancelled order (104); before, the simulator reset the
+    filled quantity and filled the whole size again."""
+    sim.call("POST", "/clock", {"now": NORMAL})
+    broker = sim.api.broker
+    instrument = sim.state.instrument(SPY.conId)
+
+    def lmt(limit: float) -> Order:
+        return Order(1, 1, 0, instrument, "BUY", 10, "LMT", round(limit, 2))
+
+    resting = broker.place(lmt(instrument.price * 0.9))
+    assert resting.status == "Submitted"
+    broker._fill(resting, 4, resting.lmtPrice)  # part filled while it rests
+    moved = broker.place(lmt(instrument.price * 0.95))
+    assert (moved.permId, moved.filled, moved.status) == (resting.permId, 4, "Submitted")
+    done = broker.place(lmt(instrument.price * 1.05))  # marketable now: the remainder fills
+    assert (done.filled, done.status) == (10, "Filled")
+    assert sum(e.shares for e in broker.executions if e.permId == done.permId) == 10
+    with pytest.raises(OrderError) as refused:
+        broker.place(lmt(instrument.price * 1.05))
+    assert refused.value.code == 104
+    assert sum(e.shares for e in broker.executions if e.permId == done.permId) == 10
