@@ -226,3 +226,12 @@ class RefusedContract(ValueError):
         super().__init__(refused.message)
         self.code = refused.code
         self.message = refused.message
+
+
+def find_one(state: Book, want: dict[str, str]) -> Instrument:
+    """The one instrument a request's contract names (historical data, an order); none or
+    several is IB's 200, like a refused contract (RefusedContract)."""
+    found = find(state, want)
+    if len(found) != 1:
+        raise RefusedContract(Refused(*NO_SECURITY))
+    return found[0]

@@ -7,7 +7,7 @@ import logging
 import re
 
 from simulator import bars, clock, hours, messages, pacing
-from simulator.catalogue import NO_SECURITY, RefusedContract, find
+from simulator.catalogue import NO_SECURITY, RefusedContract, find, find_one
 from simulator.instruments import Instrument
 from simulator.order_handlers import (
     all_open_orders,
@@ -237,21 +237,18 @@ def historical_data(s: Session, fields: list[str]) -> None:
         s.error(req_id, 162, f"{HMDS}API scanner subscription cancelled: pacing violation")
         return
     try:
-        found = find(s.state, want)
+        instrument = find_one(s.state, want)
     except RefusedContract as exc:
         s.error(req_id, exc.code, exc.message)
         return
-    if len(found) != 1:
-        s.error(req_id, *NO_SECURITY)
-        return
-    series = (str(found[0].conId), want.get("exchange", ""), what_to_show)
+    series = (str(instrument.conId), want.get("exchange", ""), what_to_show)
     key = (*series, end_text, bar_size, duration, use_rth)
     if s.state.faults.pacing_limits and not pacing.log_of(s.server).answer(key, series):
         if not s.state.faults.pacing_silent:  # IB answers some violations with nothing at all
             s.error(req_id, 162, pacing.VIOLATION)
         return
     try:
-        rows_ = _bars(s, found[0], [end_text, bar_size, duration, use_rth])
+        rows_ = _bars(s, instrument, [end_text, bar_size, duration, use_rth])
     except bars.BarsRefused as exc:
         s.error(req_id, exc.code, str(exc))
         return

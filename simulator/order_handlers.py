@@ -7,7 +7,7 @@ import logging
 
 from simulator import messages
 from simulator.broker import Execution, Order, OrderError
-from simulator.catalogue import NO_SECURITY, RefusedContract, find
+from simulator.catalogue import RefusedContract, find_one
 from simulator.margin import what_if
 from simulator.orders import Fields, parse_place_order
 from simulator.protocol import Out
@@ -45,18 +45,15 @@ def place_order(s: Session, fields: list[str]) -> None:
     if not parsed["whatIf"] and _order_fault(s, order_id):
         return
     try:
-        found = find(s.state, parsed["contract"])
+        instrument = find_one(s.state, parsed["contract"])
     except RefusedContract as exc:
         s.error(order_id, exc.code, exc.message)
-        return
-    if len(found) != 1:
-        s.error(order_id, *NO_SECURITY)
         return
     order = Order(
         orderId=order_id,
         clientId=s.client_id or 0,
         permId=0,
-        instrument=found[0],
+        instrument=instrument,
         **{
             k: parsed[k]
             for k in (

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simulator import Simulator
-from simulator.catalogue import RefusedContract, by_con_id, find, forex, stock
+from simulator.catalogue import RefusedContract, by_con_id, find, find_one, forex, stock
 from simulator.state import State
 
 SYMBOLS = st.from_regex(r"[A-Z]{1,5}(\.[A-Z])?", fullmatch=True)
@@ -152,3 +152,16 @@ def test_a_made_up_position_is_valued_after_a_restart(tmp_path) -> None:
             assert ib.reqExecutions()[0].contract.symbol == "GLD"
         finally:
             ib.disconnect()
+
+
+def test_an_order_or_a_bars_request_names_exactly_one_instrument() -> None:
+    state = State()
+    spy = find_one(state, {"symbol": "SPY", "secType": "STK", "exchange": "SMART"})
+    assert spy.symbol == "SPY"
+    for want in (
+        {"symbol": "ES", "secType": "FUT", "exchange": "CME", "currency": "USD"},  # two expiries
+        {"symbol": "VTI", "secType": "STK", "exchange": "LSE", "currency": "USD"},  # none
+    ):
+        with pytest.raises(RefusedContract) as refused:
+            find_one(state, want)
+        assert refused.value.code == 200
