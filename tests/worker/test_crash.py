@@ -40,6 +40,7 @@ import pytest
 import yaml
 
 from deploy.stack import LocalStack
+from tests import proc_table
 from tests.support import (
     Proxy,
     Results,
@@ -50,7 +51,7 @@ from tests.support import (
     unique,
     wait_until,
 )
-from tests.worker.gateway.test_worker_process import children_of, files_holding
+from tests.worker.gateway.test_worker_process import files_holding
 from tests.worker.intents.conftest import TEST_CONFIG
 from worker.store import TERMINAL, record_key
 
@@ -183,7 +184,11 @@ class Lane:
 
     def gateway_processes(self) -> list[int]:
         master = self.side.children["worker"].proc
-        ours = {master.pid, *children_of(master.pid)} if master and master.poll() is None else set()
+        ours = (
+            {master.pid, *proc_table.children(master.pid)}
+            if master and master.poll() is None
+            else set()
+        )
         return [pid for pid in self.processes() if pid not in ours]
 
     def credential_files(self) -> list[Path]:
@@ -257,7 +262,7 @@ def play(stack: LocalStack, name: str) -> Outcome:
             lane.kill()
         else:  # only gunicorn's worker process; the master forks a new one
             master = lane.side.children["worker"].proc
-            (worker,) = children_of(master.pid)
+            (worker,) = proc_table.children(master.pid)
             os.kill(worker, signal.SIGKILL)
         killed, killed_at = time.monotonic(), datetime.now(UTC)
         lane.set_broker(FLAT)  # the fault that held it there is gone with that gateway
