@@ -11,7 +11,9 @@ from typing import Any
 
 from tests.support import delivery, unique
 
-PAGE = Path(__file__).resolve().parents[3] / "docs" / "market-hours.md"
+ROOT = Path(__file__).resolve().parents[3]
+PAGE = ROOT / "docs" / "market-hours.md"
+README = ROOT / "README.md"
 HEADING = "## A dry run on a closed market"
 DOC_ID = "alloc-1225"
 CHRISTMAS = "2026-12-25T15:45:00-05:00"
@@ -20,13 +22,22 @@ CHRISTMAS = "2026-12-25T15:45:00-05:00"
 OF_THE_RUN = {"messageId", "receivedAt", "startedAt", "finishedAt", "timings", "_attributes"}
 
 
-def documented() -> dict[str, Any]:
-    text = PAGE.read_text()
-    section = text[text.index(HEADING) :]
+def documented(page: Path = PAGE, heading: str = HEADING) -> dict[str, Any]:
+    text = page.read_text()
+    section = text[text.index(heading) :]
     found = re.search(r"```json\n(.*?)```", section, re.DOTALL)
-    assert found, f"no json block under {HEADING!r}"
+    assert found, f"no json block under {heading!r}"
     parsed: dict[str, Any] = json.loads(found.group(1))
     return parsed
+
+
+def excerpt_of(excerpt: Any, whole: Any) -> bool:
+    """Whether every key of `excerpt` is in `whole` with the same value (recursively)."""
+    if isinstance(excerpt, dict):
+        return isinstance(whole, dict) and all(
+            key in whole and excerpt_of(value, whole[key]) for key, value in excerpt.items()
+        )
+    return bool(excerpt == whole)
 
 
 def decided(result: dict[str, Any]) -> dict[str, Any]:
@@ -45,3 +56,12 @@ def test_the_page_s_dry_run_on_christmas_is_what_the_worker_answers(
     print(json.dumps(result, indent=2))
     assert flat_sim.api.broker.orders == {}
     assert decided(result) == decided(documented())
+    # the README's excerpt of the same run
+    assert excerpt_of(documented(README, "## On a closed market"), result)
+
+
+def test_an_excerpt_is_checked_key_by_key():
+    whole = {"a": 1, "b": {"c": [1], "d": "x"}}
+    assert excerpt_of({"b": {"d": "x"}}, whole)
+    assert not excerpt_of({"b": {"d": "y"}}, whole)
+    assert not excerpt_of({"e": 1}, whole)
