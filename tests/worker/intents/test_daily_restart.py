@@ -92,4 +92,6 @@ def test_an_allocation_across_the_daily_restart_time_places_each_order_once(
     assert sorted(o["orderRef"] for o in result["result"]["orders"]) == sorted(refs)
     held = {o.orderRef: o.status for o in gateway.api.broker.orders.values()}
     assert set(held.values()) == {"PreSubmitted"}, held  # IB holds both DAY orders for the open
+    # and the result says so, for the order the retried attempt took over too
+    assert {o["status"] for o in result["result"]["orders"]} == {"PreSubmitted"}, result
     assert result["attempts"] >= 2  # the attempt the restart cut short was retried
