@@ -70,9 +70,9 @@ def run(
     launcher = AlwaysOnLauncher(
         settings, credentials, second_factor.SecondFactorWatch(waiting).line
     )
-    calendar = settings.gateway_calendar
+    calendar, started = settings.gateway_calendar, clock()
     reminder = approval_notices.ApprovalReminder(
-        calendar, timedelta(hours=settings.gateway_approval_notice_hours), clock()
+        calendar, timedelta(hours=settings.gateway_approval_notice_hours), started
     )
     log.info(
         "starting the always-on gateway on port %d (daily restart %s, weekly closedown %s, "
@@ -88,7 +88,7 @@ def run(
             if closedown is not None:
                 _remind(mode, closedown, url)
             failure = launcher.failure()
-            if failure and calendar.just_closed_down(clock()):
+            if failure and calendar.just_closed_down(clock(), started):
                 log.info("the weekly closedown stopped the gateway: exiting for a fresh login")
                 return 1
             if failure:

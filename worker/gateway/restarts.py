@@ -163,10 +163,13 @@ class GatewayCalendar:
         local = self.next_closedown(now).astimezone()
         return f"{DAY_NAMES[local.weekday()]} {local:%H:%M}"
 
-    def just_closed_down(self, moment: datetime) -> bool:
+    def just_closed_down(self, moment: datetime, started: datetime | None = None) -> bool:
         """Whether IBC's weekly closedown happened in the 15 minutes before `moment` (its stop
-        is then expected, not a failure)."""
+        is then expected, not a failure), after `started`: a process started after the closedown
+        (systemd's fresh login) was not stopped by it."""
         last = self.last_closedown(moment)
+        if started is not None and started >= last:
+            return False
         return last <= moment < last + CLOSEDOWN_GRACE
 
     def approval_reminder(self, now: datetime, lead: timedelta) -> datetime:

@@ -240,3 +240,10 @@ def test_one_reset_window_for_the_gateway_s_settings_and_the_planner():
             restart_time(f"{moment:%H:%M}")
         planned = datetime.combine(datetime(2026, 12, 9).date(), moment, NEW_YORK)  # a Wednesday
         assert [m.kind for m in market_calendar.ib_marks(planned)] == ["ib-daily-reset"]
+
+
+def test_only_a_process_running_before_the_closedown_was_stopped_by_it():
+    closedown = datetime(2026, 12, 13, 3, 0, tzinfo=NEW_YORK)
+    later = closedown + timedelta(minutes=5)
+    assert CALENDAR.just_closed_down(later, started=closedown - timedelta(days=2))
+    assert not CALENDAR.just_closed_down(later, started=closedown + timedelta(seconds=30))
