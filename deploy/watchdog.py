@@ -12,7 +12,9 @@ line per event:
 
 At end of file (the stack process is gone, however it ended) the watchdog stops every group still
 listed exactly as `Child.stop` does, removes the files and the working containers (`buildah rm`),
-and exits.
+and exits. A SIGTERM to the watchdog itself (`pkill -f` of a checkout's path, a stop of the whole
+machine) does the same at once, since nothing would be left to stop them once it is gone; further
+signals wait for that to finish.
 """
 
 from __future__ import annotations
@@ -132,11 +134,26 @@ def _say(message: str) -> None:
         os.write(2, f"[watchdog] {message}\n".encode())
 
 
-def watch(lines: Iterable[str]) -> tuple[list[int], list[str], list[str]]:
-    """Follow the stack's events until they end; the groups, files and containers still listed."""
-    groups: dict[int, None] = {}
-    files: dict[str, None] = {}
-    containers: dict[str, None] = {}
+class _Stop(Exception):
+    """SIGTERM: clean up now."""
+
+
+def _stop_now(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the clean-up is not cut short by a second one
+    raise _Stop
+
+
+def watch(
+    lines: Iterable[str],
+    groups: dict[int, None] | None = None,
+    files: dict[str, None] | None = None,
+    containers: dict[str, None] | None = None,
+) -> tuple[list[int], list[str], list[str]]:
+    """Follow the stack's events until they end; the groups, files and containers still listed
+    (kept in the dicts given, so that what was read stays known if the watch is cut short)."""
+    groups = {} if groups is None else groups
+    files = {} if files is None else files
+    containers = {} if containers is None else containers
     for line in lines:
         verb, _, arg = line.strip().partition(" ")
         if verb == "group":
@@ -172,9 +189,17 @@ def main() -> int:
     # stray SIGINT or SIGHUP must not end the watch either.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    groups, files, containers = watch(sys.stdin)
+    listed: tuple[dict[int, None], dict[str, None], dict[str, None]] = ({}, {}, {})
+    why = "the stack process is gone"
+    signal.signal(signal.SIGTERM, _stop_now)
+    try:
+        watch(sys.stdin, *listed)
+    except _Stop:
+        why = "SIGTERM"
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    groups, files, containers = list(listed[0]), list(listed[1]), list(listed[2])
     if groups:
-        _say(f"the stack process is gone: stopping {len(groups)} process group(s) it left")
+        _say(f"{why}: stopping {len(groups)} process group(s) the stack left")
         for pgid in reversed(groups):
             stop_group(pgid)
     for path in files:

@@ -37,6 +37,14 @@ def _session(pid: int) -> int | None:
         return None
 
 
+def _catches(pid: int, sig: int) -> bool:
+    """Whether process `pid` has a handler for `sig` (SigCgt in /proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    return False
+
+
 def wait_gone(mark: str, timeout: float) -> dict[int, str]:
     deadline = time.monotonic() + timeout
     while marked(mark) and time.monotonic() < deadline:
@@ -152,6 +160,47 @@ def test_the_watchdog_stops_what_a_killed_process_left_and_removes_its_files(tmp
         proc.kill()
         for pid in marked(mark):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_sigterm_to_the_watchdog_stops_what_it_watches_first(tmp_path):
+    """`pkill -f` of a checkout's path reaches the watchdog before (or without) the stack process:
+    what it watches is stopped then, not left to nobody."""
+    mark = uuid.uuid4().hex
+    script = textwrap.dedent(
+        """
+        import time
+        from deploy.processes import Child
+        Child("tree", ["bash", "-c", "setsid sleep 300 & sleep 300"], None).start()
+        print("started", flush=True)
+        time.sleep(300)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, MARK: mark},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline() == "started\n"
+        found = marked(mark)
+        (dog,) = [pid for pid, line in found.items() if "watchdog.py" in line]
+        deadline = time.monotonic() + 15
+        while not _catches(dog, signal.SIGTERM) and time.monotonic() < deadline:
+            time.sleep(0.02)  # until its handler is set (Python takes a moment to start)
+        os.kill(dog, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while set(marked(mark)) != {proc.pid} and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert set(marked(mark)) == {proc.pid}  # the watched tree and the watchdog are gone
+    finally:
+        proc.kill()
+        proc.wait()
+        for pid in marked(mark):
+            os.kill(pid, signal.SIGKILL)
+    assert "[watchdog] SIGTERM: stopping 1 process group(s)" in proc.stderr.read()
 
 
 def test_a_clean_exit_leaves_no_watchdog_behind(tmp_path):
