@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Writes the hash-pinned requirement files the images install with `pip install --require-hashes`:
 #   worker/requirements.txt         the closure of pyproject.toml's [project.dependencies]
+#   dashboard/requirements.txt      the same plus the `dashboard` extra (the exchange calendar)
 #   deploy/build-requirements.txt   the closure of the lint and test tools cloudbuild.yaml runs
 # Versions are those installed in the tested .venv; each pin carries the SHA-256 of the wheel pip
 # picks for the images' platform (CPython 3.11 on Debian bookworm, x86_64: base/Dockerfile).
@@ -49,6 +50,12 @@ TARGETS = {
         "the worker's runtime dependencies (the closure of pyproject.toml's\n"
         "# [project.dependencies]), installed by worker/Dockerfile with --require-hashes.",
         None,
+    ),
+    ROOT / "dashboard" / "requirements.txt": (
+        "the dashboard's runtime dependencies: the worker's and pyproject.toml's\n"
+        "# `dashboard` extra (the Schedules page's exchange calendar), installed by\n"
+        "# dashboard/Dockerfile with --require-hashes.",
+        "dashboard",
     ),
     ROOT / "deploy" / "build-requirements.txt": (
         "the lint and test tools cloudbuild.yaml runs inside the worker image\n"
@@ -137,10 +144,15 @@ def read(path: Path) -> tuple[dict[str, str], set[str]]:
 
 def main() -> int:
     with open(ROOT / "pyproject.toml", "rb") as f:
-        runtime = tomllib.load(f)["project"]["dependencies"]
+        project = tomllib.load(f)["project"]
+    runtime = project["dependencies"]
     failed = False
     for path, (header, roots) in TARGETS.items():
-        pins = closure(runtime if roots is None else roots)
+        if roots is None:
+            roots = runtime
+        elif isinstance(roots, str):  # an extra on top of the runtime
+            roots = runtime + project["optional-dependencies"][roots]
+        pins = closure(roots)
         shown = path.relative_to(ROOT)
         if CHECK:
             have, hashed = read(path)

@@ -166,6 +166,23 @@ def test_requirements_pin_every_runtime_dependency_with_a_hash():
     assert all(hashes for _, hashes in tools.values())
 
 
+def test_the_dashboards_pins_are_the_workers_and_its_calendar_all_hashed():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    worker = pins(ROOT / "worker" / "requirements.txt")
+    dashboard = pins(ROOT / "dashboard" / "requirements.txt")
+    assert all(hashes for _, hashes in dashboard.values())
+    # the same versions as the worker's (one tested set), plus the extra's closure
+    assert {k: v for k, (v, _) in dashboard.items() if k in worker} == {
+        k: v for k, (v, _) in worker.items()
+    }
+    for dependency in pyproject["project"]["optional-dependencies"]["dashboard"]:
+        req = Requirement(dependency)
+        assert req.specifier.contains(dashboard[canonicalize_name(req.name)][0])
+    assert "exchange-calendars" not in worker  # the worker never reads a calendar
+    copied = [i for i in instructions(ROOT / "dashboard" / "Dockerfile") if i[0] == "COPY"]
+    assert any(args.startswith("dashboard/requirements.txt ") for _, args in copied)
+
+
 # -- base/Dockerfile and its templates ------------------------------------------------------------
 
 

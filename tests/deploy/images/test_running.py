@@ -144,6 +144,11 @@ def test_the_dashboard_image_serves_the_intents_page_with_its_csp(image_stack):
         assert b"<html" in response.read().lower()
     dashboard = image_stack.children["dashboard"].proc.pid
     assert any("gunicorn" in command for _, command in contained(dashboard).values())
+    # The image has the exchange calendar: the Schedules page marks holidays and early closes.
+    with urllib.request.urlopen(image_stack.dashboard_url + "schedules", timeout=30) as response:
+        page = response.read().decode()
+    assert "rebalance-before-close" in page
+    assert "are not marked here" not in page
 
 
 @pytest.mark.parametrize("how", ["SIGTERM to the group", "SIGKILL to the stack process"])
