@@ -191,9 +191,12 @@ def allocation(ctx: IntentContext, params: dict[str, Any]) -> dict[str, Any]:
     )
     dry_run = bool(params.get("dryRun"))
     order_plan = plan(inputs, ctx.id)
-    if (
-        skipped := stale_guard.check(ib, desk, order_plan, inputs.seen, config, dry_run)
-    ) is not None:
+    try:
+        skipped = stale_guard.check(ib, desk, order_plan, inputs.seen, config, dry_run)
+    except IntentFailed as exc:  # stale-price: the result says what each price was
+        exc.result = {**exc.result, "pricedOn": inputs.priced_on}
+        raise
+    if skipped is not None:
         return {**skipped, "pricedOn": inputs.priced_on}
     result = {**desk.execute(order_plan, dry_run=dry_run), "pricedOn": inputs.priced_on}
     return result if dry_run else {**result, **observed.read(ib).report()}

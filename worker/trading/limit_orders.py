@@ -11,9 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from worker.exceptions import IntentFailed
-from worker.trading import market_hours
+from worker.trading import market, market_hours
 from worker.trading.order_plan import OrderRequest
 from worker.trading.order_types import OrderSpec, limit_price, reference_price, unfilled_step
+from worker.trading.price_age import PricePolicy, stale
 
 log = logging.getLogger("worker.trading")
 DONE = ("Cancelled", "ApiCancelled", "Filled", "Inactive")
@@ -28,13 +29,22 @@ def min_ticks(ib: Any, requests: list[OrderRequest]) -> dict[int, float]:
     return {r.contract.conId: by_name.get(r.symbol, 0.01) for r in requests}
 
 
-def quote_limit(ib: Any, request: OrderRequest, spec: OrderSpec, tick: float) -> float | None:
+def quote_limit(
+    ib: Any, request: OrderRequest, spec: OrderSpec, tick: float, policy: PricePolicy | None = None
+) -> float | None:
     """The marketable limit for `request` from a fresh quote; None without a bid and ask or a
-    last price (as on a closed market: whenClosed decides first, then `require_limits`)."""
+    last price (as on a closed market: whenClosed decides first, then `require_limits`), and,
+    given the config's `policy`, None when the price is too old to set a limit from (a reprice
+    during a halt; the first limits are checked with the whole plan by `stale_guard`)."""
     (ticker,) = ib.reqTickers(request.contract)
     reference = reference_price(ticker.bid, ticker.ask, ticker.last)
     if reference is None:
         return None
+    if policy is not None:
+        why = stale(market.observed(ticker, closed=False), market_hours.gateway_now(ib), policy)
+        if why is not None:
+            log.warning("no limit for %s from a stale price: %s", request.order_ref, why)
+            return None
     assert spec.limit_offset_bps is not None  # parse() requires it for LMT and LOC
     return limit_price(request.action, reference, spec.limit_offset_bps, tick)
 
@@ -180,10 +190,11 @@ def repricer(
     spec: OrderSpec,
     requests: list[OrderRequest],
     check: Callable[[OrderRequest], None],
+    policy: PricePolicy | None = None,
 ) -> Callable[[Any], float | None]:
     """The reprice step for `settle`: a new limit from a fresh quote for the trade's request,
-    None (cancel instead) when there is no quote or the new limit breaks a risk limit (`check`
-    raises IntentFailed)."""
+    None (cancel instead) when there is no quote, the quote is stale by `policy`, or the new
+    limit breaks a risk limit (`check` raises IntentFailed)."""
     by_ref = {r.order_ref: r for r in requests}
 
     def reprice(trade: Any) -> float | None:
@@ -192,9 +203,9 @@ def repricer(
             return None
         try:
             tick = min_ticks(ib, [request])[request.contract.conId]
-            limit = quote_limit(ib, request, spec, tick)
+            limit = quote_limit(ib, request, spec, tick, policy)
             if limit is None:
-                log.warning("not repricing %s: no quote", request.order_ref)
+                log.warning("not repricing %s: no usable quote", request.order_ref)
                 return None
             check(dataclasses.replace(request, limit=limit))
         except IntentFailed as exc:

@@ -22,6 +22,7 @@ from worker.trading.earlier import Sent, sent_before
 from worker.trading.holdings import Holdings, book, open_order
 from worker.trading.order_plan import OrderPlan, OrderRequest, placed_by
 from worker.trading.order_refusals import fail_if_cut_short, raise_for
+from worker.trading.price_age import PricePolicy
 from worker.trading.risk import RiskLimits, check_limits
 
 log = logging.getLogger("worker.trading")
@@ -374,7 +375,9 @@ class OrderDesk:
         before they could fill; they work as DAY orders."""
         if self._queued and self.spec.unfilled is not None:
             return [{**o, "unfilled": QUEUED} if o["orderRef"] in fresh else o for o in outcomes]
-        reprice = limit_orders.repricer(self.ib, self.spec, requests, self.check_reprice)
+        reprice = limit_orders.repricer(
+            self.ib, self.spec, requests, self.check_reprice, PricePolicy.of(self.config)
+        )
         return limit_orders.settle(
             self.ib, self.spec, outcomes, fresh, reprice, deadline=self.ctx.deadline
         )

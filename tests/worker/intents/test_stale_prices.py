@@ -34,6 +34,7 @@ def test_a_stale_price_refuses_the_allocation_and_no_order_goes_out(
     age = re.search(r"TLT: live last price is (\d+) s old \(limit 300 s\)", message)
     assert age is not None and 500 < int(age[1]) < 700, message  # the clock flowed since OPEN
     assert "SPY" not in message and "config.allowStalePrices" in message
+    assert set(result["result"]["pricedOn"]) >= {"SPY", "TLT"}  # what each price was
     assert flat_sim.api.broker.orders == {}
 
     trading_config.change({"maxPriceAgeSeconds": 900})  # per mode: config/paper

@@ -4,6 +4,8 @@ orders, modifying (never doubling) them."""
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import ib_async
@@ -13,6 +15,7 @@ from worker.exceptions import IntentFailed
 from worker.trading import limit_orders
 from worker.trading.order_plan import OrderRequest
 from worker.trading.order_types import OrderSpec, parse
+from worker.trading.price_age import PricePolicy
 
 SPY = ib_async.Contract(conId=756733, symbol="SPY", secType="STK")
 
@@ -233,3 +236,45 @@ def test_the_remainder_is_cancelled_before_the_attempts_deadline_rather_than_lef
     assert ib.cancelled == [1] and clock.now < 25.0
     assert done[0]["status"] == "Cancelled" and done[0]["filled"] == 4.0
     assert done[0]["unfilled"] == "remainder cancelled at the attempt's deadline"
+
+
+class QuotedIB(FakeIB):
+    """A ticker as ib_async gives one: data type, IB's last-trade time, IB's clock."""
+
+    NOW = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
+
+    def __init__(self, traded_ago: float, bid=math.nan, ask=math.nan) -> None:
+        super().__init__(bid=bid, ask=ask, last=100.0)
+        self.ticker = SimpleNamespace(
+            bid=bid,
+            ask=ask,
+            last=100.0,
+            marketDataType=1,
+            lastTimestamp=self.NOW - timedelta(seconds=traded_ago),
+            delayedLastTimestamp=None,
+            contract=SPY,
+            hasBidAsk=lambda: not math.isnan(bid) and not math.isnan(ask),
+        )
+
+    def reqCurrentTime(self):
+        return self.NOW
+
+
+@pytest.mark.parametrize(
+    ("traded_ago", "quoted", "repriced"),
+    [
+        (30.0, False, True),  # a last price 30 s old: current
+        (1800.0, False, False),  # a halt: the last trade 30 min ago, no quote
+        (1800.0, True, True),  # a live bid and ask are now, whatever the last trade
+    ],
+)
+def test_a_reprice_is_not_set_from_a_stale_price(traded_ago, quoted, repriced):
+    ib = QuotedIB(traded_ago, *((99.0, 101.0) if quoted else ()))
+    spec = parse({"orderType": "LMT", "limitOffsetBps": 5})
+    reprice = limit_orders.repricer(ib, spec, [request()], lambda r: None, PricePolicy())
+    limit = reprice(trade(1, "i:alloc:756733"))
+    assert (limit is not None) == repriced
+    allowed = limit_orders.repricer(
+        ib, spec, [request()], lambda r: None, PricePolicy(allow_stale=True)
+    )
+    assert allowed(trade(1, "i:alloc:756733")) is not None  # the config may accept any age
