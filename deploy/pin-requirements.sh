@@ -39,6 +39,7 @@ LEGACY = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
 # archived predecessor the simulator is also tested with, and the simulator's exchange calendar.
 BUILD_TOOLS = [
     "ruff",
+    "mypy",
     "pytest",
     "hypothesis",
     "google-cloud-scheduler",
