@@ -121,6 +121,9 @@ class _Watchdog:
 
     def _start(self) -> None:
         read, write = os.pipe()
+        # The watchdog starts with SIGTERM blocked (a mask survives exec) and unblocks it once its
+        # handler is set: a SIGTERM in its first milliseconds waits instead of ending it.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-I", watchdog.__file__],
@@ -129,6 +132,7 @@ class _Watchdog:
                 start_new_session=True,
             )
         finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             os.close(read)
         self._pipe = os.fdopen(write, "w")
         self._owner = os.getpid()

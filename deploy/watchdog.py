@@ -13,19 +13,22 @@ line per event:
 At end of file (the stack process is gone, however it ended) the watchdog stops every group still
 listed exactly as `Child.stop` does, removes the files and the working containers (`buildah rm`),
 and exits. A SIGTERM to the watchdog itself (`pkill -f` of a checkout's path, a stop of the whole
-machine) does the same at once, since nothing would be left to stop them once it is gone; further
-signals wait for that to finish.
+machine) stops the listed groups at once, all within one grace period, since nothing would be left
+to stop them once it is gone; from then on it stops every group the stack still starts, and
+cleans up the rest at end of file as usual. Further SIGTERMs change nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 # pid -> start time (clock ticks since boot), so that a reused pid is never signalled.
 Tree = dict[int, int]
@@ -134,41 +137,61 @@ def _say(message: str) -> None:
         os.write(2, f"[watchdog] {message}\n".encode())
 
 
-class _Stop(Exception):
-    """SIGTERM: clean up now."""
+class Listed:
+    """What the stack has said it started and not yet stopped itself."""
 
+    def __init__(self) -> None:
+        self.groups: dict[int, None] = {}
+        self.files: dict[str, None] = {}
+        self.containers: dict[str, None] = {}
 
-def _stop_now(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the clean-up is not cut short by a second one
-    raise _Stop
-
-
-def watch(
-    lines: Iterable[str],
-    groups: dict[int, None] | None = None,
-    files: dict[str, None] | None = None,
-    containers: dict[str, None] | None = None,
-) -> tuple[list[int], list[str], list[str]]:
-    """Follow the stack's events until they end; the groups, files and containers still listed
-    (kept in the dicts given, so that what was read stays known if the watch is cut short)."""
-    groups = {} if groups is None else groups
-    files = {} if files is None else files
-    containers = {} if containers is None else containers
-    for line in lines:
+    def apply(self, line: str) -> int | None:
+        """Take in one event; a group it starts is returned (for a watchdog already stopping)."""
         verb, _, arg = line.strip().partition(" ")
         if verb == "group":
-            groups[int(arg)] = None
-        elif verb == "done":
-            groups.pop(int(arg), None)
+            self.groups[int(arg)] = None
+            return int(arg)
+        if verb == "done":
+            self.groups.pop(int(arg), None)
         elif verb == "file":
-            files[arg] = None
+            self.files[arg] = None
         elif verb == "keep":
-            files.pop(arg, None)
+            self.files.pop(arg, None)
         elif verb == "container":
-            containers[arg] = None
+            self.containers[arg] = None
         elif verb == "removed":
-            containers.pop(arg, None)
-    return list(groups), list(files), list(containers)
+            self.containers.pop(arg, None)
+        return None
+
+
+def _events(fd: int, wake: int) -> Iterator[str | None]:
+    """The stack's lines from `fd` until end of file, and None whenever a signal arrived (its
+    byte on `wake`, signal.set_wakeup_fd); nothing read is ever lost to a signal."""
+    pending = b""
+    while True:
+        ready, _, _ = select.select([fd, wake], [], [])
+        if fd in ready:  # what the stack said before the signal counts first
+            data = os.read(fd, 65536)
+            if not data:
+                return
+            pending += data
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line.decode(errors="replace")
+        if wake in ready:
+            with contextlib.suppress(BlockingIOError):
+                os.read(wake, 512)
+            yield None
+
+
+def stop_groups(pgids: Iterable[int]) -> None:
+    """stop_group for each, side by side: one grace period for all, not one after another (a
+    machine's stop gives the whole of it little more than one)."""
+    threads = [threading.Thread(target=stop_group, args=(pgid,)) for pgid in pgids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def remove_container(container: str) -> None:
@@ -186,26 +209,37 @@ def remove_container(container: str) -> None:
 
 def main() -> int:
     # In a session of its own nothing sent to the terminal or the stack's group reaches us; a
-    # stray SIGINT or SIGHUP must not end the watch either.
+    # stray SIGINT or SIGHUP must not end the watch either. SIGTERM (the process started us with
+    # it blocked, so none is lost before this point) stops everything listed at once.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    listed: tuple[dict[int, None], dict[str, None], dict[str, None]] = ({}, {}, {})
-    why = "the stack process is gone"
-    signal.signal(signal.SIGTERM, _stop_now)
-    try:
-        watch(sys.stdin, *listed)
-    except _Stop:
-        why = "SIGTERM"
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    groups, files, containers = list(listed[0]), list(listed[1]), list(listed[2])
-    if groups:
-        _say(f"{why}: stopping {len(groups)} process group(s) the stack left")
-        for pgid in reversed(groups):
-            stop_group(pgid)
-    for path in files:
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_read, False)
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGTERM, lambda *_: None)  # its byte on the wake-up pipe says it came
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    listed, stopping = Listed(), False
+    for line in _events(sys.stdin.fileno(), wake_read):
+        if line is None:
+            if not stopping and listed.groups:
+                _say(f"SIGTERM: stopping {len(listed.groups)} process group(s) the stack left")
+                stop_groups(reversed(list(listed.groups)))
+                listed.groups.clear()
+            stopping = True  # from now on, what the stack still starts is stopped at once
+            continue
+        started = listed.apply(line)
+        if stopping and started is not None:
+            _say("SIGTERM earlier: stopping a process group the stack started since")
+            stop_group(started)
+            listed.groups.pop(started, None)
+    if listed.groups:
+        _say(f"the stack process is gone: stopping {len(listed.groups)} process group(s) it left")
+        stop_groups(reversed(list(listed.groups)))
+    for path in listed.files:
         with contextlib.suppress(OSError):
             os.unlink(path)
-    for container in containers:
+    for container in listed.containers:
         remove_container(container)
     return 0
 

@@ -37,14 +37,6 @@ def _session(pid: int) -> int | None:
         return None
 
 
-def _catches(pid: int, sig: int) -> bool:
-    """Whether process `pid` has a handler for `sig` (SigCgt in /proc/PID/status)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("SigCgt:"):
-            return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
-    return False
-
-
 def wait_gone(mark: str, timeout: float) -> dict[int, str]:
     deadline = time.monotonic() + timeout
     while marked(mark) and time.monotonic() < deadline:
@@ -162,16 +154,20 @@ def test_the_watchdog_stops_what_a_killed_process_left_and_removes_its_files(tmp
             os.kill(pid, signal.SIGKILL)
 
 
-def test_a_sigterm_to_the_watchdog_stops_what_it_watches_first(tmp_path):
+def test_a_sigterm_to_the_watchdog_stops_what_it_watches_and_whatever_starts_after(tmp_path):
     """`pkill -f` of a checkout's path reaches the watchdog before (or without) the stack process:
-    what it watches is stopped then, not left to nobody."""
+    what it watches is stopped then, not left to nobody, and so is what the stack starts after.
+    The SIGTERM comes in the watchdog's first moments, before Python set its handler."""
     mark = uuid.uuid4().hex
     script = textwrap.dedent(
         """
-        import time
+        import sys, time
         from deploy.processes import Child
         Child("tree", ["bash", "-c", "setsid sleep 300 & sleep 300"], None).start()
         print("started", flush=True)
+        sys.stdin.readline()
+        Child("later", ["sleep", "301"], None).start()
+        print("later", flush=True)
         time.sleep(300)
         """
     )
@@ -179,22 +175,34 @@ def test_a_sigterm_to_the_watchdog_stops_what_it_watches_first(tmp_path):
         [sys.executable, "-c", script],
         cwd=ROOT,
         env={**os.environ, MARK: mark},
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+    def left() -> set[str]:
+        return {line.split()[-1] for pid, line in marked(mark).items() if pid != proc.pid}
+
+    def settles_to(expected: set[str]) -> set[str]:
+        deadline = time.monotonic() + 15
+        while left() != expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return left()
+
     try:
         assert proc.stdout.readline() == "started\n"
-        found = marked(mark)
-        (dog,) = [pid for pid, line in found.items() if "watchdog.py" in line]
-        deadline = time.monotonic() + 15
-        while not _catches(dog, signal.SIGTERM) and time.monotonic() < deadline:
-            time.sleep(0.02)  # until its handler is set (Python takes a moment to start)
-        os.kill(dog, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        while set(marked(mark)) != {proc.pid} and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert set(marked(mark)) == {proc.pid}  # the watched tree and the watchdog are gone
+        (dog,) = [pid for pid, line in marked(mark).items() if "watchdog.py" in line]
+        os.kill(dog, signal.SIGTERM)  # at once: its handler may not be set yet
+        watchdog_only = {str(ROOT / "deploy" / "watchdog.py")}
+        assert settles_to(watchdog_only) == watchdog_only  # the tree is gone, the watch goes on
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == "later\n"
+        assert settles_to(watchdog_only) == watchdog_only  # started after: stopped at once
+        proc.kill()
+        proc.wait()
+        assert settles_to(set()) == set()  # end of file: the watchdog is gone too
     finally:
         proc.kill()
         proc.wait()
