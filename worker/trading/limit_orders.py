@@ -13,7 +13,13 @@ from typing import Any
 from worker.exceptions import IntentFailed
 from worker.trading import market, market_hours
 from worker.trading.order_plan import OrderRequest
-from worker.trading.order_types import OrderSpec, limit_price, reference_price, unfilled_step
+from worker.trading.order_types import (
+    OrderSpec,
+    limit_price,
+    reference_price,
+    sane_quote,
+    unfilled_step,
+)
 from worker.trading.price_age import PricePolicy, stale
 
 log = logging.getLogger("worker.trading")
@@ -34,14 +40,23 @@ def quote_limit(
 ) -> float | None:
     """The marketable limit for `request` from a fresh quote; None without a bid and ask or a
     last price (as on a closed market: whenClosed decides first, then `require_limits`), and,
-    given the config's `policy`, None when the price is too old to set a limit from (a reprice
-    during a halt; the first limits are checked with the whole plan by `stale_guard`)."""
+    given the config's `policy` (a reprice), None when the price the limit would be set from is
+    too old (a halt). The first limits have no policy here: `stale_guard` judges the prices the
+    plan was sized on before anything is sent."""
     (ticker,) = ib.reqTickers(request.contract)
     reference = reference_price(ticker.bid, ticker.ask, ticker.last)
     if reference is None:
         return None
     if policy is not None:
-        why = stale(market.observed(ticker, closed=False), market_hours.gateway_now(ib), policy)
+        # judged on the price the limit is set from: the mid only for a live, sane two-sided
+        # quote (a crossed one around a halt falls back to the last price, and so does its age)
+        mid = sane_quote(ticker.bid, ticker.ask) and ticker.hasBidAsk()
+        seen = dataclasses.replace(
+            market.observed(ticker, closed=False),
+            quoted=mid,
+            source="midpoint" if mid else "last",
+        )
+        why = stale(seen, market_hours.gateway_now(ib), policy)
         if why is not None:
             log.warning("no limit for %s from a stale price: %s", request.order_ref, why)
             return None
@@ -112,9 +127,10 @@ def settle(
 ) -> list[dict[str, Any]]:
     """Apply the LMT `unfilled` policy to the orders this attempt sent (`fresh` orderRefs; an
     earlier attempt's orders are left as they are): wait `unfilledAfterSeconds`, then cancel
-    the remainder, or reprice it once (`reprice(trade)` gives the new limit, None: cancel
-    instead) and cancel what is left after another wait. A reprice modifies the same order
-    (same orderId and orderRef), so nothing can double. The outcomes get the end state.
+    the remainder, or reprice it once (`reprice(trade)` gives the new limit; None cancels that
+    order's remainder then) and cancel what is left after another wait. A reprice modifies the
+    same order (same orderId and orderRef), so nothing can double. The outcomes get the end
+    state.
     `deadline` (on `clock`): a wait that would run into the attempt's deadline cancels the
     remainder instead, so the policy is kept rather than cut short by the attempt's end (a
     retried attempt adopts the order and leaves it working)."""
@@ -134,15 +150,23 @@ def settle(
             ib.sleep(POLL_SECONDS)
             continue
         if step == "reprice":
+            refused = []
             for trade in working:
                 limit = reprice(trade)
                 if limit is None:
-                    continue  # cancelled below, once the wait is over
+                    refused.append(trade)
+                    continue
                 if trade.orderStatus.status in DONE:
                     continue  # filled (or ended) while the new quote was asked for
                 trade.order.lmtPrice = limit
                 ib.placeOrder(trade.contract, trade.order)  # a modification: same orderId
                 notes[trade.order.orderRef] = f"repriced to {limit:g}"
+            cancel_and_wait(ib, refused)  # no limit to move to: the remainder goes now
+            for trade in refused:
+                notes[trade.order.orderRef] = (
+                    "not repriced (no fresh usable quote, or the new limit broke a risk limit): "
+                    "remainder cancelled"
+                )
             started, repriced = clock(), 1
             continue
         cancel_and_wait(ib, working)

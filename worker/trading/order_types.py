@@ -108,9 +108,14 @@ def _usable(price: float | None) -> bool:
     return price is not None and math.isfinite(price) and price > 0
 
 
+def sane_quote(bid: float | None, ask: float | None) -> bool:
+    """A bid and an ask to take the mid of: both real prices, not crossed."""
+    return _usable(bid) and _usable(ask) and bid <= ask  # type: ignore[operator]
+
+
 def reference_price(bid: float | None, ask: float | None, last: float | None) -> float | None:
     """The mid when there is a sane bid and ask, else the last price, else None."""
-    if _usable(bid) and _usable(ask) and bid <= ask:  # type: ignore[operator]
+    if sane_quote(bid, ask):
         return (bid + ask) / 2  # type: ignore[operator]
     return last if _usable(last) else None
 

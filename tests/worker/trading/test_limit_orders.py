@@ -261,15 +261,16 @@ class QuotedIB(FakeIB):
 
 
 @pytest.mark.parametrize(
-    ("traded_ago", "quoted", "repriced"),
+    ("traded_ago", "quote", "repriced"),
     [
-        (30.0, False, True),  # a last price 30 s old: current
-        (1800.0, False, False),  # a halt: the last trade 30 min ago, no quote
-        (1800.0, True, True),  # a live bid and ask are now, whatever the last trade
+        (30.0, (), True),  # a last price 30 s old: current
+        (1800.0, (), False),  # a halt: the last trade 30 min ago, no quote
+        (1800.0, (99.0, 101.0), True),  # a live bid and ask are now, whatever the last trade
+        (1800.0, (101.0, 99.0), False),  # crossed (around a halt): the limit is the old last's
     ],
 )
-def test_a_reprice_is_not_set_from_a_stale_price(traded_ago, quoted, repriced):
-    ib = QuotedIB(traded_ago, *((99.0, 101.0) if quoted else ()))
+def test_a_reprice_is_not_set_from_a_stale_price(traded_ago, quote, repriced):
+    ib = QuotedIB(traded_ago, *quote)
     spec = parse({"orderType": "LMT", "limitOffsetBps": 5})
     reprice = limit_orders.repricer(ib, spec, [request()], lambda r: None, PricePolicy())
     limit = reprice(trade(1, "i:alloc:756733"))
@@ -278,3 +279,29 @@ def test_a_reprice_is_not_set_from_a_stale_price(traded_ago, quoted, repriced):
         ib, spec, [request()], lambda r: None, PricePolicy(allow_stale=True)
     )
     assert allowed(trade(1, "i:alloc:756733")) is not None  # the config may accept any age
+
+
+def test_a_remainder_with_no_new_limit_is_cancelled_at_the_reprice_and_says_why():
+    ib, clock = FakeIB(), Clock()
+    ib.open = [trade(1, "i:alloc:1"), trade(2, "i:alloc:2")]
+    ib.on_sleep = lambda: setattr(clock, "now", clock.now + 10)
+    spec = parse(
+        {"orderType": "LMT", "limitOffsetBps": 5, "unfilledAfterSeconds": 20, "unfilled": "reprice"}
+    )
+
+    def reprice(t):  # order 1 gets a new limit, order 2 none (a stale quote, a risk limit)
+        return 100.25 if t.order.orderId == 1 else None
+
+    done = limit_orders.settle(
+        ib,
+        spec,
+        [outcome("i:alloc:1"), outcome("i:alloc:2")],
+        {"i:alloc:1", "i:alloc:2"},
+        reprice,
+        clock,
+    )
+    by_ref = {o["orderRef"]: o for o in done}
+    assert ib.placed == [(1, 100.25)]  # one modification, of order 1 only
+    assert ib.cancelled[0] == 2  # order 2 went at the reprice, before the second wait
+    assert by_ref["i:alloc:2"]["unfilled"].startswith("not repriced")
+    assert by_ref["i:alloc:1"]["unfilled"].startswith("repriced to 100.25")
