@@ -42,7 +42,7 @@ WEEKEND_MAINTENANCE = ((4, time(23, 0)), (5, time(3, 0)))
 
 
 class CalendarUnavailable(RuntimeError):
-    """`exchange_calendars` is not installed (the dashboard's image, a worker-only install)."""
+    """`exchange_calendars` is not installed (a worker-only install)."""
 
 
 @dataclass(frozen=True)

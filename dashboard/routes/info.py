@@ -17,10 +17,9 @@ from worker import names
 
 bp = Blueprint("info", __name__)
 NEXT_RUNS = 3
-# The next runs are marked against this exchange's calendar when exchange_calendars is installed
-# (not in the dashboard's image: it would add about 88 MB installed, pandas alone 84 MB, for three
-# runs' marks), and against IB's reset windows always; `schedules apply --dry-run` marks the
-# whole next year.
+# The next runs are marked against this exchange's calendar (exchange_calendars, in the dashboard's
+# image; where it is missing the page says so) and against IB's reset windows always;
+# `schedules apply --dry-run` marks the whole next year.
 EXCHANGE = market_calendar.DEFAULT_EXCHANGE
 SCHEDULES_FILE = Path(schedules.__file__).with_name("schedules.yaml")
 

@@ -1,5 +1,5 @@
 """The Schedules page marks the next runs that fall on a closed market or in IB's reset windows,
-as `schedules apply --dry-run` does; without exchange_calendars (the dashboard's image) only IB's
+as `schedules apply --dry-run` does; without exchange_calendars (a worker-only install) only IB's
 windows, and the page says so."""
 
 from __future__ import annotations
