@@ -56,7 +56,7 @@ def test_ibs_pacing_text_is_pacing_and_other_162s_are_not() -> None:
 def test_a_violation_is_waited_out_and_asked_again() -> None:
     fake = Fake(Answer(error=VIOLATION), Answer(bars=["bar"]))
     assert fake.gate().bars(None, SPY, "1 D", "1 min", "SPY", deadline=100.0) == ["bar"]
-    assert fake.asked == [0.0, PENALTY_SECONDS]  # also the identical-request rule's 15 s
+    assert fake.asked == [0.0, PENALTY_SECONDS]  # also the identical-request rule's interval
     assert PENALTY_SECONDS >= IDENTICAL_SECONDS
 
 
